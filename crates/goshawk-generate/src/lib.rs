@@ -1,0 +1,1 @@
+//! Realistic Azure log generator with planted attack scenarios and ground truth

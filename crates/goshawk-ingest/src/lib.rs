@@ -1,0 +1,1 @@
+//! Ingests Azure log exports into goshawk's Parquet lake, losing nothing

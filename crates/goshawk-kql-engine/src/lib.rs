@@ -1,0 +1,1 @@
+//! KQL engine on Apache DataFusion: Kusto types, semantics and function library

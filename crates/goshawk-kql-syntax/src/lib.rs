@@ -1,0 +1,1 @@
+//! KQL lexer, parser, AST with spans and diagnostics (no DataFusion dependency)

@@ -1,0 +1,1 @@
+//! Detection content: Sentinel YAML and Elastic TOML rules

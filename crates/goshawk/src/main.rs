@@ -1,0 +1,46 @@
+//! `goshawk`: the command-line front end. It parses arguments and hands each subcommand to the
+//! library crates; everything that can be tested without a process lives in those crates.
+
+mod cmd;
+
+use std::io::ErrorKind;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Offline threat hunting and detection for Azure logs.
+///
+/// goshawk runs Microsoft Sentinel KQL content and Elastic-style anomaly jobs over exported
+/// Azure logs (Entra ID provisioning, Azure Activity, sign-in and audit logs) on your own machine.
+///
+/// Exit codes: 0 success; 1 failure or problems found; 2 usage error; 3 (ingest) some records
+/// were rejected. Results go to stdout, status and progress to stderr.
+#[derive(Debug, Parser)]
+#[command(name = "goshawk", version, propagate_version = true, max_term_width = 100)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {};
+    match result {
+        Ok(code) => code,
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A closed stdout (`goshawk ... | head`) is the reader's choice, not an error.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == ErrorKind::BrokenPipe)
+    })
+}
