@@ -111,10 +111,12 @@ impl KustoType {
     /// The Kusto type of an Arrow field: the metadata when present, else inferred from the
     /// Arrow data type (for Parquet, CSV and JSON files that goshawk did not write).
     pub fn from_field(field: &Field) -> Option<KustoType> {
-        if let Some(declared) = field.metadata().get(KUSTO_TYPE_METADATA_KEY) {
-            if let Ok(ty) = declared.parse() {
-                return Some(ty);
-            }
+        if let Some(Ok(ty)) = field
+            .metadata()
+            .get(KUSTO_TYPE_METADATA_KEY)
+            .map(|d| d.parse())
+        {
+            return Some(ty);
         }
         KustoType::from_arrow(field.data_type())
     }
