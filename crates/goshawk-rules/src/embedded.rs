@@ -177,12 +177,12 @@ fn extract_from_toml(contents: &str) -> Result<Result<EmbeddedQuery, &'static st
     let language = rule
         .and_then(|r| r.get("language"))
         .and_then(toml::Value::as_str);
-    if let Some(language) = language {
-        if !matches!(language.to_ascii_lowercase().as_str(), "kql" | "kusto") {
-            return Err(RuleFileError::ForeignLanguage {
-                language: language.to_string(),
-            });
-        }
+    if let Some(language) = language
+        && !matches!(language.to_ascii_lowercase().as_str(), "kql" | "kusto")
+    {
+        return Err(RuleFileError::ForeignLanguage {
+            language: language.to_string(),
+        });
     }
     let location = locate_block(contents, key_line, text, BlockStyle::TomlMultiline)
         .unwrap_or(QueryLocation::KeyLine { line: key_line });
