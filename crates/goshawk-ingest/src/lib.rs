@@ -1,1 +1,31 @@
-//! Ingests Azure log exports into goshawk's Parquet lake, losing nothing
+//! Ingests Azure log exports into goshawk's Parquet lake, losing nothing.
+//!
+//! [`ingest()`] reads files in any of the shapes Azure hands out (Graph API pages, Event Hub
+//! messages, storage diagnostic logs, Log Analytics exports, ARM activity events; JSON, JSON
+//! Lines, CSV; gzip; UTF-8 or UTF-16), maps each record onto its Log Analytics table, and writes
+//! day-partitioned Parquet. A record that cannot be read or mapped goes to the rejects with its
+//! file, line and reason. [`Lake`] is the read side the query engine uses.
+
+mod convert;
+mod decode;
+mod error;
+mod ingest;
+mod lake;
+mod map;
+mod rejects;
+mod row;
+mod scan;
+mod sink;
+
+pub use convert::parse_datetime;
+pub use error::{IngestError, Result};
+pub use ingest::{
+    IngestOptions, IngestSummary, PAUSE_ENV, Progress, SourceReport, SourceStatus, TableCounts,
+    expand_inputs, ingest,
+};
+pub use lake::{
+    Lake, LakeFile, LakeTable, MANIFEST_FILE, ManifestEntry, REJECTS_DIR, TableStats, format_time,
+    read_manifest,
+};
+pub use map::{Shape, parse_resource_id};
+pub use sink::{ROW_GROUP_ROWS, WrittenFile};

@@ -1,0 +1,253 @@
+//! Conversion of source values (JSON values, CSV cells) to the Kusto type of a lake column.
+//! A value that does not fit its column is an error, so the whole record goes to the rejects
+//! instead of being stored half-empty.
+
+use chrono::{DateTime, NaiveDateTime};
+use goshawk_types::{KustoType, NANOS_PER_TICK};
+use serde_json::Value;
+
+/// One typed cell of a lake row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Str(String),
+    Bool(bool),
+    Int(i32),
+    Long(i64),
+    Real(f64),
+    /// Nanoseconds since the Unix epoch, UTC, always a whole number of ticks.
+    Time(i64),
+}
+
+/// Converts a JSON value to a cell of type `ty`; JSON null gives no cell.
+pub fn from_json(ty: KustoType, value: &Value) -> Result<Option<Cell>, String> {
+    if value.is_null() {
+        return Ok(None);
+    }
+    match ty {
+        KustoType::String | KustoType::Guid => Ok(Some(Cell::Str(match value {
+            Value::String(text) => compact_if_json(text),
+            other => other.to_string(),
+        }))),
+        KustoType::Dynamic => Ok(Some(Cell::Str(dynamic_text(value)))),
+        KustoType::DateTime => match value {
+            Value::String(text) if text.trim().is_empty() => Ok(None),
+            Value::String(text) => parse_datetime(text).map(|t| Some(Cell::Time(t))),
+            other => Err(format!("expected a datetime string, found {other}")),
+        },
+        KustoType::Bool => match value {
+            Value::Bool(b) => Ok(Some(Cell::Bool(*b))),
+            Value::String(text) => from_text(ty, text),
+            Value::Number(n) if n.as_i64() == Some(0) => Ok(Some(Cell::Bool(false))),
+            Value::Number(n) if n.as_i64() == Some(1) => Ok(Some(Cell::Bool(true))),
+            other => Err(format!("expected a boolean, found {other}")),
+        },
+        KustoType::Int | KustoType::Long | KustoType::Real => match value {
+            Value::Number(n) => number_cell(ty, n),
+            Value::String(text) => from_text(ty, text),
+            other => Err(format!("expected a number, found {other}")),
+        },
+        KustoType::Decimal | KustoType::TimeSpan => Err(unsupported(ty)),
+    }
+}
+
+fn unsupported(ty: KustoType) -> String {
+    // No table goshawk ingests has such a column; the lake writer refuses them up front.
+    format!("columns of type {ty} are not supported by the ingester")
+}
+
+fn number_cell(ty: KustoType, n: &serde_json::Number) -> Result<Option<Cell>, String> {
+    let whole = n.as_i64().or_else(|| {
+        n.as_f64()
+            .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e18)
+            .map(|f| f as i64)
+    });
+    match ty {
+        KustoType::Real => n
+            .as_f64()
+            .map(|f| Some(Cell::Real(f)))
+            .ok_or_else(|| format!("number {n} does not fit a real")),
+        KustoType::Long => whole
+            .map(|v| Some(Cell::Long(v)))
+            .ok_or_else(|| format!("expected a whole number (long), found {n}")),
+        _ => whole
+            .and_then(|v| i32::try_from(v).ok())
+            .map(|v| Some(Cell::Int(v)))
+            .ok_or_else(|| format!("expected a whole number that fits an int, found {n}")),
+    }
+}
+
+/// Converts cell text (CSV, or a JSON string in a typed column) to type `ty`. An empty cell is
+/// null: Log Analytics exports write null and "" the same way.
+pub fn from_text(ty: KustoType, text: &str) -> Result<Option<Cell>, String> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Ok(None);
+    }
+    match ty {
+        KustoType::String | KustoType::Guid => Ok(Some(Cell::Str(compact_if_json(text)))),
+        KustoType::Dynamic => Ok(Some(Cell::Str(dynamic_text_from_str(text)))),
+        KustoType::DateTime => parse_datetime(trimmed).map(|t| Some(Cell::Time(t))),
+        KustoType::Bool => match trimmed.to_ascii_lowercase().as_str() {
+            "true" | "1" => Ok(Some(Cell::Bool(true))),
+            "false" | "0" => Ok(Some(Cell::Bool(false))),
+            _ => Err(format!(
+                "expected TRUE or FALSE, found '{}'",
+                shorten(trimmed)
+            )),
+        },
+        KustoType::Long => parse_whole(trimmed).map(|v| Some(Cell::Long(v))),
+        KustoType::Int => parse_whole(trimmed).and_then(|v| {
+            i32::try_from(v)
+                .map(|v| Some(Cell::Int(v)))
+                .map_err(|_| format!("{v} does not fit an int"))
+        }),
+        KustoType::Real => trimmed
+            .parse::<f64>()
+            .map(|v| Some(Cell::Real(v)))
+            .map_err(|_| format!("expected a number, found '{}'", shorten(trimmed))),
+        KustoType::Decimal | KustoType::TimeSpan => Err(unsupported(ty)),
+    }
+}
+
+fn parse_whole(text: &str) -> Result<i64, String> {
+    if let Ok(v) = text.parse::<i64>() {
+        return Ok(v);
+    }
+    match text.parse::<f64>() {
+        Ok(f) if f.fract() == 0.0 && f.abs() < 9.0e18 => Ok(f as i64),
+        _ => Err(format!(
+            "expected a whole number, found '{}'",
+            shorten(text)
+        )),
+    }
+}
+
+pub(crate) fn shorten(text: &str) -> String {
+    const MAX: usize = 80;
+    if text.len() <= MAX {
+        return text.to_string();
+    }
+    let mut end = MAX;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &text[..end])
+}
+
+/// JSON text for a dynamic column: compact, and a string that itself holds a JSON object or
+/// array becomes that object or array (Log Analytics parses such strings on ingestion).
+pub fn dynamic_text(value: &Value) -> String {
+    match value {
+        Value::String(text) => dynamic_text_from_str(text),
+        other => other.to_string(),
+    }
+}
+
+fn dynamic_text_from_str(text: &str) -> String {
+    parse_json_container(text)
+        .map(|v| v.to_string())
+        .unwrap_or_else(|| Value::String(text.to_string()).to_string())
+}
+
+/// Text that is a JSON object or array (often pretty-printed in exports) is stored compact so
+/// that every JSON-in-string column has one spelling; any other text is kept verbatim.
+pub fn compact_if_json(text: &str) -> String {
+    parse_json_container(text)
+        .map(|v| v.to_string())
+        .unwrap_or_else(|| text.to_string())
+}
+
+fn parse_json_container(text: &str) -> Option<Value> {
+    let trimmed = text.trim_start();
+    if !(trimmed.starts_with('{') || trimmed.starts_with('[')) {
+        return None;
+    }
+    serde_json::from_str::<Value>(text)
+        .ok()
+        .filter(|v| v.is_object() || v.is_array())
+}
+
+/// Parses the datetime spellings Azure sources use, to nanoseconds since the epoch truncated to
+/// whole ticks: ISO 8601 / RFC 3339 with up to 7 fraction digits (with or without a zone; none
+/// means UTC), and the US-locale Log Analytics export form `4/28/2021, 2:32:14.029 PM`.
+pub fn parse_datetime(text: &str) -> Result<i64, String> {
+    let text = text.trim();
+    let parsed = DateTime::parse_from_rfc3339(text)
+        .map(|t| t.naive_utc())
+        .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f"))
+        .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f"))
+        .or_else(|_| {
+            DateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f %#z").map(|t| t.naive_utc())
+        })
+        .or_else(|_| NaiveDateTime::parse_from_str(text, "%m/%d/%Y, %I:%M:%S%.f %p"))
+        .or_else(|_| NaiveDateTime::parse_from_str(text, "%m/%d/%Y %I:%M:%S%.f %p"))
+        .or_else(|_| NaiveDateTime::parse_from_str(text, "%m/%d/%Y, %H:%M:%S%.f"))
+        .map_err(|_| format!("not a valid datetime: '{}'", shorten(text)))?;
+    let nanos = parsed
+        .and_utc()
+        .timestamp_nanos_opt()
+        .ok_or_else(|| format!("datetime out of range (1677..2262): '{}'", shorten(text)))?;
+    Ok(nanos - nanos.rem_euclid(NANOS_PER_TICK))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso_datetimes_keep_ticks() {
+        let t = parse_datetime("2019-01-21T22:14:26.9792776Z").unwrap();
+        assert_eq!(t % 1_000_000_000, 979_277_600);
+        let without_zone = parse_datetime("2019-01-21T22:14:26.9792776").unwrap();
+        assert_eq!(t, without_zone);
+        let offset = parse_datetime("2019-01-21T23:14:26.9792776+01:00").unwrap();
+        assert_eq!(t, offset);
+        // Nine digits are more precise than a tick: Kusto keeps whole ticks.
+        let nanos = parse_datetime("2019-01-21T22:14:26.979277699Z").unwrap();
+        assert_eq!(nanos, t);
+    }
+
+    #[test]
+    fn us_locale_export_datetimes() {
+        let t = parse_datetime("4/28/2021, 2:32:14.029 PM").unwrap();
+        let iso = parse_datetime("2021-04-28T14:32:14.029Z").unwrap();
+        assert_eq!(t, iso);
+        let midnight = parse_datetime("12/1/2020, 12:05:00.000 AM").unwrap();
+        assert_eq!(midnight, parse_datetime("2020-12-01T00:05:00Z").unwrap());
+    }
+
+    #[test]
+    fn impossible_dates_are_errors() {
+        assert!(parse_datetime("2021-02-30T00:00:00Z").is_err());
+        assert!(parse_datetime("13/1/2021, 1:00:00.000 PM").is_err());
+        assert!(parse_datetime("yesterday").is_err());
+        assert!(parse_datetime("9999-01-01T00:00:00Z").is_err());
+    }
+
+    #[test]
+    fn numbers_from_strings_and_numbers() {
+        assert_eq!(
+            from_json(KustoType::Long, &serde_json::json!("2826")),
+            Ok(Some(Cell::Long(2826)))
+        );
+        assert_eq!(
+            from_json(KustoType::Long, &serde_json::json!(2826)),
+            Ok(Some(Cell::Long(2826)))
+        );
+        assert!(from_json(KustoType::Long, &serde_json::json!("fast")).is_err());
+        assert!(from_json(KustoType::Long, &serde_json::json!({"a": 1})).is_err());
+        assert_eq!(
+            from_text(KustoType::Bool, "TRUE"),
+            Ok(Some(Cell::Bool(true)))
+        );
+        assert_eq!(from_text(KustoType::Bool, ""), Ok(None));
+    }
+
+    #[test]
+    fn json_text_is_compacted_and_plain_text_kept() {
+        assert_eq!(compact_if_json("{\n  \"a\": 1\n}"), "{\"a\":1}");
+        assert_eq!(compact_if_json("{not json"), "{not json");
+        assert_eq!(dynamic_text(&serde_json::json!("plain")), "\"plain\"");
+        assert_eq!(dynamic_text(&serde_json::json!("[1, 2]")), "[1,2]");
+    }
+}

@@ -1,0 +1,825 @@
+//! The ingest run: expands the inputs, skips sources already in the manifest, reads each new
+//! source as a stream of records, maps them, and writes the lake.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs::File;
+use std::io::{BufRead, Read};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::decode;
+use crate::error::{IngestError, Result};
+use crate::lake::{self, ManifestEntry, SOURCE_ID_LEN};
+use crate::map::{self, Shape};
+use crate::rejects::RejectsWriter;
+use crate::row::{Row, RowBuilder, TableIndex, Tables};
+use crate::scan::{JsonScanner, ScanItem};
+use crate::sink::{SinkPushError, SourceSink};
+
+/// Environment variable (test instrumentation): milliseconds to sleep after each source is
+/// committed, so that a test can kill the process between sources.
+pub const PAUSE_ENV: &str = "GOSHAWK_INGEST_PAUSE_MS";
+
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    /// `--table`: the table for records whose content does not name one.
+    pub table: Option<String>,
+    /// A single record larger than this is rejected (its first bytes are kept in the rejects).
+    pub max_record_bytes: usize,
+    /// How much raw text of a rejected record is kept.
+    pub max_reject_raw_bytes: usize,
+    /// Rows buffered per source before the largest partition is written out.
+    pub max_buffered_bytes: usize,
+    /// Sources ingested in parallel.
+    pub threads: usize,
+    pub pause_after_source: Option<Duration>,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        IngestOptions {
+            table: None,
+            max_record_bytes: 32 << 20,
+            max_reject_raw_bytes: 64 << 10,
+            max_buffered_bytes: 96 << 20,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            pause_after_source: std::env::var(PAUSE_ENV)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .map(Duration::from_millis),
+        }
+    }
+}
+
+/// Live counters for a progress display.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub bytes_total: AtomicU64,
+    pub bytes_read: Arc<AtomicU64>,
+    pub records: AtomicU64,
+    pub sources_done: AtomicU64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceStatus {
+    /// Every record is in the lake or in the rejects.
+    Ingested,
+    /// The same content is already in the lake; nothing was added.
+    Duplicate,
+    /// The file could not be read at all.
+    Unreadable,
+    /// Reading stopped part way (e.g. a corrupt gzip stream); what came before is ingested and
+    /// the failure is in the rejects.
+    Partial,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SourceReport {
+    pub path: String,
+    pub status: SourceStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blake3: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    pub gzip: bool,
+    pub bytes: u64,
+    pub ingested: BTreeMap<String, u64>,
+    pub rejected: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rejects_file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl SourceReport {
+    fn new(path: &Path) -> Self {
+        SourceReport {
+            path: path.display().to_string(),
+            status: SourceStatus::Ingested,
+            blake3: None,
+            format: None,
+            gzip: false,
+            bytes: 0,
+            ingested: BTreeMap::new(),
+            rejected: 0,
+            rejects_file: None,
+            error: None,
+        }
+    }
+
+    pub fn ingested_total(&self) -> u64 {
+        self.ingested.values().sum()
+    }
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct TableCounts {
+    pub ingested: u64,
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct IngestSummary {
+    pub lake: String,
+    pub sources: Vec<SourceReport>,
+    pub tables: BTreeMap<String, TableCounts>,
+    pub ingested: u64,
+    pub rejected: u64,
+    pub duplicate_sources: u64,
+    pub unreadable_sources: u64,
+    /// Files of an earlier ingest that did not finish, deleted before this run.
+    pub orphans_removed: Vec<String>,
+}
+
+impl IngestSummary {
+    /// True when every record of every input is in the lake.
+    pub fn is_complete(&self) -> bool {
+        self.rejected == 0
+            && self.unreadable_sources == 0
+            && self
+                .sources
+                .iter()
+                .all(|s| s.status != SourceStatus::Partial)
+    }
+}
+
+/// Expands files, directories (recursively) and glob patterns into a sorted list of files.
+/// A pattern that matches nothing is an unreadable input, reported like a missing file.
+pub fn expand_inputs(inputs: &[String]) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for input in inputs {
+        let path = Path::new(input);
+        let has_glob = input.contains(['*', '?', '[']);
+        if path.is_dir() {
+            let mut found: Vec<PathBuf> = walkdir::WalkDir::new(path)
+                .follow_links(true)
+                .into_iter()
+                .filter_map(|entry| match entry {
+                    Ok(e) if e.file_type().is_file() => Some(Ok(e.into_path())),
+                    Ok(_) => None,
+                    Err(err) => Some(Err(err)),
+                })
+                .collect::<std::result::Result<_, _>>()
+                .map_err(|err| {
+                    let at = err
+                        .path()
+                        .map(Path::to_path_buf)
+                        .unwrap_or_else(|| path.to_path_buf());
+                    IngestError::io(at, err.into())
+                })?;
+            found.sort();
+            files.extend(found);
+        } else if has_glob && !path.exists() {
+            let matches = glob::glob(input).map_err(|e| IngestError::Pattern {
+                pattern: input.clone(),
+                message: e.to_string(),
+            })?;
+            let mut found = Vec::new();
+            for entry in matches {
+                let entry = entry.map_err(|e| IngestError::io(e.path().to_path_buf(), e.into()))?;
+                if entry.is_file() {
+                    found.push(entry);
+                }
+            }
+            if found.is_empty() {
+                // Kept so that the summary reports the pattern as unreadable.
+                files.push(path.to_path_buf());
+            }
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(path.to_path_buf());
+        }
+    }
+    Ok(files)
+}
+
+struct Shared<'a> {
+    lake: &'a Path,
+    options: &'a IngestOptions,
+    tables: &'a Tables,
+    forced: Option<&'a TableIndex>,
+    progress: &'a Progress,
+    known: Mutex<HashSet<String>>,
+    abort: AtomicBool,
+}
+
+/// Ingests `inputs` into the lake at `lake`, creating it if needed.
+pub fn ingest(
+    lake: &Path,
+    inputs: &[PathBuf],
+    options: &IngestOptions,
+    progress: &Progress,
+) -> Result<IngestSummary> {
+    let tables = Tables::new();
+    let forced = match &options.table {
+        Some(name) => Some(
+            tables
+                .get(name)
+                .ok_or_else(|| IngestError::UnknownTable(name.clone()))?,
+        ),
+        None => None,
+    };
+    let _lock = lake::lock_lake(lake)?;
+    let manifest = lake::read_manifest(lake)?;
+    let known_ids: HashSet<String> = manifest.iter().map(|e| e.source_id().to_string()).collect();
+    let orphans = lake::remove_orphans(lake, &known_ids)?;
+    let known_hashes: HashSet<String> = manifest.into_iter().map(|e| e.blake3).collect();
+
+    let total: u64 = inputs
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    progress.bytes_total.store(total, Ordering::Relaxed);
+
+    let shared = Shared {
+        lake,
+        options,
+        tables: &tables,
+        forced,
+        progress,
+        known: Mutex::new(known_hashes),
+        abort: AtomicBool::new(false),
+    };
+    let next = AtomicUsize::new(0);
+    let reports: Vec<Mutex<Option<SourceReport>>> =
+        inputs.iter().map(|_| Mutex::new(None)).collect();
+    let fatal: Mutex<Option<IngestError>> = Mutex::new(None);
+    let threads = options.threads.clamp(1, inputs.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    if shared.abort.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(path) = inputs.get(index) else {
+                        break;
+                    };
+                    match ingest_source(&shared, path) {
+                        Ok(report) => {
+                            if let Ok(mut slot) = reports[index].lock() {
+                                *slot = Some(report);
+                            }
+                        }
+                        Err(err) => {
+                            shared.abort.store(true, Ordering::Relaxed);
+                            if let Ok(mut slot) = fatal.lock() {
+                                slot.get_or_insert(err);
+                            }
+                            break;
+                        }
+                    }
+                    progress.sources_done.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    if let Some(err) = fatal.into_inner().ok().flatten() {
+        return Err(err);
+    }
+
+    let mut summary = IngestSummary {
+        lake: lake.display().to_string(),
+        orphans_removed: orphans.iter().map(|p| p.display().to_string()).collect(),
+        ..IngestSummary::default()
+    };
+    for report in reports
+        .into_iter()
+        .filter_map(|m| m.into_inner().ok().flatten())
+    {
+        for (table, rows) in &report.ingested {
+            summary.tables.entry(table.clone()).or_default().ingested += rows;
+            summary.ingested += rows;
+        }
+        summary.rejected += report.rejected;
+        match report.status {
+            SourceStatus::Duplicate => summary.duplicate_sources += 1,
+            SourceStatus::Unreadable => summary.unreadable_sources += 1,
+            _ => {}
+        }
+        summary.sources.push(report);
+    }
+    Ok(summary)
+}
+
+fn hash_file(path: &Path) -> std::io::Result<(String, u64)> {
+    let mut file = File::open(path)?;
+    let mut hasher = blake3::Hasher::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut total = 0u64;
+    loop {
+        let n = match file.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(err),
+        };
+        hasher.update(&buffer[..n]);
+        total += n as u64;
+    }
+    Ok((hasher.finalize().to_hex().to_string(), total))
+}
+
+/// Releases a claimed hash if the source does not finish, so a later source with the same
+/// content in this run is not wrongly reported as a duplicate.
+struct Claim<'a> {
+    known: &'a Mutex<HashSet<String>>,
+    hash: String,
+    committed: bool,
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        if !self.committed {
+            if let Ok(mut known) = self.known.lock() {
+                known.remove(&self.hash);
+            }
+        }
+    }
+}
+
+fn ingest_source(shared: &Shared, path: &Path) -> Result<SourceReport> {
+    let mut report = SourceReport::new(path);
+    let (hash, bytes) = match hash_file(path) {
+        Ok(found) => found,
+        Err(err) => {
+            report.status = SourceStatus::Unreadable;
+            report.error = Some(format!("{}: {err}", path.display()));
+            return Ok(report);
+        }
+    };
+    report.blake3 = Some(hash.clone());
+    report.bytes = bytes;
+    {
+        let mut known = shared.known.lock().map_err(|_| IngestError::Lake {
+            path: shared.lake.to_path_buf(),
+            message: "an ingest worker panicked".to_string(),
+        })?;
+        if !known.insert(hash.clone()) {
+            report.status = SourceStatus::Duplicate;
+            shared
+                .progress
+                .bytes_read
+                .fetch_add(bytes, Ordering::Relaxed);
+            return Ok(report);
+        }
+    }
+    let mut claim = Claim {
+        known: &shared.known,
+        hash: hash.clone(),
+        committed: false,
+    };
+    let source_id = &hash[..SOURCE_ID_LEN];
+    let (reader, container) = match decode::open_text(path, shared.progress.bytes_read.clone()) {
+        Ok(opened) => opened,
+        Err(err) => {
+            report.status = SourceStatus::Unreadable;
+            report.error = Some(format!("{}: {err}", path.display()));
+            return Ok(report);
+        }
+    };
+    report.gzip = container.gzip;
+    let source_name = path.display().to_string();
+    let mut job = SourceJob {
+        shared,
+        source: &source_name,
+        sink: SourceSink::new(shared.lake, source_id, shared.options.max_buffered_bytes),
+        rejects: RejectsWriter::new(shared.lake, source_id, shared.options.max_reject_raw_bytes),
+        rows: BTreeMap::new(),
+        shapes: BTreeMap::new(),
+    };
+    let read_error = job.read(reader, &mut report)?;
+    if let Some((offset, err)) = read_error {
+        report.status = SourceStatus::Partial;
+        let reason = format!("read error after byte {offset} of the decoded text: {err}");
+        job.rejects
+            .reject(&source_name, 0, offset, &reason, &[], 0)?;
+        report.error = Some(format!("{}: {reason}", path.display()));
+    }
+    if report.format.as_deref() != Some("csv") && !job.shapes.is_empty() {
+        let shapes: Vec<String> = job
+            .shapes
+            .keys()
+            .map(|s| {
+                serde_json::to_value(s)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default()
+            })
+            .collect();
+        report.format = Some(format!(
+            "{} ({})",
+            report.format.take().unwrap_or_default(),
+            shapes.join(", ")
+        ));
+    }
+    let files = job.sink.finish()?;
+    report.rejected = job.rejects.count;
+    report.rejects_file = job.rejects.finish()?;
+    report.ingested = job.rows;
+    lake::append_manifest(
+        shared.lake,
+        &ManifestEntry {
+            blake3: hash,
+            path: source_name.clone(),
+            bytes,
+            ingested_at: chrono::Utc::now().to_rfc3339(),
+            rows: report.ingested.clone(),
+            rejected: report.rejected,
+            files,
+            rejects_file: report.rejects_file.clone(),
+        },
+    )?;
+    claim.committed = true;
+    if let Some(pause) = shared.options.pause_after_source {
+        std::thread::sleep(pause);
+    }
+    Ok(report)
+}
+
+struct SourceJob<'a> {
+    shared: &'a Shared<'a>,
+    source: &'a str,
+    sink: SourceSink,
+    rejects: RejectsWriter,
+    rows: BTreeMap<String, u64>,
+    shapes: BTreeMap<Shape, u64>,
+}
+
+type ReadFailure = Option<(u64, std::io::Error)>;
+
+impl SourceJob<'_> {
+    /// Reads every record; returns the I/O error that ended reading early, if any.
+    fn read(
+        &mut self,
+        mut reader: Box<dyn BufRead + Send>,
+        report: &mut SourceReport,
+    ) -> Result<ReadFailure> {
+        let first = match peek_first_byte(&mut reader) {
+            Ok(first) => first,
+            Err(err) => return Ok(Some((0, err))),
+        };
+        match first {
+            None => {
+                report.format = Some("empty".to_string());
+                Ok(None)
+            }
+            Some(b'{' | b'[') => {
+                report.format = Some("json".to_string());
+                self.read_json(reader)
+            }
+            Some(_) => {
+                if first_line_has_comma(&mut reader) {
+                    report.format = Some("csv".to_string());
+                    self.read_csv(reader)
+                } else {
+                    report.format = Some("unrecognised text".to_string());
+                    self.read_json(reader)
+                }
+            }
+        }
+    }
+
+    fn reject(
+        &mut self,
+        line: u64,
+        offset: u64,
+        reason: &str,
+        raw: &[u8],
+        raw_len: u64,
+    ) -> Result<()> {
+        self.rejects
+            .reject(self.source, line, offset, reason, raw, raw_len)
+    }
+
+    fn read_json(&mut self, reader: Box<dyn BufRead + Send>) -> Result<ReadFailure> {
+        let options = self.shared.options;
+        let mut scanner = JsonScanner::new(
+            reader,
+            options.max_record_bytes,
+            options.max_reject_raw_bytes,
+        );
+        let mut last_offset = 0;
+        loop {
+            let item = match scanner.next_item() {
+                Ok(Some(item)) => item,
+                Ok(None) => return Ok(None),
+                Err(err) => return Ok(Some((last_offset, err))),
+            };
+            match item {
+                ScanItem::Malformed {
+                    line,
+                    offset,
+                    raw,
+                    raw_len,
+                    reason,
+                } => {
+                    last_offset = offset + raw_len;
+                    self.shared.progress.records.fetch_add(1, Ordering::Relaxed);
+                    self.reject(line, offset, &reason, &raw, raw_len)?;
+                }
+                ScanItem::Record {
+                    line,
+                    offset,
+                    bytes,
+                } => {
+                    last_offset = offset + bytes.len() as u64;
+                    self.json_record(line, offset, &bytes)?;
+                }
+            }
+        }
+    }
+
+    fn json_record(&mut self, line: u64, offset: u64, bytes: &[u8]) -> Result<()> {
+        let value: Value = match serde_json::from_slice(bytes) {
+            Ok(value) => value,
+            Err(err) => {
+                self.shared.progress.records.fetch_add(1, Ordering::Relaxed);
+                let reason = format!("invalid JSON: {err}");
+                let err_line = line + err.line().saturating_sub(1) as u64;
+                return self.reject(
+                    err_line.max(line),
+                    offset,
+                    &reason,
+                    bytes,
+                    bytes.len() as u64,
+                );
+            }
+        };
+        // An element that is itself an envelope (an array of Event Hub messages, say).
+        let envelope = match &value {
+            Value::Object(object) => ["records", "value"].iter().find_map(|key| {
+                object
+                    .get(*key)
+                    .and_then(Value::as_array)
+                    .filter(|items| !items.is_empty() && items.iter().all(Value::is_object))
+                    .map(|_| *key)
+            }),
+            _ => None,
+        };
+        match (envelope, value) {
+            (Some(key), Value::Object(mut object)) => {
+                if let Some(Value::Array(items)) = object.remove(key) {
+                    for item in items {
+                        self.map_value(line, offset, item, None)?;
+                    }
+                }
+                Ok(())
+            }
+            (_, value) => self.map_value(line, offset, value, Some(bytes)),
+        }
+    }
+
+    fn map_value(
+        &mut self,
+        line: u64,
+        offset: u64,
+        value: Value,
+        raw: Option<&[u8]>,
+    ) -> Result<()> {
+        self.shared.progress.records.fetch_add(1, Ordering::Relaxed);
+        // Records cut from an envelope inside an array have no raw bytes of their own.
+        let serialised = raw.is_none().then(|| value.to_string().into_bytes());
+        let raw = raw.or(serialised.as_deref()).unwrap_or_default();
+        match map::map_record(value, self.shared.tables, self.shared.forced) {
+            Ok(mapped) => {
+                *self.shapes.entry(mapped.shape).or_default() += 1;
+                self.push(line, offset, mapped.table, mapped.row, raw)
+            }
+            Err(reason) => self.reject(line, offset, &reason, raw, raw.len() as u64),
+        }
+    }
+
+    fn push(
+        &mut self,
+        line: u64,
+        offset: u64,
+        table: &TableIndex,
+        row: Row,
+        raw: &[u8],
+    ) -> Result<()> {
+        match self.sink.push(table, row) {
+            Ok(()) => {
+                *self.rows.entry(table.name().to_string()).or_default() += 1;
+                Ok(())
+            }
+            Err(SinkPushError::Row(reason)) => {
+                self.reject(line, offset, &reason, raw, raw.len() as u64)
+            }
+            Err(SinkPushError::Fatal(err)) => Err(err),
+        }
+    }
+
+    fn read_csv(&mut self, reader: Box<dyn BufRead + Send>) -> Result<ReadFailure> {
+        let mut csv = csv::ReaderBuilder::new()
+            .flexible(true)
+            .has_headers(false)
+            .from_reader(reader);
+        let mut record = csv::ByteRecord::new();
+        let header = match csv.read_byte_record(&mut record) {
+            Ok(true) => CsvHeader::new(&record, self.shared.tables),
+            Ok(false) => return Ok(None),
+            Err(err) => return Ok(Some((0, csv_io_error(err)))),
+        };
+        loop {
+            let position = csv.position().clone();
+            let (line, offset) = (position.line(), position.byte());
+            match csv.read_byte_record(&mut record) {
+                Ok(false) => return Ok(None),
+                Ok(true) => {
+                    self.shared.progress.records.fetch_add(1, Ordering::Relaxed);
+                    let raw = csv_raw(&record);
+                    match header.map_row(&record, self.shared.tables, self.shared.forced) {
+                        Ok((table, row)) => {
+                            *self.shapes.entry(Shape::LogAnalyticsRow).or_default() += 1;
+                            self.push(line, offset, table, row, &raw)?;
+                        }
+                        Err(reason) => {
+                            self.reject(line, offset, &reason, &raw, raw.len() as u64)?
+                        }
+                    }
+                }
+                Err(err) => {
+                    if let csv::ErrorKind::Io(_) = err.kind() {
+                        return Ok(Some((offset, csv_io_error(err))));
+                    }
+                    self.shared.progress.records.fetch_add(1, Ordering::Relaxed);
+                    let reason = format!("unreadable CSV row: {err}");
+                    self.reject(line, offset, &reason, &[], 0)?;
+                }
+            }
+        }
+    }
+}
+
+fn csv_io_error(err: csv::Error) -> std::io::Error {
+    match err.into_kind() {
+        csv::ErrorKind::Io(io) => io,
+        other => std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{other:?}")),
+    }
+}
+
+/// The row's cells as a JSON array of strings: faithful to the values, unlike a re-quoted line.
+fn csv_raw(record: &csv::ByteRecord) -> Vec<u8> {
+    let cells: Vec<Value> = record
+        .iter()
+        .map(|cell| Value::String(String::from_utf8_lossy(cell).into_owned()))
+        .collect();
+    Value::Array(cells).to_string().into_bytes()
+}
+
+/// The first byte that is not whitespace, without consuming anything.
+fn peek_first_byte(reader: &mut Box<dyn BufRead + Send>) -> std::io::Result<Option<u8>> {
+    loop {
+        let buffer = reader.fill_buf()?;
+        if buffer.is_empty() {
+            return Ok(None);
+        }
+        match buffer.iter().position(|b| !b.is_ascii_whitespace()) {
+            Some(i) => return Ok(Some(buffer[i])),
+            None => {
+                let n = buffer.len();
+                reader.consume(n);
+            }
+        }
+    }
+}
+
+/// A CSV export's first line is a header with commas; text without one is not CSV.
+fn first_line_has_comma(reader: &mut Box<dyn BufRead + Send>) -> bool {
+    match reader.fill_buf() {
+        Ok(buffer) => {
+            let line_end = memchr::memchr(b'\n', buffer).unwrap_or(buffer.len());
+            let line = &buffer[..line_end];
+            line.contains(&b',') && !line.contains(&0)
+        }
+        Err(_) => false,
+    }
+}
+
+/// Header of a Log Analytics CSV export: column names with ` [UTC]` suffixes removed, and the
+/// `<Col>_dynamic` / `<Col>_string` pairs folded onto `<Col>`.
+struct CsvHeader {
+    names: Vec<String>,
+    table_column: Option<usize>,
+    type_column: Option<usize>,
+    guessed_table: Option<&'static str>,
+}
+
+impl CsvHeader {
+    fn new(record: &csv::ByteRecord, tables: &Tables) -> Self {
+        let names: Vec<String> = record
+            .iter()
+            .map(|cell| {
+                let name = String::from_utf8_lossy(cell).trim().to_string();
+                match name.rfind(" [") {
+                    Some(i) if name.ends_with(']') => name[..i].to_string(),
+                    _ => name,
+                }
+            })
+            .collect();
+        let table_column = names.iter().position(|n| n == "$table");
+        let type_column = names.iter().position(|n| n == "Type");
+        CsvHeader {
+            guessed_table: guess_table(&names, tables),
+            names,
+            table_column,
+            type_column,
+        }
+    }
+
+    fn map_row<'t>(
+        &self,
+        record: &csv::ByteRecord,
+        tables: &'t Tables,
+        forced: Option<&'t TableIndex>,
+    ) -> Result<(&'t TableIndex, Row), String> {
+        let cell = |i: Option<usize>| {
+            i.and_then(|i| record.get(i))
+                .map(|c| String::from_utf8_lossy(c).trim().to_string())
+                .filter(|c| !c.is_empty())
+        };
+        let named = cell(self.table_column).or_else(|| cell(self.type_column));
+        let table = match (named, forced) {
+            (Some(name), forced) => {
+                let name = name.strip_suffix("_CL").unwrap_or(&name).to_string();
+                let table = tables.get(&name).ok_or_else(|| {
+                    format!("table {name} is not one goshawk stores (AADProvisioningLogs, AzureActivity, SigninLogs, AuditLogs)")
+                })?;
+                if let Some(forced) = forced.filter(|f| f.name() != table.name()) {
+                    return Err(format!("the row names table {} but --table says {}", table.name(), forced.name()));
+                }
+                table
+            }
+            (None, Some(forced)) => forced,
+            (None, None) => self
+                .guessed_table
+                .and_then(|name| tables.get(name))
+                .ok_or_else(|| "cannot tell which table this CSV export belongs to (no $table or Type column, and the header matches no table); use --table".to_string())?,
+        };
+        let mut row = RowBuilder::new(table);
+        for (i, raw) in record.iter().enumerate() {
+            let text = String::from_utf8_lossy(raw);
+            let Some(name) = self.names.get(i) else {
+                if !text.is_empty() {
+                    row.keep_extra(format!("column{}", i + 1), Value::String(text.into_owned()));
+                }
+                continue;
+            };
+            if name == "$table" {
+                continue;
+            }
+            let column = table.column_folded(name).or_else(|| {
+                name.strip_suffix("_dynamic")
+                    .or_else(|| name.strip_suffix("_string"))
+                    .and_then(|base| table.column_folded(base))
+            });
+            match column {
+                Some(index) if index != table.extra_column => {
+                    // Of a _dynamic/_string pair only one cell is filled; skip the empty twin.
+                    if text.trim().is_empty() && row.is_set_at(index) {
+                        continue;
+                    }
+                    row.set_text_at(index, &text)?;
+                }
+                _ if text.is_empty() => {}
+                _ => row.keep_extra(name.clone(), Value::String(text.into_owned())),
+            }
+        }
+        let row = row.finish(&[
+            "EventSubmissionTimestamp",
+            "CreatedDateTime",
+            "ActivityDateTime",
+        ])?;
+        Ok((table, row))
+    }
+}
+
+/// The table whose columns cover the most header names, if it covers at least half of them.
+fn guess_table(names: &[String], tables: &Tables) -> Option<&'static str> {
+    let mut best: Option<(&'static str, usize)> = None;
+    let mut tie = false;
+    for table in tables.all() {
+        let hits = names
+            .iter()
+            .filter(|n| table.column_folded(n).is_some())
+            .count();
+        match best {
+            Some((_, top)) if hits < top => {}
+            Some((_, top)) if hits == top => tie = true,
+            _ => {
+                best = Some((table.name(), hits));
+                tie = false;
+            }
+        }
+    }
+    let (name, hits) = best?;
+    (!tie && hits >= 3 && hits * 2 >= names.len()).then_some(name)
+}

@@ -1,0 +1,684 @@
+//! Recognises the source shape of a JSON record and maps it onto a Log Analytics table row.
+//! The field-by-field mapping of every shape is documented in docs/ingest.md; keep the two in
+//! step.
+
+use serde_json::{Map, Value};
+
+use crate::row::{Row, RowBuilder, TableIndex, Tables};
+
+/// The source shapes goshawk recognises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Shape {
+    /// Azure Monitor diagnostic-settings record (Event Hub message, storage `PT1H.json`).
+    DiagnosticRecord,
+    /// ARM REST activity event (`az monitor activity-log list`, `/eventtypes/management/values`).
+    ArmActivityEvent,
+    /// Microsoft Graph `provisioningObjectSummary` (`/auditLogs/provisioning`).
+    GraphProvisioning,
+    /// Microsoft Graph `signIn` (`/auditLogs/signIns`).
+    GraphSignIn,
+    /// Microsoft Graph `directoryAudit` (`/auditLogs/directoryAudits`).
+    GraphDirectoryAudit,
+    /// A Log Analytics row (query export as JSON or CSV): columns by name.
+    LogAnalyticsRow,
+}
+
+/// Diagnostic categories of the Azure Activity log, current and legacy (`Write`, `Action`,
+/// `Delete` appear in older Event Hub exports).
+const ACTIVITY_CATEGORIES: &[&str] = &[
+    "Administrative",
+    "Policy",
+    "Security",
+    "ServiceHealth",
+    "Alert",
+    "Recommendation",
+    "Autoscale",
+    "ResourceHealth",
+    "Write",
+    "Action",
+    "Delete",
+];
+
+/// A record mapped to a table.
+#[derive(Debug)]
+pub struct Mapped<'t> {
+    pub table: &'t TableIndex,
+    pub shape: Shape,
+    pub row: Row,
+}
+
+/// Maps one JSON record. `forced` is the `--table` choice: used when the content does not say
+/// which table the record belongs to, and a record whose content says otherwise is refused.
+pub fn map_record<'t>(
+    value: Value,
+    tables: &'t Tables,
+    forced: Option<&'t TableIndex>,
+) -> Result<Mapped<'t>, String> {
+    let Value::Object(mut record) = value else {
+        return Err(format!("expected a JSON object, found {}", kind_of(&value)));
+    };
+    let (shape, table_name) = classify(&record, forced)?;
+    let table = tables
+        .get(&table_name)
+        .ok_or_else(|| format!("table {table_name} is not one goshawk stores (AADProvisioningLogs, AzureActivity, SigninLogs, AuditLogs)"))?;
+    if let Some(forced) = forced {
+        if forced.name() != table.name() {
+            return Err(format!(
+                "the record is a {} record but --table says {}",
+                table.name(),
+                forced.name()
+            ));
+        }
+    }
+    let mut row = RowBuilder::new(table);
+    let fallbacks: &[&str] = match shape {
+        Shape::DiagnosticRecord => {
+            diagnostic(&mut row, &mut record)?;
+            &[]
+        }
+        Shape::ArmActivityEvent => {
+            arm_activity(&mut row, &mut record)?;
+            &[]
+        }
+        Shape::GraphProvisioning => {
+            graph_provisioning(&mut row, &mut record)?;
+            &[]
+        }
+        Shape::GraphSignIn => {
+            graph_sign_in(&mut row, &mut record)?;
+            &[]
+        }
+        Shape::GraphDirectoryAudit => {
+            graph_directory_audit(&mut row, &mut record)?;
+            &[]
+        }
+        Shape::LogAnalyticsRow => {
+            record.remove("$table");
+            &[
+                "EventSubmissionTimestamp",
+                "CreatedDateTime",
+                "ActivityDateTime",
+            ]
+        }
+    };
+    row.set_by_name(record)?;
+    Ok(Mapped {
+        table,
+        shape,
+        row: row.finish(fallbacks)?,
+    })
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn str_field<'a>(record: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    record.get(key).and_then(Value::as_str)
+}
+
+fn classify(
+    record: &Map<String, Value>,
+    forced: Option<&TableIndex>,
+) -> Result<(Shape, String), String> {
+    let has = |key: &str| record.contains_key(key);
+    if let Some(category) = str_field(record, "category") {
+        if has("time") || has("resourceId") {
+            let table = if category.eq_ignore_ascii_case("ProvisioningLogs") {
+                "AADProvisioningLogs"
+            } else if category.eq_ignore_ascii_case("SignInLogs") {
+                "SigninLogs"
+            } else if category.eq_ignore_ascii_case("AuditLogs") {
+                "AuditLogs"
+            } else if ACTIVITY_CATEGORIES
+                .iter()
+                .any(|c| c.eq_ignore_ascii_case(category))
+            {
+                "AzureActivity"
+            } else {
+                return Err(format!(
+                    "diagnostic category '{category}' is not one goshawk stores (ProvisioningLogs, SignInLogs, AuditLogs, and the Activity log categories)"
+                ));
+            };
+            return Ok((Shape::DiagnosticRecord, table.to_string()));
+        }
+    }
+    if has("eventTimestamp") && record.get("operationName").is_some_and(Value::is_object) {
+        return Ok((Shape::ArmActivityEvent, "AzureActivity".to_string()));
+    }
+    if has("activityDateTime") && (has("provisioningAction") || (has("jobId") && has("cycleId"))) {
+        return Ok((Shape::GraphProvisioning, "AADProvisioningLogs".to_string()));
+    }
+    if has("createdDateTime")
+        && has("status")
+        && (has("userPrincipalName") || has("appDisplayName"))
+    {
+        return Ok((Shape::GraphSignIn, "SigninLogs".to_string()));
+    }
+    if has("activityDateTime") && has("activityDisplayName") {
+        return Ok((Shape::GraphDirectoryAudit, "AuditLogs".to_string()));
+    }
+    for key in ["$table", "Type"] {
+        if let Some(name) = str_field(record, key).filter(|n| !n.is_empty()) {
+            // The Sentinel training lab uploads exports to `<Table>_CL` custom tables.
+            let name = name.strip_suffix("_CL").unwrap_or(name);
+            return Ok((Shape::LogAnalyticsRow, name.to_string()));
+        }
+    }
+    if let Some(forced) = forced {
+        return Ok((Shape::LogAnalyticsRow, forced.name().to_string()));
+    }
+    Err("cannot tell which table this record belongs to (no known source shape and no Type column); use --table".to_string())
+}
+
+/// `/subscriptions/{sub}/resourceGroups/{rg}/providers/{namespace}/{type}/{name}[/...]`.
+#[derive(Debug, Default, PartialEq)]
+pub struct ResourceIdParts<'a> {
+    pub subscription: Option<&'a str>,
+    pub resource_group: Option<&'a str>,
+    pub provider: Option<&'a str>,
+    pub resource: Option<&'a str>,
+}
+
+pub fn parse_resource_id(resource_id: &str) -> ResourceIdParts<'_> {
+    let segments: Vec<&str> = resource_id.split('/').filter(|s| !s.is_empty()).collect();
+    let after = |name: &str| {
+        segments
+            .iter()
+            .position(|s| s.eq_ignore_ascii_case(name))
+            .and_then(|i| segments.get(i + 1).copied())
+    };
+    let provider = after("providers");
+    let resource = if provider.is_some() || after("resourceGroups").is_some() {
+        segments.last().copied()
+    } else {
+        None
+    };
+    ResourceIdParts {
+        subscription: after("subscriptions"),
+        resource_group: after("resourceGroups"),
+        provider,
+        resource,
+    }
+}
+
+/// Common Azure Monitor envelope fields of a diagnostic record, then the payload by category.
+fn diagnostic(row: &mut RowBuilder, record: &mut Map<String, Value>) -> Result<(), String> {
+    match row.table.name() {
+        "AzureActivity" => diagnostic_activity(row, record),
+        "AADProvisioningLogs" => {
+            diagnostic_entra(row, record)?;
+            if let Some(Value::Object(mut payload)) = record.remove("properties") {
+                graph_provisioning(row, &mut payload)?;
+                row.set_by_name(payload)?;
+            }
+            Ok(())
+        }
+        "SigninLogs" => {
+            diagnostic_entra(row, record)?;
+            if let Some(ip) = record.remove("callerIpAddress") {
+                row.set("IPAddress", &ip)?;
+            }
+            if let Some(Value::Object(mut payload)) = record.remove("properties") {
+                graph_sign_in(row, &mut payload)?;
+                row.set_by_name(payload)?;
+            }
+            Ok(())
+        }
+        _ => {
+            diagnostic_entra(row, record)?;
+            if let Some(Value::Object(mut payload)) = record.remove("properties") {
+                graph_directory_audit(row, &mut payload)?;
+                row.set_by_name(payload)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Envelope fields of Entra ID diagnostic records; they take precedence over the payload's.
+fn diagnostic_entra(row: &mut RowBuilder, record: &mut Map<String, Value>) -> Result<(), String> {
+    let pairs = [
+        ("time", "TimeGenerated"),
+        ("operationName", "OperationName"),
+        ("operationVersion", "OperationVersion"),
+        ("category", "Category"),
+        ("resultType", "ResultType"),
+        ("resultSignature", "ResultSignature"),
+        ("resultDescription", "ResultDescription"),
+        ("durationMs", "DurationMs"),
+        ("correlationId", "CorrelationId"),
+        ("level", "Level"),
+        ("location", "Location"),
+        ("resourceId", "ResourceId"),
+    ];
+    for (key, column) in pairs {
+        if row.table.column(column).is_none() {
+            continue;
+        }
+        if let Some(value) = record.remove(key) {
+            row.set(column, &value)?;
+        }
+    }
+    if let Some(value) = record.remove("identity") {
+        if row.table.column("Identity").is_some() {
+            row.set("Identity", &value)?;
+        } else {
+            row.keep_extra("identity".to_string(), value);
+        }
+    }
+    if let Some(tenant) = record.remove("tenantId") {
+        row.set("TenantId", &tenant)?;
+        if row.table.column("AADTenantId").is_some() {
+            row.set("AADTenantId", &tenant)?;
+        }
+    }
+    row.set_text("SourceSystem", "Azure AD")
+}
+
+fn claim<'a>(claims: &'a Map<String, Value>, names: &[&str]) -> Option<&'a Value> {
+    names.iter().find_map(|name| {
+        claims
+            .get(*name)
+            .filter(|v| v.as_str().is_some_and(|s| !s.trim().is_empty()))
+    })
+}
+
+const UPN_CLAIMS: &[&str] = &[
+    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn",
+    "upn",
+];
+const NAME_CLAIMS: &[&str] = &[
+    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name",
+    "unique_name",
+];
+const APPID_CLAIMS: &[&str] = &["appid", "azp"];
+const OBJECTID_CLAIMS: &[&str] = &[
+    "http://schemas.microsoft.com/identity/claims/objectidentifier",
+    "oid",
+];
+const TENANT_CLAIMS: &[&str] = &[
+    "http://schemas.microsoft.com/identity/claims/tenantid",
+    "tid",
+];
+
+fn trimmed(value: &Value) -> Value {
+    match value {
+        Value::String(s) => Value::String(s.trim().to_string()),
+        other => other.clone(),
+    }
+}
+
+/// Fills the columns derived from an ARM resource id.
+fn resource_columns(row: &mut RowBuilder, resource_id: &Value) -> Result<(), String> {
+    row.set("ResourceId", resource_id)?;
+    let Some(text) = resource_id.as_str() else {
+        return Ok(());
+    };
+    row.set_text("_ResourceId", &text.to_ascii_lowercase())?;
+    let parts = parse_resource_id(text);
+    if let Some(subscription) = parts.subscription {
+        row.set_text("SubscriptionId", subscription)?;
+        row.set_text("_SubscriptionId", subscription)?;
+    }
+    if let Some(group) = parts.resource_group {
+        row.set_default("ResourceGroup", &Value::String(group.to_string()))?;
+    }
+    if let Some(resource) = parts.resource {
+        row.set_default("Resource", &Value::String(resource.to_string()))?;
+    }
+    if let Some(provider) = parts.provider {
+        row.set_default(
+            "ResourceProviderValue",
+            &Value::String(provider.to_string()),
+        )?;
+        row.set_default("ResourceProvider", &Value::String(provider.to_string()))?;
+    }
+    Ok(())
+}
+
+fn set_json_twins(
+    row: &mut RowBuilder,
+    text_column: &str,
+    dynamic_column: &str,
+    value: &Value,
+) -> Result<(), String> {
+    row.set(text_column, value)?;
+    row.set(dynamic_column, value)
+}
+
+/// Activity log diagnostic record -> AzureActivity, following Azure Monitor's own mapping.
+fn diagnostic_activity(
+    row: &mut RowBuilder,
+    record: &mut Map<String, Value>,
+) -> Result<(), String> {
+    if let Some(time) = record.remove("time") {
+        row.set("TimeGenerated", &time)?;
+    }
+    if let Some(operation) = record.remove("operationName") {
+        row.set("OperationNameValue", &operation)?;
+        row.set("OperationName", &operation)?;
+    }
+    if let Some(category) = record.remove("category") {
+        row.set("CategoryValue", &category)?;
+        row.set("Category", &category)?;
+    }
+    if let Some(result) = record.remove("resultType") {
+        row.set("ActivityStatusValue", &result)?;
+        row.set("ActivityStatus", &result)?;
+    }
+    for (key, column) in [
+        ("callerIpAddress", "CallerIpAddress"),
+        ("correlationId", "CorrelationId"),
+        ("level", "Level"),
+        ("eventDataId", "EventDataId"),
+        ("operationId", "OperationId"),
+    ] {
+        if let Some(value) = record.remove(key) {
+            row.set(column, &value)?;
+        }
+    }
+    if let Some(properties) = record.remove("properties") {
+        if let Value::Object(props) = &properties {
+            if let Some(status) = props.get("statusCode") {
+                row.set("ActivitySubstatusValue", status)?;
+                row.set("ActivitySubstatus", status)?;
+            }
+            if let Some(hierarchy) = props.get("hierarchy") {
+                row.set("Hierarchy", hierarchy)?;
+            }
+            if let Some(submitted) = props.get("eventSubmissionTimestamp") {
+                row.set("EventSubmissionTimestamp", submitted)?;
+            }
+        }
+        set_json_twins(row, "Properties", "Properties_d", &properties)?;
+    }
+    if let Some(signature) = record.get("resultSignature").and_then(Value::as_str) {
+        // "Succeeded.Created" / "Failed.NotFound": the part after the dot is the HTTP status
+        // name that Azure Monitor puts in ActivitySubstatusValue when properties lack statusCode.
+        if let Some((_, status)) = signature.split_once('.') {
+            let status = Value::String(status.to_string());
+            row.set_default("ActivitySubstatusValue", &status)?;
+            row.set_default("ActivitySubstatus", &status)?;
+        }
+    }
+    if let Some(Value::Object(mut identity)) = record.remove("identity") {
+        if let Some(claims) = identity.remove("claims") {
+            if let Value::Object(claims_map) = &claims {
+                let caller = claim(claims_map, UPN_CLAIMS)
+                    .or_else(|| claim(claims_map, NAME_CLAIMS))
+                    .or_else(|| claim(claims_map, APPID_CLAIMS))
+                    .or_else(|| claim(claims_map, OBJECTID_CLAIMS));
+                if let Some(caller) = caller {
+                    row.set("Caller", &trimmed(caller))?;
+                }
+                if let Some(tenant) = claim(claims_map, TENANT_CLAIMS) {
+                    row.set("TenantId", tenant)?;
+                }
+            }
+            set_json_twins(row, "Claims", "Claims_d", &claims)?;
+        }
+        if let Some(authorization) = identity.remove("authorization") {
+            set_json_twins(row, "Authorization", "Authorization_d", &authorization)?;
+        }
+        if !identity.is_empty() {
+            row.keep_extra("identity".to_string(), Value::Object(identity));
+        }
+    }
+    if let Some(tenant) = record.remove("tenantId") {
+        row.set("TenantId", &tenant)?;
+    }
+    if let Some(resource_id) = record.remove("resourceId") {
+        resource_columns(row, &resource_id)?;
+    }
+    // Diagnostic records carry one time; Azure Monitor's submission time is the same moment
+    // give or take seconds, and queries expect the column filled.
+    row.copy_if_unset("TimeGenerated", "EventSubmissionTimestamp")?;
+    row.set_text("SourceSystem", "Azure")?;
+    // resultSignature, durationMs, location, resultDescription and envelope extras
+    // (RoleLocation, Stamp, ReleaseVersion, ...) have no AzureActivity column: AdditionalFields.
+    Ok(())
+}
+
+/// The `{ "value": ..., "localizedValue": ... }` pairs of ARM REST events.
+fn localized(
+    row: &mut RowBuilder,
+    value: Option<Value>,
+    value_column: &str,
+    text_column: &str,
+) -> Result<(), String> {
+    match value {
+        Some(Value::Object(mut pair)) => {
+            if let Some(v) = pair.remove("value") {
+                row.set(value_column, &v)?;
+            }
+            if let Some(text) = pair.remove("localizedValue") {
+                row.set(text_column, &text)?;
+            }
+            if !pair.is_empty() {
+                row.keep_extra(value_column.to_string(), Value::Object(pair));
+            }
+            Ok(())
+        }
+        Some(Value::Null) | None => Ok(()),
+        Some(other) => {
+            row.set(value_column, &other)?;
+            row.set(text_column, &other)
+        }
+    }
+}
+
+/// ARM REST activity event -> AzureActivity.
+fn arm_activity(row: &mut RowBuilder, record: &mut Map<String, Value>) -> Result<(), String> {
+    if let Some(time) = record.remove("eventTimestamp") {
+        row.set("TimeGenerated", &time)?;
+    }
+    if let Some(submitted) = record.remove("submissionTimestamp") {
+        row.set("EventSubmissionTimestamp", &submitted)?;
+    }
+    localized(
+        row,
+        record.remove("operationName"),
+        "OperationNameValue",
+        "OperationName",
+    )?;
+    localized(row, record.remove("category"), "CategoryValue", "Category")?;
+    localized(
+        row,
+        record.remove("status"),
+        "ActivityStatusValue",
+        "ActivityStatus",
+    )?;
+    localized(
+        row,
+        record.remove("subStatus"),
+        "ActivitySubstatusValue",
+        "ActivitySubstatus",
+    )?;
+    localized(
+        row,
+        record.remove("resourceProviderName"),
+        "ResourceProviderValue",
+        "ResourceProvider",
+    )?;
+    if let Some(claims) = record.remove("claims") {
+        set_json_twins(row, "Claims", "Claims_d", &claims)?;
+    }
+    if let Some(authorization) = record.remove("authorization") {
+        set_json_twins(row, "Authorization", "Authorization_d", &authorization)?;
+    }
+    if let Some(properties) = record.remove("properties") {
+        if let Some(hierarchy) = properties.get("hierarchy") {
+            row.set("Hierarchy", hierarchy)?;
+        }
+        set_json_twins(row, "Properties", "Properties_d", &properties)?;
+    }
+    if let Some(http) = record.remove("httpRequest") {
+        if let Some(ip) = http.get("clientIpAddress") {
+            row.set("CallerIpAddress", ip)?;
+        }
+        row.set("HTTPRequest", &http)?;
+    }
+    if let Some(group) = record.remove("resourceGroupName") {
+        row.set("ResourceGroup", &group)?;
+    }
+    if let Some(resource_id) = record.remove("resourceId") {
+        resource_columns(row, &resource_id)?;
+    }
+    for (key, column) in [
+        ("caller", "Caller"),
+        ("correlationId", "CorrelationId"),
+        ("eventDataId", "EventDataId"),
+        ("operationId", "OperationId"),
+        ("level", "Level"),
+        ("tenantId", "TenantId"),
+    ] {
+        if let Some(value) = record.remove(key) {
+            row.set(column, &value)?;
+        }
+    }
+    if let Some(subscription) = record.remove("subscriptionId") {
+        row.set("SubscriptionId", &subscription)?;
+        row.set("_SubscriptionId", &subscription)?;
+    }
+    row.set_text("SourceSystem", "Azure")
+}
+
+/// Graph `provisioningAction` (camelCase enum) as the PascalCase `Action` column values
+/// Microsoft's queries compare with (`Create`, `Update`, `Delete`, `StagedDelete`, ...).
+fn pascal_case(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// Graph provisioningObjectSummary -> AADProvisioningLogs. Also maps the `properties` payload of
+/// ProvisioningLogs diagnostic records, whose envelope fields were set first and win.
+fn graph_provisioning(row: &mut RowBuilder, record: &mut Map<String, Value>) -> Result<(), String> {
+    if let Some(time) = record.remove("activityDateTime") {
+        row.set_default("TimeGenerated", &time)?;
+        row.keep_extra("activityDateTime".to_string(), time);
+    }
+    if let Some(tenant) = record.remove("tenantId") {
+        row.set_default("AADTenantId", &tenant)?;
+        row.set_default("TenantId", &tenant)?;
+    }
+    if let Some(duration) = record.remove("durationInMilliseconds") {
+        row.set_default("DurationMs", &duration)?;
+    }
+    if let Some(action) = record.remove("provisioningAction") {
+        if let Some(text) = action.as_str() {
+            row.set_default("Action", &Value::String(pascal_case(text)))?;
+        }
+        row.set_default("ProvisioningAction", &action)?;
+    }
+    if let Some(status) = record.remove("provisioningStatusInfo") {
+        if let Some(result) = status.get("status").and_then(Value::as_str) {
+            // Graph spells the status in lower case; the table has Success/Failure/Skipped.
+            row.set_default("ResultType", &Value::String(pascal_case(result)))?;
+        }
+        if let Some(error) = status.get("errorInformation").filter(|e| e.is_object()) {
+            if let Some(code) = error.get("errorCode").filter(|c| !c.is_null()) {
+                row.set_default("ResultSignature", code)?;
+            }
+            if let Some(reason) = error.get("reason").filter(|c| !c.is_null()) {
+                row.set_default("ResultDescription", reason)?;
+            }
+        }
+        row.set_default("ProvisioningStatusInfo", &status)?;
+    }
+    // Graph's sourceSystem is the connected application, not the Log Analytics SourceSystem
+    // (agent type) column: it must not be matched by name.
+    if let Some(source_system) = record.remove("sourceSystem") {
+        row.keep_extra("sourceSystem".to_string(), source_system);
+    }
+    row.set_default("Category", &Value::String("ProvisioningLogs".to_string()))?;
+    row.set_default("SourceSystem", &Value::String("Azure AD".to_string()))
+}
+
+/// Graph signIn -> SigninLogs (also the payload of SignInLogs diagnostic records).
+fn graph_sign_in(row: &mut RowBuilder, record: &mut Map<String, Value>) -> Result<(), String> {
+    if let Some(created) = record.remove("createdDateTime") {
+        row.set_default("TimeGenerated", &created)?;
+        row.set_default("CreatedDateTime", &created)?;
+    }
+    if let Some(status) = record.remove("status") {
+        if let Some(code) = status.get("errorCode").filter(|c| !c.is_null()) {
+            // The table holds the AAD error code as a string ("0" = success).
+            let code = match code {
+                Value::Number(n) => Value::String(n.to_string()),
+                other => other.clone(),
+            };
+            row.set_default("ResultType", &code)?;
+        }
+        if let Some(reason) = status.get("failureReason").filter(|c| !c.is_null()) {
+            row.set_default("ResultDescription", reason)?;
+        }
+        row.set_default("Status", &status)?;
+    }
+    if let Some(location) = record.remove("location") {
+        if let Some(country) = location.get("countryOrRegion") {
+            row.set_default("Location", country)?;
+        }
+        row.set_default("LocationDetails", &location)?;
+    }
+    if let Some(policies) = record.remove("appliedConditionalAccessPolicies") {
+        row.set_default("ConditionalAccessPolicies", &policies)?;
+    }
+    if let Some(resource) = record.remove("resourceId") {
+        // Graph's resourceId is the resource application id, not an ARM resource id.
+        row.set_default("ResourceIdentity", &resource)?;
+    }
+    if let Some(ip) = record.remove("ipAddress") {
+        row.set_default("IPAddress", &ip)?;
+    }
+    Ok(())
+}
+
+/// Graph directoryAudit -> AuditLogs (also the payload of AuditLogs diagnostic records).
+fn graph_directory_audit(
+    row: &mut RowBuilder,
+    record: &mut Map<String, Value>,
+) -> Result<(), String> {
+    if let Some(time) = record.remove("activityDateTime") {
+        row.set_default("TimeGenerated", &time)?;
+        row.set_default("ActivityDateTime", &time)?;
+    }
+    if let Some(name) = record.remove("activityDisplayName") {
+        row.set_default("OperationName", &name)?;
+        row.set_default("ActivityDisplayName", &name)?;
+    }
+    if let Some(operation_type) = record.remove("operationType") {
+        row.set_default("AADOperationType", &operation_type)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resource_ids_split_into_parts() {
+        let parts = parse_resource_id(
+            "/subscriptions/s1/resourceGroups/MSSupportGroup/providers/microsoft.support/supporttickets/123",
+        );
+        assert_eq!(parts.subscription, Some("s1"));
+        assert_eq!(parts.resource_group, Some("MSSupportGroup"));
+        assert_eq!(parts.provider, Some("microsoft.support"));
+        assert_eq!(parts.resource, Some("123"));
+        let subscription_only = parse_resource_id("/subscriptions/s1");
+        assert_eq!(subscription_only.subscription, Some("s1"));
+        assert_eq!(subscription_only.resource, None);
+    }
+}

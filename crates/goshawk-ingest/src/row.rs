@@ -1,0 +1,250 @@
+//! A lake row under construction: typed cells for the table's columns plus the source fields the
+//! table has no column for, which end up in `AdditionalFields`.
+
+use std::collections::HashMap;
+
+use goshawk_types::{KustoType, TableSchema, ingested_tables};
+use serde_json::{Map, Value};
+
+use crate::convert::{self, Cell};
+
+/// The dynamic column goshawk-types appends to every lake schema (not re-exported by that crate).
+pub const EXTRA_COLUMN: &str = "AdditionalFields";
+
+/// Column lookup for one table, by exact name and case-insensitively.
+#[derive(Debug)]
+pub struct TableIndex {
+    pub schema: &'static TableSchema,
+    pub types: Vec<KustoType>,
+    exact: HashMap<&'static str, usize>,
+    folded: HashMap<String, usize>,
+    pub time_column: usize,
+    pub extra_column: usize,
+}
+
+impl TableIndex {
+    fn new(schema: &'static TableSchema) -> Option<Self> {
+        let columns: Vec<(&'static str, KustoType)> = schema.lake_columns().collect();
+        let exact: HashMap<&'static str, usize> = columns
+            .iter()
+            .enumerate()
+            .map(|(i, (name, _))| (*name, i))
+            .collect();
+        let folded = columns
+            .iter()
+            .enumerate()
+            .map(|(i, (name, _))| (name.to_ascii_lowercase(), i))
+            .collect();
+        Some(TableIndex {
+            schema,
+            types: columns.iter().map(|(_, ty)| *ty).collect(),
+            time_column: *exact.get("TimeGenerated")?,
+            extra_column: *exact.get(EXTRA_COLUMN)?,
+            exact,
+            folded,
+        })
+    }
+
+    pub fn column(&self, name: &str) -> Option<usize> {
+        self.exact.get(name).copied()
+    }
+
+    pub fn column_folded(&self, name: &str) -> Option<usize> {
+        self.exact
+            .get(name)
+            .copied()
+            .or_else(|| self.folded.get(&name.to_ascii_lowercase()).copied())
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.schema.name
+    }
+}
+
+/// The column indexes of every table goshawk ingests.
+#[derive(Debug)]
+pub struct Tables {
+    tables: Vec<TableIndex>,
+}
+
+impl Tables {
+    pub fn new() -> Self {
+        Tables {
+            tables: ingested_tables()
+                .iter()
+                .filter_map(TableIndex::new)
+                .collect(),
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&TableIndex> {
+        self.tables
+            .iter()
+            .find(|t| t.schema.name.eq_ignore_ascii_case(name))
+    }
+
+    pub fn all(&self) -> &[TableIndex] {
+        &self.tables
+    }
+}
+
+impl Default for Tables {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A finished row: one optional cell per lake column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub cells: Vec<Option<Cell>>,
+}
+
+pub struct RowBuilder<'t> {
+    pub table: &'t TableIndex,
+    cells: Vec<Option<Cell>>,
+    extra: Map<String, Value>,
+}
+
+impl<'t> RowBuilder<'t> {
+    pub fn new(table: &'t TableIndex) -> Self {
+        RowBuilder {
+            table,
+            cells: vec![None; table.types.len()],
+            extra: Map::new(),
+        }
+    }
+
+    fn index(&self, column: &str) -> Result<usize, String> {
+        // Mapping code names columns literally; a miss is a bug in the mapping, reported as such.
+        self.table.column(column).ok_or_else(|| {
+            format!(
+                "internal mapping error: {} has no column {column}",
+                self.table.name()
+            )
+        })
+    }
+
+    /// Stores a JSON value in `column`, converted to the column's type.
+    pub fn set(&mut self, column: &str, value: &Value) -> Result<(), String> {
+        let index = self.index(column)?;
+        self.set_at(index, value)
+    }
+
+    fn set_at(&mut self, index: usize, value: &Value) -> Result<(), String> {
+        let ty = self.table.types[index];
+        let cell = convert::from_json(ty, value).map_err(|reason| {
+            format!(
+                "column {}: {reason}",
+                self.table
+                    .schema
+                    .lake_columns()
+                    .nth(index)
+                    .map_or("?", |(n, _)| n)
+            )
+        })?;
+        self.cells[index] = cell;
+        Ok(())
+    }
+
+    /// Stores a JSON value in `column` unless the column already has a value.
+    pub fn set_default(&mut self, column: &str, value: &Value) -> Result<(), String> {
+        if self.is_set(column) {
+            return Ok(());
+        }
+        self.set(column, value)
+    }
+
+    pub fn set_text(&mut self, column: &str, text: &str) -> Result<(), String> {
+        self.set(column, &Value::String(text.to_string()))
+    }
+
+    pub fn set_text_at(&mut self, index: usize, text: &str) -> Result<(), String> {
+        let ty = self.table.types[index];
+        let cell = convert::from_text(ty, text).map_err(|reason| {
+            format!(
+                "column {}: {reason}",
+                self.table
+                    .schema
+                    .lake_columns()
+                    .nth(index)
+                    .map_or("?", |(n, _)| n)
+            )
+        })?;
+        self.cells[index] = cell;
+        Ok(())
+    }
+
+    /// Copies the cell of `from` into `to` when `to` is empty (both columns of the same type).
+    pub fn copy_if_unset(&mut self, from: &str, to: &str) -> Result<(), String> {
+        let (from, to) = (self.index(from)?, self.index(to)?);
+        if self.cells[to].is_none() && self.table.types[from] == self.table.types[to] {
+            self.cells[to] = self.cells[from].clone();
+        }
+        Ok(())
+    }
+
+    pub fn is_set(&self, column: &str) -> bool {
+        self.table
+            .column(column)
+            .is_some_and(|i| self.cells[i].is_some())
+    }
+
+    pub fn is_set_at(&self, index: usize) -> bool {
+        self.cells[index].is_some()
+    }
+
+    /// Keeps a source field the table has no column for.
+    pub fn keep_extra(&mut self, key: String, value: Value) {
+        if value.is_null() {
+            return;
+        }
+        let mut key = key;
+        while self.extra.contains_key(&key) {
+            // Two source fields with one name (envelope and payload): keep both.
+            key.insert(0, '_');
+        }
+        self.extra.insert(key, value);
+    }
+
+    /// Stores each field in the column of the same name (case-insensitively), or in
+    /// `AdditionalFields` when the table has no such column or the column is already filled.
+    pub fn set_by_name(&mut self, fields: Map<String, Value>) -> Result<(), String> {
+        for (key, value) in fields {
+            match self.table.column_folded(&key) {
+                Some(index) if index != self.table.extra_column && !self.is_set_at(index) => {
+                    self.set_at(index, &value)?;
+                }
+                _ => self.keep_extra(key, value),
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes a datetime for `TimeGenerated` from the first of `fallbacks` that has one when the
+    /// source had no time of its own.
+    pub fn finish(mut self, time_fallbacks: &[&str]) -> Result<Row, String> {
+        if self.cells[self.table.time_column].is_none() {
+            let fallback = time_fallbacks
+                .iter()
+                .filter_map(|c| self.table.column(c))
+                .find_map(|i| self.cells[i].clone());
+            self.cells[self.table.time_column] = fallback;
+        }
+        if self.cells[self.table.time_column].is_none() {
+            return Err(format!(
+                "no TimeGenerated: the record has no event time for table {}",
+                self.table.name()
+            ));
+        }
+        if self.table.column("Type").is_some() {
+            let type_index = self.index("Type")?;
+            self.cells[type_index] = Some(Cell::Str(self.table.name().to_string()));
+        }
+        if !self.extra.is_empty() {
+            self.cells[self.table.extra_column] =
+                Some(Cell::Str(Value::Object(self.extra).to_string()));
+        }
+        Ok(Row { cells: self.cells })
+    }
+}
