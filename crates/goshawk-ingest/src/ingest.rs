@@ -618,7 +618,10 @@ impl SourceJob<'_> {
     }
 
     fn read_csv(&mut self, reader: Box<dyn BufRead + Send>) -> Result<ReadFailure> {
+        // Splitting on \n alone keeps csv's line numbers right for CRLF files; the \r it leaves
+        // on the last cell is removed by `cells`.
         let mut csv = csv::ReaderBuilder::new()
+            .terminator(csv::Terminator::Any(b'\n'))
             .flexible(true)
             .has_headers(false)
             .from_reader(reader);
@@ -629,11 +632,14 @@ impl SourceJob<'_> {
             Err(err) => return Ok(Some((0, csv_io_error(err)))),
         };
         loop {
-            let position = csv.position().clone();
-            let (line, offset) = (position.line(), position.byte());
+            let before = csv.position().clone();
+            let (mut line, mut offset) = (before.line(), before.byte());
             match csv.read_byte_record(&mut record) {
                 Ok(false) => return Ok(None),
                 Ok(true) => {
+                    if let Some(start) = record.position() {
+                        (line, offset) = (start.line(), start.byte());
+                    }
                     self.shared.progress.records.fetch_add(1, Ordering::Relaxed);
                     let raw = csv_raw(&record);
                     match header.map_row(&record, self.shared.tables, self.shared.forced) {
@@ -668,11 +674,22 @@ fn csv_io_error(err: csv::Error) -> std::io::Error {
 
 /// The row's cells as a JSON array of strings: faithful to the values, unlike a re-quoted line.
 fn csv_raw(record: &csv::ByteRecord) -> Vec<u8> {
-    let cells: Vec<Value> = record
-        .iter()
+    let cells: Vec<Value> = cells(record)
         .map(|cell| Value::String(String::from_utf8_lossy(cell).into_owned()))
         .collect();
     Value::Array(cells).to_string().into_bytes()
+}
+
+/// The cells of a row, without the \r of a CRLF line end.
+fn cells(record: &csv::ByteRecord) -> impl Iterator<Item = &[u8]> {
+    let last = record.len().saturating_sub(1);
+    record.iter().enumerate().map(move |(i, cell)| {
+        if i == last {
+            cell.strip_suffix(b"\r").unwrap_or(cell)
+        } else {
+            cell
+        }
+    })
 }
 
 /// The first byte that is not whitespace, without consuming anything.
@@ -715,8 +732,7 @@ struct CsvHeader {
 
 impl CsvHeader {
     fn new(record: &csv::ByteRecord, tables: &Tables) -> Self {
-        let names: Vec<String> = record
-            .iter()
+        let names: Vec<String> = cells(record)
             .map(|cell| {
                 let name = String::from_utf8_lossy(cell).trim().to_string();
                 match name.rfind(" [") {
@@ -742,7 +758,7 @@ impl CsvHeader {
         forced: Option<&'t TableIndex>,
     ) -> Result<(&'t TableIndex, Row), String> {
         let cell = |i: Option<usize>| {
-            i.and_then(|i| record.get(i))
+            i.and_then(|i| cells(record).nth(i))
                 .map(|c| String::from_utf8_lossy(c).trim().to_string())
                 .filter(|c| !c.is_empty())
         };
@@ -765,7 +781,7 @@ impl CsvHeader {
                 .ok_or_else(|| "cannot tell which table this CSV export belongs to (no $table or Type column, and the header matches no table); use --table".to_string())?,
         };
         let mut row = RowBuilder::new(table);
-        for (i, raw) in record.iter().enumerate() {
+        for (i, raw) in cells(record).enumerate() {
             let text = String::from_utf8_lossy(raw);
             let Some(name) = self.names.get(i) else {
                 if !text.is_empty() {

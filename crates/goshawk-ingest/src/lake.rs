@@ -352,5 +352,6 @@ impl LakeTable {
 /// ISO 8601 with seven fraction digits, as Kusto prints datetimes.
 pub fn format_time(nanos: i64) -> String {
     let time: DateTime<Utc> = DateTime::from_timestamp_nanos(nanos);
-    time.format("%Y-%m-%dT%H:%M:%S%.7fZ").to_string()
+    let ticks = nanos.rem_euclid(1_000_000_000) / 100;
+    format!("{}.{ticks:07}Z", time.format("%Y-%m-%dT%H:%M:%S"))
 }
