@@ -4,6 +4,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::convert::Cell;
 use crate::row::{Row, RowBuilder, TableIndex, Tables};
 
 /// The source shapes goshawk recognises.
@@ -497,6 +498,24 @@ fn arm_activity(row: &mut RowBuilder, record: &mut Map<String, Value>) -> Result
         "ActivityStatusValue",
         "ActivityStatus",
     )?;
+    // ARM reports Succeeded/Failed/Started/Accepted; the table (like the diagnostic records'
+    // resultType) has Success/Failure/Start/Accept, which is what queries compare with. The ARM
+    // spelling stays in ActivityStatus.
+    if let Some(Cell::Str(status)) = row.cell("ActivityStatusValue") {
+        let table_value = match status.as_str() {
+            "Succeeded" => Some("Success"),
+            "Failed" => Some("Failure"),
+            "Started" => Some("Start"),
+            "Accepted" => Some("Accept"),
+            _ => None,
+        };
+        if let Some(table_value) = table_value {
+            if !row.is_set("ActivityStatus") {
+                row.set_text("ActivityStatus", &status)?;
+            }
+            row.set_text("ActivityStatusValue", table_value)?;
+        }
+    }
     localized(
         row,
         record.remove("subStatus"),

@@ -184,6 +184,13 @@ impl<'t> RowBuilder<'t> {
         Ok(())
     }
 
+    /// The current value of `column`, cloned.
+    pub fn cell(&self, column: &str) -> Option<Cell> {
+        self.table
+            .column(column)
+            .and_then(|i| self.cells[i].clone())
+    }
+
     pub fn is_set(&self, column: &str) -> bool {
         self.table
             .column(column)
