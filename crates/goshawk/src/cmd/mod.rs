@@ -1,1 +1,2 @@
 //! One module per subcommand: its clap arguments and its `run` function.
+pub mod generate;

@@ -1,0 +1,219 @@
+//! The export containers records are written into: Microsoft Graph result pages, Azure Monitor
+//! `{"records":[...]}` messages (Event Hub bodies) and storage-account `PT1H.json` blobs.
+
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use crate::GenerateError;
+use crate::json::{self, TICKS_PER_HOUR};
+
+/// Files and bytes one writer produced.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct WriteStats {
+    pub files: u64,
+    pub bytes: u64,
+    pub records: u64,
+}
+
+pub(crate) fn create_file(path: &Path) -> Result<BufWriter<File>, GenerateError> {
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).map_err(|source| GenerateError::io(parent, source))?;
+    }
+    let file = File::create(path).map_err(|source| GenerateError::io(path, source))?;
+    Ok(BufWriter::with_capacity(256 * 1024, file))
+}
+
+pub(crate) fn write_all(
+    writer: &mut impl Write,
+    path: &Path,
+    bytes: &[u8],
+) -> Result<(), GenerateError> {
+    writer
+        .write_all(bytes)
+        .map_err(|source| GenerateError::io(path, source))
+}
+
+fn finish_file(mut writer: BufWriter<File>, path: &Path) -> Result<(), GenerateError> {
+    writer
+        .flush()
+        .map_err(|source| GenerateError::io(path, source))
+}
+
+/// Writes a whole file at once (used for blobs assembled per hour).
+pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> Result<(), GenerateError> {
+    let mut writer = create_file(path)?;
+    write_all(&mut writer, path, bytes)?;
+    finish_file(writer, path)
+}
+
+const GRAPH_CONTEXT: &str = "https://graph.microsoft.com/v1.0/$metadata#auditLogs/provisioning";
+const GRAPH_NEXT: &str = "https://graph.microsoft.com/v1.0/auditLogs/provisioning?$top=";
+
+/// Pages of `GET /auditLogs/provisioning`: each page is a file, linked to the next one by
+/// `@odata.nextLink` exactly as a client that saves every response would have them.
+pub(crate) struct GraphPager {
+    dir: PathBuf,
+    page_size: usize,
+    page_number: u64,
+    in_page: usize,
+    current: Option<(BufWriter<File>, PathBuf)>,
+    pub stats: WriteStats,
+}
+
+impl GraphPager {
+    pub(crate) fn new(dir: PathBuf, page_size: usize) -> Self {
+        GraphPager {
+            dir,
+            page_size,
+            page_number: 0,
+            in_page: 0,
+            current: None,
+            stats: WriteStats::default(),
+        }
+    }
+
+    pub(crate) fn push(&mut self, record: &[u8]) -> Result<(), GenerateError> {
+        if self.in_page == self.page_size {
+            self.close_page(true)?;
+        }
+        if self.current.is_none() {
+            self.page_number += 1;
+            let path = self
+                .dir
+                .join(format!("provisioning-page-{:05}.json", self.page_number));
+            let mut writer = create_file(&path)?;
+            let mut head = Vec::with_capacity(128);
+            head.extend_from_slice(b"{\"@odata.context\":");
+            json::str(&mut head, GRAPH_CONTEXT);
+            head.extend_from_slice(b",\"value\":[");
+            write_all(&mut writer, &path, &head)?;
+            self.stats.bytes += head.len() as u64;
+            self.stats.files += 1;
+            self.current = Some((writer, path));
+            self.in_page = 0;
+        }
+        if let Some((writer, path)) = self.current.as_mut() {
+            if self.in_page > 0 {
+                write_all(writer, path, b",")?;
+                self.stats.bytes += 1;
+            }
+            write_all(writer, path, record)?;
+            self.stats.bytes += record.len() as u64;
+            self.stats.records += 1;
+            self.in_page += 1;
+        }
+        Ok(())
+    }
+
+    fn close_page(&mut self, has_next: bool) -> Result<(), GenerateError> {
+        let Some((mut writer, path)) = self.current.take() else {
+            return Ok(());
+        };
+        let mut tail = Vec::with_capacity(160);
+        tail.push(b']');
+        if has_next {
+            // The skip token is opaque to clients; a page counter keeps it deterministic.
+            let link = format!(
+                "{GRAPH_NEXT}{}&$skiptoken={:016x}{:08x}",
+                self.page_size,
+                crate::random::splitmix64(self.page_number),
+                self.page_number
+            );
+            tail.extend_from_slice(b",\"@odata.nextLink\":");
+            json::str(&mut tail, &link);
+        }
+        tail.extend_from_slice(b"}\n");
+        write_all(&mut writer, &path, &tail)?;
+        self.stats.bytes += tail.len() as u64;
+        finish_file(writer, &path)
+    }
+
+    pub(crate) fn finish(&mut self) -> Result<(), GenerateError> {
+        self.close_page(false)
+    }
+}
+
+/// Azure Monitor diagnostic-settings messages as an Event Hub consumer receives them: one
+/// `{"records":[...]}` body per file, at most `max_records` records, never spanning an hour
+/// (the service batches records over short windows).
+pub(crate) struct MessageWriter {
+    dir: PathBuf,
+    max_records: usize,
+    sequence: u64,
+    body: Vec<u8>,
+    in_body: usize,
+    body_hour: i64,
+    pub stats: WriteStats,
+}
+
+impl MessageWriter {
+    pub(crate) fn new(dir: PathBuf, max_records: usize) -> Self {
+        MessageWriter {
+            dir,
+            max_records,
+            sequence: 0,
+            body: Vec::with_capacity(1 << 20),
+            in_body: 0,
+            body_hour: i64::MIN,
+            stats: WriteStats::default(),
+        }
+    }
+
+    pub(crate) fn push(&mut self, time_ticks: i64, record: &[u8]) -> Result<(), GenerateError> {
+        let hour = time_ticks.div_euclid(TICKS_PER_HOUR);
+        if self.in_body > 0 && (self.in_body == self.max_records || hour != self.body_hour) {
+            self.flush_message()?;
+        }
+        if self.in_body == 0 {
+            self.body.extend_from_slice(b"{\"records\":[");
+            self.body_hour = hour;
+        } else {
+            self.body.push(b',');
+        }
+        self.body.extend_from_slice(record);
+        self.in_body += 1;
+        Ok(())
+    }
+
+    fn flush_message(&mut self) -> Result<(), GenerateError> {
+        if self.in_body == 0 {
+            return Ok(());
+        }
+        self.body.extend_from_slice(b"]}\n");
+        self.sequence += 1;
+        let mut day = Vec::with_capacity(10);
+        json::datetime_raw(&mut day, self.body_hour * TICKS_PER_HOUR, 0);
+        let day = String::from_utf8_lossy(&day[..10]).into_owned();
+        let path = self
+            .dir
+            .join(day)
+            .join(format!("message-{:07}.json", self.sequence));
+        write_file(&path, &self.body)?;
+        self.stats.files += 1;
+        self.stats.bytes += self.body.len() as u64;
+        self.stats.records += self.in_body as u64;
+        self.body.clear();
+        self.in_body = 0;
+        Ok(())
+    }
+
+    pub(crate) fn finish(&mut self) -> Result<(), GenerateError> {
+        self.flush_message()
+    }
+}
+
+/// The blob path diagnostic settings use in a storage account for one subscription and hour:
+/// `resourceId=/SUBSCRIPTIONS/<SUB>/y=2026/m=05/d=01/h=00/m=00/PT1H.json`.
+pub(crate) fn pt1h_path(root: &Path, subscription_id: &str, hour_start_ticks: i64) -> PathBuf {
+    let (year, month, day, hour, _, _, _) = json::split_ticks(hour_start_ticks);
+    root.join("resourceId=")
+        .join("SUBSCRIPTIONS")
+        .join(subscription_id.to_ascii_uppercase())
+        .join(format!("y={year}"))
+        .join(format!("m={month:02}"))
+        .join(format!("d={day:02}"))
+        .join(format!("h={hour:02}"))
+        .join("m=00")
+        .join("PT1H.json")
+}
