@@ -490,8 +490,8 @@ pub enum OperatorKind {
     Summarize { params: Vec<OperatorParam>, aggregates: Vec<NamedExpr>, by: Vec<NamedExpr> },
     /// The `count` operator.
     Count { params: Vec<OperatorParam> },
-    /// `distinct *` is a single `Star` expression.
-    Distinct { params: Vec<OperatorParam>, columns: Vec<Expr> },
+    /// `distinct *` is a single `Star` expression; `distinct A, B = expr` names computed columns.
+    Distinct { params: Vec<OperatorParam>, columns: Vec<NamedExpr> },
     /// `take` / `limit`
     Take { params: Vec<OperatorParam>, count: Expr },
     Top { params: Vec<OperatorParam>, count: Expr, by: Vec<SortKey> },
@@ -525,7 +525,8 @@ pub enum OperatorKind {
         range: MakeSeriesRange,
         by: Vec<NamedExpr>,
     },
-    Evaluate { params: Vec<OperatorParam>, plugin: FunctionCall },
+    /// `evaluate [hints] plugin(args) [: (output schema)]`
+    Evaluate { params: Vec<OperatorParam>, plugin: FunctionCall, output_schema: Option<TabularSchema> },
     Render {
         visualization: Ident,
         /// `with (title=..., kind=..., ycolumns=a, b)`; a list value is an `ExprKind::List`.
@@ -699,6 +700,14 @@ pub enum ExprKind {
     Tabular(Box<TabularExpr>),
     /// A comma-separated list of values, used only for `render` properties such as `ycolumns`.
     List(Vec<Expr>),
+    /// `typeof(long)` (a scalar type) or `typeof(*, x:double)` (a plugin output schema).
+    TypeOf(TypeOfArg),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TypeOfArg {
+    Scalar(TypeName),
+    Schema(TabularSchema),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

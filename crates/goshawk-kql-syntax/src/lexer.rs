@@ -47,9 +47,22 @@ impl Lexer<'_> {
                 // U+00A0 (no-break space) and U+FEFF (byte-order mark) appear in pasted queries.
                 0xC2 if self.peek(1) == 0xA0 => self.pos += 2,
                 0xEF if self.peek(1) == 0xBB && self.peek(2) == 0xBF => self.pos += 3,
+                0x80.. => match self.unicode_whitespace_len() {
+                    Some(len) => self.pos += len,
+                    None => return,
+                },
                 _ => return,
             }
         }
+    }
+
+    /// Length of the Unicode whitespace character (em space, ideographic space, ...) at the
+    /// cursor, if there is one.
+    fn unicode_whitespace_len(&self) -> Option<usize> {
+        let len = utf8_len(self.peek(0));
+        let bytes = self.bytes.get(self.pos..self.pos + len)?;
+        let ch = std::str::from_utf8(bytes).ok()?.chars().next()?;
+        ch.is_whitespace().then_some(len)
     }
 
     fn next_token(&mut self) -> Token {

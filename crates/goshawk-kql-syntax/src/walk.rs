@@ -182,7 +182,7 @@ pub fn walk_operator<V: Visitor + ?Sized>(visitor: &mut V, operator: &Operator) 
         | OperatorKind::GraphMarkComponents { params } => walk_op_params(visitor, params),
         OperatorKind::Distinct { params, columns } => {
             walk_op_params(visitor, params);
-            walk_exprs(visitor, columns);
+            walk_named(visitor, columns);
         }
         OperatorKind::Take { params, count } | OperatorKind::Sample { params, count } => {
             walk_op_params(visitor, params);
@@ -278,7 +278,7 @@ pub fn walk_operator<V: Visitor + ?Sized>(visitor: &mut V, operator: &Operator) 
             }
             walk_named(visitor, by);
         }
-        OperatorKind::Evaluate { params, plugin } => {
+        OperatorKind::Evaluate { params, plugin, .. } => {
             walk_op_params(visitor, params);
             visitor.visit_call(plugin);
         }
@@ -379,7 +379,7 @@ pub fn walk_operator<V: Visitor + ?Sized>(visitor: &mut V, operator: &Operator) 
 
 pub fn walk_expr<V: Visitor + ?Sized>(visitor: &mut V, expr: &Expr) {
     match &expr.kind {
-        ExprKind::Literal(_) | ExprKind::Name(_) | ExprKind::Star => {}
+        ExprKind::Literal(_) | ExprKind::Name(_) | ExprKind::Star | ExprKind::TypeOf(_) => {}
         ExprKind::Paren(inner) => visitor.visit_expr(inner),
         ExprKind::Member { target, .. } => visitor.visit_expr(target),
         ExprKind::Index { target, index } => {

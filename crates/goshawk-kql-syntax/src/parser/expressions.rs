@@ -354,6 +354,9 @@ impl Parser<'_> {
                 if let Some(literal) = self.try_keyword_literal(word)? {
                     return Ok(Expr { span: literal.span, kind: ExprKind::Literal(literal) });
                 }
+                if word == "typeof" && self.kind_at(1) == TokenKind::LParen {
+                    return self.parse_typeof();
+                }
                 let name = self.parse_ident("")?;
                 if self.at(TokenKind::LParen) {
                     let call = self.finish_call(name)?;
@@ -388,13 +391,28 @@ impl Parser<'_> {
         }
     }
 
+    /// `typeof(type)` or `typeof(*, name:type, ...)`; the cursor is at `typeof`.
+    fn parse_typeof(&mut self) -> PResult<Expr> {
+        let start = self.bump().span.start;
+        let is_scalar = self.kind_at(1) == TokenKind::Ident && self.kind_at(2) == TokenKind::RParen;
+        let arg = if is_scalar {
+            let open = self.bump();
+            let ty = self.type_name()?;
+            self.expect_close(open, "typeof")?;
+            TypeOfArg::Scalar(ty)
+        } else {
+            TypeOfArg::Schema(self.tabular_schema()?)
+        };
+        Ok(Expr { kind: ExprKind::TypeOf(arg), span: self.span_from(start) })
+    }
+
     /// `name(args)`; the cursor is at `(`.
     pub(crate) fn finish_call(&mut self, name: Ident) -> PResult<FunctionCall> {
         let open = self.bump();
         let mut args = Vec::new();
         while !self.at(TokenKind::RParen) {
             let start = self.start();
-            let arg_name = if self.kind_at(0) == TokenKind::Ident
+            let arg_name = if (self.kind_at(0) == TokenKind::Ident || self.at_digit_name(0))
                 && self.kind_at(1) == TokenKind::Assign
             {
                 let name = self.parse_ident("")?;
@@ -427,7 +445,8 @@ impl Parser<'_> {
             }
             self.expect_close(open, "the column list")?;
             self.bump();
-        } else if (self.at(TokenKind::Ident) && self.kind_at(1) == TokenKind::Assign)
+        } else if ((self.at(TokenKind::Ident) || self.at_digit_name(0))
+            && self.kind_at(1) == TokenKind::Assign)
             || (self.at_bracket_ident(0) && self.kind_at(3) == TokenKind::Assign)
         {
             names.push(self.parse_ident("")?);
@@ -461,6 +480,13 @@ impl Parser<'_> {
     pub(crate) fn parse_named_list(&mut self) -> PResult<Vec<NamedExpr>> {
         let mut items = vec![self.parse_named_expr()?];
         while self.eat(TokenKind::Comma).is_some() {
+            // Kusto tolerates a trailing comma before the end of the operator.
+            if matches!(
+                self.peek().kind,
+                TokenKind::Pipe | TokenKind::Semicolon | TokenKind::Eof | TokenKind::RParen
+            ) {
+                break;
+            }
             items.push(self.parse_named_expr()?);
         }
         Ok(items)

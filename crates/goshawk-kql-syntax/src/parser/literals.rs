@@ -243,6 +243,11 @@ impl Parser<'_> {
                     if negative { -magnitude } else { magnitude }
                 };
                 if ty == ScalarType::Int {
+                    let is_hex = digits.starts_with("0x") || digits.starts_with("0X");
+                    if is_hex && (0..=i64::from(u32::MAX)).contains(&value) {
+                        // Hex denotes the 32-bit pattern: int(0xFFFFFFFF) is -1.
+                        return Ok(LiteralKind::Int(i64::from(value as u32 as i32)));
+                    }
                     if i32::try_from(value).is_err() {
                         return Err(Diagnostic::new(
                             format!("int literal '{text}' does not fit in 32 bits"),
@@ -393,6 +398,13 @@ fn parse_int(text: &str, span: Span) -> PResult<i64> {
 fn parse_real(text: &str, span: Span) -> PResult<f64> {
     text.parse::<f64>()
         .map_err(|_| Diagnostic::new(format!("invalid number '{text}'"), span))
+}
+
+/// The ticks of a `10m`-style token, if it is a valid timespan.
+pub(crate) fn parse_timespan_token_text(text: &str) -> Option<i64> {
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    scaled_ticks(number, timespan_unit(unit)?)
 }
 
 fn parse_timespan_token(text: &str, span: Span) -> PResult<i64> {

@@ -264,8 +264,16 @@ impl<'a> Parser<'a> {
             && self.kind_at(ahead + 2) == TokenKind::RBracket
     }
 
+    /// Kusto accepts names that start with digits, such as `90th_Percentile` or `4xxrate`, where
+    /// the text is not a timespan.
+    pub(crate) fn at_digit_name(&self, ahead: usize) -> bool {
+        let token = self.peek_at(ahead);
+        token.kind == TokenKind::NumberWithSuffix
+            && literals::parse_timespan_token_text(self.text(token)).is_none()
+    }
+
     pub(crate) fn parse_ident(&mut self, context: &str) -> PResult<Ident> {
-        if self.at(TokenKind::Ident) {
+        if self.at(TokenKind::Ident) || self.at_digit_name(0) {
             let token = self.bump();
             return Ok(Ident { name: self.text(token).to_string(), span: token.span });
         }
@@ -546,7 +554,7 @@ impl<'a> Parser<'a> {
         Ok(params)
     }
 
-    fn tabular_schema(&mut self) -> PResult<TabularSchema> {
+    pub(crate) fn tabular_schema(&mut self) -> PResult<TabularSchema> {
         let open = self.bump();
         let mut columns = Vec::new();
         let mut open_schema = false;

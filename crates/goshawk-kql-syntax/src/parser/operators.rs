@@ -180,8 +180,23 @@ impl Parser<'_> {
         let start = self.start();
         let name = self.dotted_name()?;
         self.expect(TokenKind::Assign, "after the option name")?;
-        let value = self.parse_unary()?;
+        let value = self.parse_param_value()?;
         Ok(OperatorParam { name, value, span: self.span_from(start) })
+    }
+
+    /// An option value: a literal or a bare name (never a call, so `hint.strategy=broadcast (`
+    /// leaves the parenthesis to the operator).
+    fn parse_param_value(&mut self) -> PResult<Expr> {
+        if let Some(word) = self.word_at(0)
+            && let Some(literal) = self.try_keyword_literal(word)?
+        {
+            return Ok(Expr { span: literal.span, kind: ExprKind::Literal(literal) });
+        }
+        if self.at_ident() {
+            let name = self.parse_ident("")?;
+            return Ok(Expr { span: name.span, kind: ExprKind::Name(name) });
+        }
+        self.parse_unary()
     }
 
     /// `( name = value, ... )` property lists; list values such as `ycolumns = a, b` become
@@ -328,7 +343,7 @@ impl Parser<'_> {
             "count" => OperatorKind::Count { params: self.parse_params(&[])? },
             "distinct" => {
                 let params = self.parse_params(&[])?;
-                OperatorKind::Distinct { params, columns: self.parse_expr_list()? }
+                OperatorKind::Distinct { params, columns: self.parse_named_list()? }
             }
             "take" | "limit" => {
                 let params = self.parse_params(&[])?;
@@ -402,7 +417,16 @@ impl Parser<'_> {
                 if !self.at(TokenKind::LParen) {
                     return Err(self.expected("'('", "after the plugin name"));
                 }
-                OperatorKind::Evaluate { params, plugin: self.finish_call(plugin_name)? }
+                let plugin = self.finish_call(plugin_name)?;
+                let output_schema = if self.eat(TokenKind::Colon).is_some() {
+                    if !self.at(TokenKind::LParen) {
+                        return Err(self.expected("'('", "to start the plugin output schema"));
+                    }
+                    Some(self.tabular_schema()?)
+                } else {
+                    None
+                };
+                OperatorKind::Evaluate { params, plugin, output_schema }
             }
             "render" => {
                 let visualization = self.parse_ident("after 'render'")?;
@@ -494,7 +518,8 @@ impl Parser<'_> {
             "partition" => {
                 let params = self.parse_params(&[])?;
                 self.expect_word("by", "after 'partition'")?;
-                let by = self.parse_expr()?;
+                let column = self.parse_ident("after 'partition by'")?;
+                let by = Expr { span: column.span, kind: ExprKind::Name(column) };
                 let subquery = if let Some(open) = self.eat(TokenKind::LParen) {
                     let subquery = self.parse_input_subquery()?;
                     self.expect_close(open, "the partition sub-query")?;
@@ -568,6 +593,8 @@ impl Parser<'_> {
             "datatable" if as_source => {
                 let schema = self.column_decl_list("the datatable schema")?;
                 let open = self.expect(TokenKind::LBracket, "to start the datatable values")?;
+                // Generated datatables sometimes put the separator first: `[ , "a", "b"`.
+                self.eat(TokenKind::Comma);
                 let mut values = Vec::new();
                 while !self.at(TokenKind::RBracket) {
                     values.push(self.parse_expr()?);
@@ -692,6 +719,15 @@ impl Parser<'_> {
             levels.push(TopNestedLevel { count, of, with_others, by, order, span: self.span_from(start) });
             if self.eat(TokenKind::Comma).is_none() {
                 return Ok(OperatorKind::TopNested { levels });
+            }
+            // Every level after the first repeats the operator name.
+            if self.at_word("top")
+                && self.kind_at(1) == TokenKind::Minus
+                && self.word_at(2) == Some("nested")
+            {
+                self.bump();
+                self.bump();
+                self.bump();
             }
         }
     }
