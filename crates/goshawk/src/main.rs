@@ -26,12 +26,18 @@ struct Cli {
 enum Command {
     /// Write realistic Azure logs with planted scenarios and ground truth.
     Generate(cmd::generate::GenerateArgs),
+    /// Read Azure log exports into the Parquet lake (exit 3 when records were rejected).
+    Ingest(cmd::ingest::IngestArgs),
+    /// List the lake's tables: rows, time range, size.
+    Tables(cmd::tables::TablesArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Generate(args) => cmd::generate::run(args),
+        Command::Ingest(args) => cmd::ingest::run(args),
+        Command::Tables(args) => cmd::tables::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,2 +1,4 @@
 //! One module per subcommand: its clap arguments and its `run` function.
 pub mod generate;
+pub mod ingest;
+pub mod tables;
