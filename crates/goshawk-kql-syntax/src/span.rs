@@ -1,10 +1,17 @@
 //! Byte spans into the query source and their 1-based line/column positions.
 
 /// A half-open byte range `start..end` into the query source.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Span {
     pub start: u32,
     pub end: u32,
+}
+
+/// `start..end`: spans appear on every node, so the compact form keeps dumps readable.
+impl std::fmt::Debug for Span {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}..{}", self.start, self.end)
+    }
 }
 
 impl Span {
