@@ -1,0 +1,1338 @@
+//! Tabular operators: each takes the input [`Tab`] and returns the output one.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, RecordBatch};
+use arrow::datatypes::Schema;
+use datafusion::common::JoinType;
+use datafusion::datasource::{MemTable, provider_as_source};
+use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, SortExpr};
+use datafusion::scalar::ScalarValue;
+use goshawk_kql_syntax::Span;
+use goshawk_kql_syntax::ast::{
+    self, ColumnDecl, ExprKind, Join, JoinKey, JoinKind, NamePattern, NamedExpr, NullsOrder,
+    OperatorKind, OperatorParam, ParseKind, ParsePatternPart, SortKey, SortOrder, UnionOperand,
+};
+use goshawk_types::KustoType;
+
+use super::expr::{align_to, convert_to};
+use super::literal::{constant_value, kusto_type_of_scalar, null_of, typed_lit};
+use super::{
+    Env, PlanResult, Planner, RenderSpec, Tab, Typed, col, df_error, error, named, unknown,
+    unsupported,
+};
+use crate::catalog::KustoColumn;
+
+/// Matches a Kusto wildcard pattern (`*` for any run of characters) against a name.
+pub(crate) fn wildcard_match(pattern: &str, name: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == name;
+    }
+    let mut rest = name;
+    for (index, part) in parts.iter().enumerate() {
+        if index == 0 {
+            let Some(stripped) = rest.strip_prefix(part) else {
+                return false;
+            };
+            rest = stripped;
+        } else if index == parts.len() - 1 {
+            return rest.ends_with(part);
+        } else {
+            match rest.find(part) {
+                Some(at) => rest = &rest[at + part.len()..],
+                None => return false,
+            }
+        }
+    }
+    true
+}
+
+fn build(
+    builder: datafusion::error::Result<LogicalPlanBuilder>,
+    span: Span,
+) -> PlanResult<LogicalPlan> {
+    builder
+        .and_then(|b| b.build())
+        .map_err(|e| df_error(e, span))
+}
+
+/// The name Kusto gives an unnamed expression: a column keeps its name, `a.b` becomes `a_b`.
+fn implicit_name(expr: &ast::Expr) -> Option<String> {
+    match &expr.kind {
+        ExprKind::Name(ident) => Some(ident.name.clone()),
+        ExprKind::Paren(inner) => implicit_name(inner),
+        ExprKind::Member { target, member } => {
+            Some(format!("{}_{}", implicit_name(target)?, member.name))
+        }
+        ExprKind::Index { target, index } => match &index.kind {
+            ExprKind::Literal(ast::Literal {
+                kind: ast::LiteralKind::String(key),
+                ..
+            }) => Some(format!("{}_{key}", implicit_name(target)?)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn constant_count(planner: &Planner<'_>, expr: &ast::Expr, env: &Env) -> PlanResult<usize> {
+    let typed = planner.lower_expr(expr, &[], env)?;
+    match constant_value(&typed.expr) {
+        Some(ScalarValue::Int64(Some(n))) => Ok(usize::try_from(n).unwrap_or(0)),
+        Some(ScalarValue::Int32(Some(n))) => Ok(usize::try_from(n).unwrap_or(0)),
+        _ => Err(error("expected a constant integer row count", expr.span)),
+    }
+}
+
+impl Planner<'_> {
+    /// Replaces the table's columns by `items` (expression, output column), in order.
+    pub(crate) fn project_tab(
+        &self,
+        tab: Tab,
+        items: Vec<(Expr, KustoColumn)>,
+        span: Span,
+    ) -> PlanResult<Tab> {
+        let mut seen = std::collections::HashSet::new();
+        for (_, column) in &items {
+            if !seen.insert(column.name.clone()) {
+                return Err(error(
+                    format!("duplicate column name '{}'", column.name),
+                    span,
+                ));
+            }
+        }
+        let exprs: Vec<Expr> = items
+            .iter()
+            .map(|(e, c)| named(e.clone(), &c.name, c.ty))
+            .collect();
+        let plan = build(LogicalPlanBuilder::from(tab.plan).project(exprs), span)?;
+        Ok(Tab {
+            plan,
+            columns: items.into_iter().map(|(_, c)| c).collect(),
+            render: tab.render,
+        })
+    }
+
+    fn keep_columns(&self, tab: Tab, names: &[String], span: Span) -> PlanResult<Tab> {
+        let items = names
+            .iter()
+            .filter_map(|n| tab.column(n).cloned())
+            .map(|c| (col(&c.name), c))
+            .collect();
+        self.project_tab(tab, items, span)
+    }
+
+    fn match_patterns(&self, tab: &Tab, patterns: &[NamePattern]) -> PlanResult<Vec<String>> {
+        let mut matched = Vec::new();
+        for pattern in patterns {
+            let hits: Vec<String> = tab
+                .columns
+                .iter()
+                .filter(|c| wildcard_match(&pattern.pattern, &c.name))
+                .map(|c| c.name.clone())
+                .collect();
+            if hits.is_empty() && !pattern.has_wildcard() {
+                return Err(unknown(
+                    "column",
+                    &pattern.pattern,
+                    pattern.span,
+                    tab.names().iter(),
+                ));
+            }
+            for hit in hits {
+                if !matched.contains(&hit) {
+                    matched.push(hit);
+                }
+            }
+        }
+        Ok(matched)
+    }
+
+    pub(crate) fn plan_operator(
+        &self,
+        tab: Tab,
+        operator: &ast::Operator,
+        env: &Env,
+    ) -> PlanResult<Tab> {
+        let span = operator.span;
+        match &operator.kind {
+            OperatorKind::Where { predicate } => {
+                let typed = self.lower_expr(predicate, &tab.columns, env)?;
+                if !matches!(typed.ty, KustoType::Bool | KustoType::Dynamic) {
+                    return Err(error(
+                        format!("the 'where' predicate must be a bool, this is {}", typed.ty),
+                        predicate.span,
+                    ));
+                }
+                let predicate_expr = convert_to(typed, KustoType::Bool).expr;
+                let plan = build(
+                    LogicalPlanBuilder::from(tab.plan).filter(predicate_expr),
+                    span,
+                )?;
+                Ok(Tab { plan, ..tab })
+            }
+            OperatorKind::Extend { columns } => self.plan_extend(tab, columns, env),
+            OperatorKind::Project { columns } => self.plan_project(tab, columns, env, span),
+            OperatorKind::ProjectAway { columns } => {
+                let away = self.match_patterns(&tab, columns)?;
+                let keep: Vec<String> = tab
+                    .names()
+                    .into_iter()
+                    .filter(|n| !away.contains(n))
+                    .collect();
+                self.keep_columns(tab, &keep, span)
+            }
+            OperatorKind::ProjectKeep { columns } => {
+                let keep = self.match_patterns(&tab, columns)?;
+                let ordered: Vec<String> = tab
+                    .names()
+                    .into_iter()
+                    .filter(|n| keep.contains(n))
+                    .collect();
+                self.keep_columns(tab, &ordered, span)
+            }
+            OperatorKind::ProjectRename { columns } => {
+                let mut items: Vec<(Expr, KustoColumn)> = tab
+                    .columns
+                    .iter()
+                    .map(|c| (col(&c.name), c.clone()))
+                    .collect();
+                for rename in columns {
+                    let Some(position) = tab
+                        .columns
+                        .iter()
+                        .position(|c| c.name == rename.old_name.name)
+                    else {
+                        return Err(unknown(
+                            "column",
+                            &rename.old_name.name,
+                            rename.old_name.span,
+                            tab.names().iter(),
+                        ));
+                    };
+                    items[position].1.name = rename.new_name.name.clone();
+                }
+                self.project_tab(tab, items, span)
+            }
+            OperatorKind::ProjectReorder { columns } => {
+                let mut first: Vec<String> = Vec::new();
+                for reorder in columns {
+                    if reorder.order.is_some() {
+                        return Err(unsupported("project-reorder with asc/desc", reorder.span));
+                    }
+                    let hits = self.match_patterns(&tab, std::slice::from_ref(&reorder.pattern))?;
+                    for hit in hits {
+                        if !first.contains(&hit) {
+                            first.push(hit);
+                        }
+                    }
+                }
+                let mut order = first.clone();
+                order.extend(tab.names().into_iter().filter(|n| !first.contains(n)));
+                self.keep_columns(tab, &order, span)
+            }
+            OperatorKind::Summarize {
+                params,
+                aggregates,
+                by,
+            } => {
+                self.reject_params(params)?;
+                self.plan_summarize(tab, aggregates, by, env, span)
+            }
+            OperatorKind::Count { params } => {
+                self.reject_params(params)?;
+                let count = datafusion::functions_aggregate::expr_fn::count(
+                    datafusion::logical_expr::lit(1_i64),
+                );
+                let plan = build(
+                    LogicalPlanBuilder::from(tab.plan).aggregate(
+                        Vec::<Expr>::new(),
+                        vec![named(count, "Count", KustoType::Long)],
+                    ),
+                    span,
+                )?;
+                Ok(Tab {
+                    plan,
+                    columns: vec![KustoColumn::new("Count", KustoType::Long)],
+                    render: tab.render,
+                })
+            }
+            OperatorKind::Distinct { params, columns } => {
+                self.reject_params(params)?;
+                let by: Vec<KustoColumn> = if matches!(columns.as_slice(), [e] if e.expr.kind == ExprKind::Star)
+                {
+                    tab.columns.clone()
+                } else {
+                    let mut by = Vec::new();
+                    for item in columns {
+                        let expr = &item.expr;
+                        let ExprKind::Name(ident) = &expr.kind else {
+                            return Err(unsupported(
+                                "expressions in distinct (use column names)",
+                                expr.span,
+                            ));
+                        };
+                        let Some(column) = tab.column(&ident.name) else {
+                            return Err(unknown(
+                                "column",
+                                &ident.name,
+                                ident.span,
+                                tab.names().iter(),
+                            ));
+                        };
+                        by.push(column.clone());
+                    }
+                    by
+                };
+                let groups: Vec<Expr> = by.iter().map(|c| col(&c.name)).collect();
+                let plan = build(
+                    LogicalPlanBuilder::from(tab.plan).aggregate(groups, Vec::<Expr>::new()),
+                    span,
+                )?;
+                // Re-tag the Kusto types: grouping keeps the fields, this is for clarity.
+                let tab = Tab {
+                    plan,
+                    columns: by,
+                    render: tab.render,
+                };
+                let items = tab
+                    .columns
+                    .iter()
+                    .map(|c| (col(&c.name), c.clone()))
+                    .collect();
+                self.project_tab(tab, items, span)
+            }
+            OperatorKind::Take { params, count } => {
+                self.reject_params(params)?;
+                let n = constant_count(self, count, env)?;
+                let plan = build(LogicalPlanBuilder::from(tab.plan).limit(0, Some(n)), span)?;
+                Ok(Tab { plan, ..tab })
+            }
+            OperatorKind::Top { params, count, by } => {
+                self.reject_params(params)?;
+                let n = constant_count(self, count, env)?;
+                let sorted = self.plan_sort(tab, by, env, span)?;
+                let plan = build(
+                    LogicalPlanBuilder::from(sorted.plan).limit(0, Some(n)),
+                    span,
+                )?;
+                Ok(Tab { plan, ..sorted })
+            }
+            OperatorKind::Sort { params, keys } => {
+                self.reject_params(params)?;
+                self.plan_sort(tab, keys, env, span)
+            }
+            OperatorKind::Join(join) => self.plan_join(tab, join, env, span, false),
+            OperatorKind::Lookup(join) => self.plan_join(tab, join, env, span, true),
+            OperatorKind::Union { params, operands } => {
+                self.plan_union(Some(tab), params, operands, env, span)
+            }
+            OperatorKind::Parse(parse) => self.plan_parse(tab, parse, env, false, span),
+            OperatorKind::ParseWhere(parse) => self.plan_parse(tab, parse, env, true, span),
+            OperatorKind::Render {
+                visualization,
+                properties,
+            } => {
+                let properties = properties
+                    .iter()
+                    .map(|p| (p.name.name.clone(), self.property_text(&p.value)))
+                    .collect();
+                Ok(Tab {
+                    render: Some(RenderSpec {
+                        visualization: visualization.name.clone(),
+                        properties,
+                    }),
+                    ..tab
+                })
+            }
+            OperatorKind::As { .. } => Ok(tab),
+            OperatorKind::Serialize { columns } => {
+                if columns.is_empty() {
+                    Ok(tab)
+                } else {
+                    self.plan_extend(tab, columns, env)
+                }
+            }
+            OperatorKind::GetSchema => self.plan_getschema(&tab, span),
+            OperatorKind::Invoke { function } => {
+                let name = function.name.name.as_str();
+                match env.get(name) {
+                    Some(super::Binding::Function(def, captured)) => self.invoke_tabular_function(
+                        name,
+                        def,
+                        captured,
+                        &function.args,
+                        env,
+                        function.span,
+                        Some(tab),
+                    ),
+                    _ => Err(unknown("function", name, function.name.span, env.names())),
+                }
+            }
+            OperatorKind::Print { .. }
+            | OperatorKind::Range { .. }
+            | OperatorKind::Datatable { .. } => Err(error(
+                format!(
+                    "'{}' starts a query; it cannot follow '|'",
+                    operator.kind.name()
+                ),
+                span,
+            )),
+            other => Err(unsupported(
+                &format!("the '{}' operator", other.name()),
+                span,
+            )),
+        }
+    }
+
+    fn property_text(&self, value: &ast::Expr) -> String {
+        match &value.kind {
+            ExprKind::Literal(ast::Literal {
+                kind: ast::LiteralKind::String(s),
+                ..
+            }) => s.clone(),
+            ExprKind::Name(ident) => ident.name.clone(),
+            ExprKind::List(items) => items
+                .iter()
+                .map(|i| self.property_text(i))
+                .collect::<Vec<_>>()
+                .join(","),
+            ExprKind::Literal(ast::Literal {
+                kind: ast::LiteralKind::Long(v),
+                ..
+            }) => v.to_string(),
+            ExprKind::Literal(ast::Literal {
+                kind: ast::LiteralKind::Real(v),
+                ..
+            }) => v.to_string(),
+            ExprKind::Literal(ast::Literal {
+                kind: ast::LiteralKind::Bool(v),
+                ..
+            }) => v.to_string(),
+            _ => String::new(),
+        }
+    }
+
+    /// Hints and options that only tune execution are accepted; others are reported.
+    fn reject_params(&self, params: &[OperatorParam]) -> PlanResult<()> {
+        for param in params {
+            if !param.name.name.starts_with("hint.") {
+                return Err(unsupported(
+                    &format!("the '{}' option", param.name.name),
+                    param.span,
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn single_name<'n>(&self, item: &'n NamedExpr) -> PlanResult<Option<&'n str>> {
+        match item.names.as_slice() {
+            [] => Ok(None),
+            [one] => Ok(Some(one.name.as_str())),
+            _ => Err(unsupported(
+                "assigning to several columns at once",
+                item.span,
+            )),
+        }
+    }
+
+    fn plan_extend(&self, mut tab: Tab, columns: &[NamedExpr], env: &Env) -> PlanResult<Tab> {
+        let mut unnamed = 0;
+        for item in columns {
+            let typed = self.lower_expr(&item.expr, &tab.columns, env)?;
+            let name = match self.single_name(item)? {
+                Some(name) => name.to_string(),
+                None => match implicit_name(&item.expr) {
+                    Some(name) => name,
+                    None => {
+                        unnamed += 1;
+                        format!("Column{unnamed}")
+                    }
+                },
+            };
+            let mut items: Vec<(Expr, KustoColumn)> = Vec::with_capacity(tab.columns.len() + 1);
+            let mut replaced = false;
+            for column in &tab.columns {
+                if column.name == name {
+                    items.push((typed.expr.clone(), KustoColumn::new(&name, typed.ty)));
+                    replaced = true;
+                } else {
+                    items.push((col(&column.name), column.clone()));
+                }
+            }
+            if !replaced {
+                items.push((typed.expr, KustoColumn::new(&name, typed.ty)));
+            }
+            tab = self.project_tab(tab, items, item.span)?;
+        }
+        Ok(tab)
+    }
+
+    fn plan_project(
+        &self,
+        tab: Tab,
+        columns: &[NamedExpr],
+        env: &Env,
+        span: Span,
+    ) -> PlanResult<Tab> {
+        let mut items = Vec::new();
+        let mut unnamed = 0;
+        for item in columns {
+            let typed = self.lower_expr(&item.expr, &tab.columns, env)?;
+            let name = match self.single_name(item)? {
+                Some(name) => name.to_string(),
+                None => match implicit_name(&item.expr) {
+                    Some(name) => name,
+                    None => {
+                        unnamed += 1;
+                        format!("Column{unnamed}")
+                    }
+                },
+            };
+            items.push((typed.expr, KustoColumn::new(name, typed.ty)));
+        }
+        self.project_tab(tab, items, span)
+    }
+
+    fn plan_sort(&self, tab: Tab, keys: &[SortKey], env: &Env, span: Span) -> PlanResult<Tab> {
+        let mut sorts: Vec<SortExpr> = Vec::new();
+        for key in keys {
+            let typed = self.lower_expr(&key.expr, &tab.columns, env)?;
+            if typed.ty == KustoType::Dynamic {
+                return Err(error(
+                    "cannot sort by a dynamic value; convert it first",
+                    key.expr.span,
+                ));
+            }
+            let ascending = matches!(key.order.as_ref().map(|o| o.value), Some(SortOrder::Asc));
+            let nulls_first = match key.nulls.as_ref().map(|n| n.value) {
+                Some(NullsOrder::First) => true,
+                Some(NullsOrder::Last) => false,
+                None => ascending,
+            };
+            sorts.push(typed.expr.sort(ascending, nulls_first));
+        }
+        let plan = build(LogicalPlanBuilder::from(tab.plan).sort(sorts), span)?;
+        Ok(Tab { plan, ..tab })
+    }
+
+    fn plan_summarize(
+        &self,
+        tab: Tab,
+        aggregates: &[NamedExpr],
+        by: &[NamedExpr],
+        env: &Env,
+        span: Span,
+    ) -> PlanResult<Tab> {
+        let mut output: Vec<KustoColumn> = Vec::new();
+        let mut group_exprs = Vec::new();
+        let mut unnamed = 0;
+        let mut taken: Vec<String> = Vec::new();
+        for item in by {
+            let typed = self.lower_expr(&item.expr, &tab.columns, env)?;
+            let name = match self.single_name(item)? {
+                Some(name) => name.to_string(),
+                None => match &item.expr.kind {
+                    // `bin(TimeGenerated, 1h)` keeps the column's name.
+                    ExprKind::Call(call)
+                        if matches!(call.name.name.as_str(), "bin" | "floor" | "bin_at")
+                            && call
+                                .args
+                                .first()
+                                .and_then(|a| implicit_name(&a.value))
+                                .is_some() =>
+                    {
+                        call.args
+                            .first()
+                            .and_then(|a| implicit_name(&a.value))
+                            .unwrap_or_default()
+                    }
+                    _ => match implicit_name(&item.expr) {
+                        Some(name) => name,
+                        None => {
+                            unnamed += 1;
+                            format!("Column{unnamed}")
+                        }
+                    },
+                },
+            };
+            if typed.ty == KustoType::Dynamic {
+                return Err(error(
+                    "cannot group by a dynamic value; convert it with tostring() first",
+                    item.expr.span,
+                ));
+            }
+            taken.push(name.clone());
+            group_exprs.push(named(typed.expr, &name, typed.ty));
+            output.push(KustoColumn::new(name, typed.ty));
+        }
+        let mut aggregate_exprs = Vec::new();
+        for item in aggregates {
+            let ExprKind::Call(call) = &item.expr.kind else {
+                return Err(unsupported(
+                    "a summarize expression that is not a single aggregation call",
+                    item.expr.span,
+                ));
+            };
+            let lowered = self.lower_aggregate(call, &tab.columns, env)?;
+            let name = match self.single_name(item)? {
+                Some(name) => name.to_string(),
+                None => {
+                    let mut name = lowered.default_name.clone();
+                    let mut suffix = 0;
+                    while taken.contains(&name) {
+                        suffix += 1;
+                        name = format!("{}{suffix}", lowered.default_name);
+                    }
+                    name
+                }
+            };
+            if taken.contains(&name) {
+                return Err(error(format!("duplicate column name '{name}'"), item.span));
+            }
+            taken.push(name.clone());
+            aggregate_exprs.push(named(lowered.expr, &name, lowered.ty));
+            output.push(KustoColumn::new(name, lowered.ty));
+        }
+        let plan = build(
+            LogicalPlanBuilder::from(tab.plan).aggregate(group_exprs, aggregate_exprs),
+            span,
+        )?;
+        Ok(Tab {
+            plan,
+            columns: output,
+            render: tab.render,
+        })
+    }
+
+    pub(crate) fn plan_print(
+        &self,
+        columns: &[NamedExpr],
+        env: &Env,
+        span: Span,
+    ) -> PlanResult<Tab> {
+        let mut items = Vec::new();
+        for (index, item) in columns.iter().enumerate() {
+            let typed = self.lower_expr(&item.expr, &[], env)?;
+            let name = match self.single_name(item)? {
+                Some(name) => name.to_string(),
+                None => format!("print_{index}"),
+            };
+            items.push((typed.expr, KustoColumn::new(name, typed.ty)));
+        }
+        let empty = Tab {
+            plan: build(Ok(LogicalPlanBuilder::empty(true)), span)?,
+            columns: Vec::new(),
+            render: None,
+        };
+        self.project_tab(empty, items, span)
+    }
+
+    /// A table from constant record batches.
+    fn constant_table(
+        &self,
+        name: &str,
+        columns: Vec<KustoColumn>,
+        arrays: Vec<ArrayRef>,
+        span: Span,
+    ) -> PlanResult<Tab> {
+        let schema = Arc::new(Schema::new(
+            columns
+                .iter()
+                .map(|c| c.ty.field(&c.name))
+                .collect::<Vec<_>>(),
+        ));
+        let batch = RecordBatch::try_new(schema.clone(), arrays)
+            .map_err(|e| error(format!("cannot build the table: {e}"), span))?;
+        let provider =
+            MemTable::try_new(schema, vec![vec![batch]]).map_err(|e| df_error(e, span))?;
+        let table = crate::catalog::TableRef {
+            name: name.to_string(),
+            provider: Arc::new(provider),
+            columns,
+        };
+        let builder =
+            LogicalPlanBuilder::scan(name, provider_as_source(table.provider.clone()), None)
+                .map_err(|e| df_error(e, span))?;
+        let exprs: Vec<Expr> = table
+            .columns
+            .iter()
+            .map(|c| named(col(&c.name), &c.name, c.ty))
+            .collect();
+        let plan = build(builder.project(exprs), span)?;
+        Ok(Tab {
+            plan,
+            columns: table.columns,
+            render: None,
+        })
+    }
+
+    pub(crate) fn plan_datatable(
+        &self,
+        schema: &[ColumnDecl],
+        values: &[ast::Expr],
+        env: &Env,
+        span: Span,
+    ) -> PlanResult<Tab> {
+        if schema.is_empty() {
+            return Err(error("datatable needs at least one column", span));
+        }
+        if values.len() % schema.len() != 0 {
+            return Err(error(
+                format!(
+                    "datatable has {} values, not a multiple of its {} columns",
+                    values.len(),
+                    schema.len()
+                ),
+                span,
+            ));
+        }
+        let columns: Vec<KustoColumn> = schema
+            .iter()
+            .map(|d| KustoColumn::new(&d.name.name, kusto_type_of_scalar(d.ty.value)))
+            .collect();
+        let mut cells: Vec<Vec<ScalarValue>> = vec![Vec::new(); columns.len()];
+        for (index, value) in values.iter().enumerate() {
+            let column = &columns[index % columns.len()];
+            let typed = self.lower_expr(value, &[], env)?;
+            let scalar = self.cell_value(typed, column.ty, value.span)?;
+            cells[index % columns.len()].push(scalar);
+        }
+        let mut arrays = Vec::new();
+        for (column, column_cells) in columns.iter().zip(cells) {
+            let array = if column_cells.is_empty() {
+                arrow::array::new_empty_array(&column.ty.arrow_type())
+            } else {
+                ScalarValue::iter_to_array(column_cells)
+                    .map_err(|e| error(format!("column '{}': {e}", column.name), span))?
+            };
+            arrays.push(array);
+        }
+        self.constant_table("datatable", columns, arrays, span)
+    }
+
+    /// A constant cell of a datatable, converted to the column's type as Kusto does.
+    fn cell_value(&self, typed: Typed, ty: KustoType, span: Span) -> PlanResult<ScalarValue> {
+        let Some(value) = constant_value(&typed.expr) else {
+            return Err(error("datatable values must be constants", span));
+        };
+        if value.is_null() {
+            return ScalarValue::try_from(&ty.arrow_type()).map_err(|e| df_error(e, span));
+        }
+        if typed.ty == ty {
+            return Ok(value);
+        }
+        let allowed = matches!(
+            (typed.ty, ty),
+            (
+                KustoType::Int | KustoType::Long | KustoType::Real,
+                KustoType::Int | KustoType::Long | KustoType::Real | KustoType::Decimal
+            ) | (KustoType::String, KustoType::Guid | KustoType::Dynamic)
+                | (_, KustoType::Dynamic)
+        );
+        if !allowed {
+            return Err(error(
+                format!("a {} value in a {ty} column", typed.ty),
+                span,
+            ));
+        }
+        if ty == KustoType::Dynamic {
+            let json = crate::format::json_at(
+                value.to_array().map_err(|e| df_error(e, span))?.as_ref(),
+                0,
+                typed.ty,
+            );
+            return Ok(ScalarValue::Utf8(Some(json.to_string())));
+        }
+        value
+            .cast_to(&ty.arrow_type())
+            .map_err(|e| df_error(e, span))
+    }
+
+    pub(crate) fn plan_range(
+        &self,
+        column: &ast::Ident,
+        from: &ast::Expr,
+        to: &ast::Expr,
+        step: &ast::Expr,
+        env: &Env,
+        span: Span,
+    ) -> PlanResult<Tab> {
+        const MAX_ROWS: usize = 10_000_000;
+        let from_t = self.lower_expr(from, &[], env)?;
+        let to_t = self.lower_expr(to, &[], env)?;
+        let step_t = self.lower_expr(step, &[], env)?;
+        let constant = |t: &Typed, e: &ast::Expr| {
+            constant_value(&t.expr).ok_or_else(|| error("range bounds must be constants", e.span))
+        };
+        let (a, b, s) = (
+            constant(&from_t, from)?,
+            constant(&to_t, to)?,
+            constant(&step_t, step)?,
+        );
+        let as_i64 = |v: &ScalarValue| -> Option<i64> {
+            match v {
+                ScalarValue::Int64(Some(x)) | ScalarValue::DurationNanosecond(Some(x)) => Some(*x),
+                ScalarValue::TimestampNanosecond(Some(x), _) => Some(*x),
+                ScalarValue::Int32(Some(x)) => Some(i64::from(*x)),
+                _ => None,
+            }
+        };
+        let too_many = || {
+            error(
+                format!("range would produce more than {MAX_ROWS} rows"),
+                span,
+            )
+        };
+        let (ty, array): (KustoType, ArrayRef) = match (from_t.ty, step_t.ty) {
+            (KustoType::Real, _) | (_, KustoType::Real) => {
+                let to_f = |v: &ScalarValue| {
+                    v.cast_to(&arrow::datatypes::DataType::Float64)
+                        .ok()
+                        .and_then(|v| match v {
+                            ScalarValue::Float64(x) => x,
+                            _ => None,
+                        })
+                };
+                let (Some(a), Some(b), Some(s)) = (to_f(&a), to_f(&b), to_f(&s)) else {
+                    return Err(error("range bounds must be numbers", span));
+                };
+                if s == 0.0 {
+                    return Err(error("range step must not be zero", step.span));
+                }
+                let mut values = Vec::new();
+                let mut x = a;
+                while (s > 0.0 && x <= b) || (s < 0.0 && x >= b) {
+                    values.push(x);
+                    if values.len() > MAX_ROWS {
+                        return Err(too_many());
+                    }
+                    x += s;
+                }
+                (
+                    KustoType::Real,
+                    Arc::new(arrow::array::Float64Array::from(values)),
+                )
+            }
+            (
+                ty @ (KustoType::Int | KustoType::Long | KustoType::DateTime | KustoType::TimeSpan),
+                _,
+            ) => {
+                let (Some(a), Some(b), Some(s)) = (as_i64(&a), as_i64(&b), as_i64(&s)) else {
+                    return Err(error(
+                        "range bounds and step must be constants of matching types",
+                        span,
+                    ));
+                };
+                if s == 0 {
+                    return Err(error("range step must not be zero", step.span));
+                }
+                let mut values = Vec::new();
+                let mut x = a;
+                while (s > 0 && x <= b) || (s < 0 && x >= b) {
+                    values.push(x);
+                    if values.len() > MAX_ROWS {
+                        return Err(too_many());
+                    }
+                    match x.checked_add(s) {
+                        Some(next) => x = next,
+                        None => break,
+                    }
+                }
+                let ty = if ty == KustoType::Int {
+                    KustoType::Long
+                } else {
+                    ty
+                };
+                let array: ArrayRef = match ty {
+                    KustoType::DateTime => Arc::new(
+                        arrow::array::TimestampNanosecondArray::from(values).with_timezone("UTC"),
+                    ),
+                    KustoType::TimeSpan => {
+                        Arc::new(arrow::array::DurationNanosecondArray::from(values))
+                    }
+                    _ => Arc::new(arrow::array::Int64Array::from(values)),
+                };
+                (ty, array)
+            }
+            (other, _) => return Err(error(format!("range over {other} values"), from.span)),
+        };
+        self.constant_table(
+            "range",
+            vec![KustoColumn::new(&column.name, ty)],
+            vec![array],
+            span,
+        )
+    }
+
+    fn plan_getschema(&self, tab: &Tab, span: Span) -> PlanResult<Tab> {
+        let names: Vec<String> = tab.names();
+        let ordinals: Vec<i32> = (0..names.len())
+            .map(|i| i32::try_from(i).unwrap_or(i32::MAX))
+            .collect();
+        let dotnet: Vec<&str> = tab.columns.iter().map(|c| c.ty.dotnet_name()).collect();
+        let kinds: Vec<&str> = tab.columns.iter().map(|c| c.ty.name()).collect();
+        self.constant_table(
+            "getschema",
+            vec![
+                KustoColumn::new("ColumnName", KustoType::String),
+                KustoColumn::new("ColumnOrdinal", KustoType::Int),
+                KustoColumn::new("DataType", KustoType::String),
+                KustoColumn::new("ColumnType", KustoType::String),
+            ],
+            vec![
+                Arc::new(arrow::array::StringArray::from(names)),
+                Arc::new(arrow::array::Int32Array::from(ordinals)),
+                Arc::new(arrow::array::StringArray::from(dotnet)),
+                Arc::new(arrow::array::StringArray::from(kinds)),
+            ],
+            span,
+        )
+    }
+
+    pub(crate) fn plan_union(
+        &self,
+        input: Option<Tab>,
+        params: &[OperatorParam],
+        operands: &[UnionOperand],
+        env: &Env,
+        span: Span,
+    ) -> PlanResult<Tab> {
+        let mut inner = false;
+        let mut source_column: Option<String> = None;
+        for param in params {
+            match param.name.name.as_str() {
+                "kind" => {
+                    inner = matches!(&param.value.kind, ExprKind::Name(i) if i.name == "inner");
+                }
+                "withsource" => {
+                    let ExprKind::Name(ident) = &param.value.kind else {
+                        return Err(error("withsource expects a column name", param.value.span));
+                    };
+                    source_column = Some(ident.name.clone());
+                }
+                "isfuzzy" => {}
+                other => {
+                    return Err(unsupported(
+                        &format!("the union option '{other}'"),
+                        param.span,
+                    ));
+                }
+            }
+        }
+        let mut parts: Vec<(String, Tab)> = Vec::new();
+        if let Some(input) = input {
+            parts.push(("union_arg0".to_string(), input));
+        }
+        for operand in operands {
+            match operand {
+                UnionOperand::Pattern(pattern) if pattern.has_wildcard() => {
+                    let names: Vec<String> = self
+                        .catalog
+                        .table_names()
+                        .into_iter()
+                        .filter(|n| wildcard_match(&pattern.pattern, n))
+                        .collect();
+                    for name in names {
+                        let tab = self.resolve_table_name(&name, pattern.span, env)?;
+                        parts.push((name, tab));
+                    }
+                }
+                UnionOperand::Pattern(pattern) => {
+                    let tab = self.resolve_table_name(&pattern.pattern, pattern.span, env)?;
+                    parts.push((pattern.pattern.clone(), tab));
+                }
+                UnionOperand::Tabular(tabular) => {
+                    let name = match tabular.source.as_deref().map(|s| &s.kind) {
+                        Some(ast::SourceKind::Name(ident)) => ident.name.clone(),
+                        _ => format!("union_arg{}", parts.len()),
+                    };
+                    parts.push((name, self.plan_tabular(tabular, env, None)?));
+                }
+            }
+        }
+        if parts.is_empty() {
+            return Err(error(
+                "union has no tables to combine (no table matches the pattern)",
+                span,
+            ));
+        }
+        // Output columns: by name; a name with different types in different inputs becomes
+        // one column per type, named `name_type`.
+        let mut output: Vec<KustoColumn> = Vec::new();
+        let all: Vec<&KustoColumn> = parts.iter().flat_map(|(_, t)| t.columns.iter()).collect();
+        for column in &all {
+            let conflicting = all
+                .iter()
+                .any(|c| c.name == column.name && c.ty != column.ty);
+            let name = if conflicting {
+                format!("{}_{}", column.name, column.ty)
+            } else {
+                column.name.clone()
+            };
+            if !output.iter().any(|c| c.name == name) {
+                output.push(KustoColumn::new(name, column.ty));
+            }
+        }
+        if inner {
+            output.retain(|c| {
+                parts.iter().all(|(_, t)| {
+                    t.columns
+                        .iter()
+                        .any(|tc| tc.name == c.name && tc.ty == c.ty)
+                })
+            });
+        }
+        if let Some(source) = &source_column {
+            output.insert(0, KustoColumn::new(source, KustoType::String));
+        }
+        let mut plans = Vec::new();
+        for (name, tab) in parts {
+            let items: Vec<(Expr, KustoColumn)> = output
+                .iter()
+                .map(|out| {
+                    if Some(&out.name) == source_column.as_ref() {
+                        return (
+                            typed_lit(ScalarValue::Utf8(Some(name.clone())), KustoType::String)
+                                .expr,
+                            out.clone(),
+                        );
+                    }
+                    let found = tab.columns.iter().find(|c| {
+                        c.ty == out.ty
+                            && (c.name == out.name || format!("{}_{}", c.name, c.ty) == out.name)
+                    });
+                    match found {
+                        Some(c) => (col(&c.name), out.clone()),
+                        None => (null_of(out.ty).expr, out.clone()),
+                    }
+                })
+                .collect();
+            plans.push(self.project_tab(tab, items, span)?.plan);
+        }
+        let mut plans = plans.into_iter();
+        let Some(first) = plans.next() else {
+            return Err(error("union has no inputs", span));
+        };
+        let mut builder = LogicalPlanBuilder::from(first);
+        for plan in plans {
+            builder = builder.union(plan).map_err(|e| df_error(e, span))?;
+        }
+        let plan = build(Ok(builder), span)?;
+        Ok(Tab {
+            plan,
+            columns: output,
+            render: None,
+        })
+    }
+
+    fn plan_join(
+        &self,
+        left: Tab,
+        join: &Join,
+        env: &Env,
+        span: Span,
+        lookup: bool,
+    ) -> PlanResult<Tab> {
+        let kind = join.kind.as_ref().map(|k| k.value).unwrap_or(if lookup {
+            JoinKind::LeftOuter
+        } else {
+            JoinKind::InnerUnique
+        });
+        for param in &join.params {
+            if !param.name.name.starts_with("hint.") && param.name.name != "kind" {
+                return Err(unsupported(
+                    &format!("the join option '{}'", param.name.name),
+                    param.span,
+                ));
+            }
+        }
+        if lookup && !matches!(kind, JoinKind::LeftOuter | JoinKind::Inner) {
+            return Err(error(
+                "lookup supports only kind=leftouter and kind=inner",
+                span,
+            ));
+        }
+        let right = self.plan_tabular(&join.right, env, None)?;
+        let mut keys: Vec<(KustoColumn, KustoColumn)> = Vec::new();
+        for key in &join.on {
+            let (left_name, left_span, right_name, right_span) = match key {
+                JoinKey::Column(ident) => (&ident.name, ident.span, &ident.name, ident.span),
+                JoinKey::Equal { left, right, .. } => {
+                    (&left.name, left.span, &right.name, right.span)
+                }
+                JoinKey::Other(expr) => {
+                    return Err(error(
+                        "join conditions must be column names or '$left.A == $right.B'",
+                        expr.span,
+                    ));
+                }
+            };
+            let Some(l) = left.column(left_name) else {
+                return Err(unknown("column", left_name, left_span, left.names().iter()));
+            };
+            let Some(r) = right.column(right_name) else {
+                return Err(unknown(
+                    "column",
+                    right_name,
+                    right_span,
+                    right.names().iter(),
+                ));
+            };
+            let comparable = l.ty == r.ty
+                || (crate::scalar::is_numeric(l.ty) && crate::scalar::is_numeric(r.ty));
+            if !comparable {
+                return Err(error(
+                    format!(
+                        "join key types differ: {} is {}, {} is {}",
+                        l.name, l.ty, r.name, r.ty
+                    ),
+                    left_span.to(right_span),
+                ));
+            }
+            keys.push((l.clone(), r.clone()));
+        }
+        if keys.is_empty() {
+            return Err(error("join needs at least one 'on' key", span));
+        }
+        // innerunique keeps one arbitrary left row per key before joining.
+        let left = if kind == JoinKind::InnerUnique {
+            let groups: Vec<Expr> = keys.iter().map(|(l, _)| col(&l.name)).collect();
+            let others: Vec<Expr> = left
+                .columns
+                .iter()
+                .filter(|c| !keys.iter().any(|(l, _)| l.name == c.name))
+                .map(|c| {
+                    named(
+                        datafusion::functions_aggregate::expr_fn::first_value(col(&c.name), vec![]),
+                        &c.name,
+                        c.ty,
+                    )
+                })
+                .collect();
+            let plan = build(
+                LogicalPlanBuilder::from(left.plan).aggregate(groups, others),
+                span,
+            )?;
+            let regrouped = Tab {
+                plan,
+                columns: left.columns.clone(),
+                render: left.render,
+            };
+            let items = left
+                .columns
+                .iter()
+                .map(|c| (col(&c.name), c.clone()))
+                .collect();
+            self.project_tab(regrouped, items, span)?
+        } else {
+            left
+        };
+        // Rename the right side so that every column name is unique across both sides;
+        // clashing names get Kusto's numeric suffix (`Name1`).
+        let mut used: Vec<String> = left.names();
+        let mut right_items = Vec::new();
+        let mut renamed: Vec<KustoColumn> = Vec::new();
+        for column in &right.columns {
+            let mut name = column.name.clone();
+            let mut suffix = 0;
+            while used.contains(&name) {
+                suffix += 1;
+                name = format!("{}{suffix}", column.name);
+            }
+            used.push(name.clone());
+            let out = KustoColumn::new(name, column.ty);
+            right_items.push((col(&column.name), out.clone()));
+            renamed.push(out);
+        }
+        let renamed_right = self.project_tab(right.clone(), right_items, span)?;
+        let original_of = |renamed_name: &str| -> String {
+            right
+                .columns
+                .iter()
+                .zip(&renamed)
+                .find(|(_, r)| r.name == renamed_name)
+                .map_or_else(|| renamed_name.to_string(), |(o, _)| o.name.clone())
+        };
+        let right_key_names: Vec<String> = keys
+            .iter()
+            .map(|(_, r)| {
+                right
+                    .columns
+                    .iter()
+                    .zip(&renamed)
+                    .find(|(o, _)| o.name == r.name)
+                    .map_or_else(|| r.name.clone(), |(_, n)| n.name.clone())
+            })
+            .collect();
+        let join_type = match kind {
+            JoinKind::InnerUnique | JoinKind::Inner => JoinType::Inner,
+            JoinKind::LeftOuter => JoinType::Left,
+            JoinKind::RightOuter => JoinType::Right,
+            JoinKind::FullOuter => JoinType::Full,
+            JoinKind::LeftAnti | JoinKind::LeftAntiSemi => JoinType::LeftAnti,
+            JoinKind::RightAnti | JoinKind::RightAntiSemi => JoinType::RightAnti,
+            JoinKind::LeftSemi => JoinType::LeftSemi,
+            JoinKind::RightSemi => JoinType::RightSemi,
+        };
+        let on: Vec<Expr> = keys
+            .iter()
+            .zip(&right_key_names)
+            .map(|((l, r), right_name)| {
+                let ty = l.ty.max(r.ty);
+                let left_key = align_to(
+                    Typed {
+                        expr: col(&l.name),
+                        ty: l.ty,
+                    },
+                    ty,
+                )
+                .expr;
+                let right_key = align_to(
+                    Typed {
+                        expr: col(right_name),
+                        ty: r.ty,
+                    },
+                    ty,
+                )
+                .expr;
+                left_key.eq(right_key)
+            })
+            .collect();
+        let plan = build(
+            LogicalPlanBuilder::from(left.plan.clone()).join_on(renamed_right.plan, join_type, on),
+            span,
+        )?;
+        let mut columns: Vec<KustoColumn> = match join_type {
+            JoinType::LeftAnti | JoinType::LeftSemi => left.columns.clone(),
+            JoinType::RightAnti | JoinType::RightSemi => renamed.clone(),
+            _ => left.columns.iter().chain(renamed.iter()).cloned().collect(),
+        };
+        if lookup {
+            columns.retain(|c| !right_key_names.contains(&c.name));
+        }
+        let tab = Tab {
+            plan,
+            columns: columns.clone(),
+            render: left.render,
+        };
+        // Semi/anti joins on the right keep the right side's original names.
+        let items = columns
+            .iter()
+            .map(|c| {
+                let mut out = c.clone();
+                if matches!(join_type, JoinType::RightAnti | JoinType::RightSemi) {
+                    out.name = original_of(&c.name);
+                }
+                (col(&c.name), out)
+            })
+            .collect();
+        self.project_tab(tab, items, span)
+    }
+
+    fn plan_parse(
+        &self,
+        tab: Tab,
+        parse: &ast::Parse,
+        env: &Env,
+        filter: bool,
+        span: Span,
+    ) -> PlanResult<Tab> {
+        let kind = parse.kind.as_ref().map_or(ParseKind::Simple, |k| k.value);
+        if let Some(param) = parse.params.first() {
+            return Err(unsupported(
+                &format!("the parse option '{}'", param.name.name),
+                param.span,
+            ));
+        }
+        let input = convert_to(
+            self.lower_expr(&parse.input, &tab.columns, env)?,
+            KustoType::String,
+        );
+        let mut pattern = String::from("^");
+        let mut captures: Vec<(String, KustoType)> = Vec::new();
+        let count = parse.pattern.len();
+        for (index, part) in parse.pattern.iter().enumerate() {
+            let last = index + 1 == count;
+            match part {
+                ParsePatternPart::Literal(literal) => {
+                    let ast::LiteralKind::String(text) = &literal.kind else {
+                        return Err(error(
+                            "parse patterns contain string literals",
+                            literal.span,
+                        ));
+                    };
+                    if kind == ParseKind::Regex {
+                        pattern.push_str(text);
+                    } else {
+                        pattern.push_str(&regex::escape(text));
+                    }
+                }
+                ParsePatternPart::Capture { name, ty, .. } => {
+                    let ty = ty
+                        .as_ref()
+                        .map_or(KustoType::String, |t| kusto_type_of_scalar(t.value));
+                    let group = match (ty, last) {
+                        (_, true) if kind != ParseKind::Regex => "(.*)",
+                        (KustoType::Int | KustoType::Long, _) => r"(-?\d+)",
+                        (KustoType::Real, _) => r"(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)",
+                        _ => "(.*?)",
+                    };
+                    pattern.push_str(group);
+                    captures.push((name.name.clone(), ty));
+                }
+                ParsePatternPart::Wildcard(_) => pattern.push_str(".*?"),
+            }
+        }
+        if let Err(err) = regex::Regex::new(&pattern) {
+            return Err(error(format!("invalid parse pattern: {err}"), span));
+        }
+        let extract = super::udf::lookup("extract")
+            .ok_or_else(|| unsupported("parse (the library has no extract())", span))?;
+        let matches = super::udf::lookup("matches regex")
+            .ok_or_else(|| unsupported("parse (the library has no 'matches regex')", span))?;
+        let pattern_lit = typed_lit(ScalarValue::Utf8(Some(pattern.clone())), KustoType::String);
+        let matched = super::udf::call(matches, vec![input.expr.clone(), pattern_lit.expr.clone()]);
+        let mut items: Vec<(Expr, KustoColumn)> = Vec::new();
+        let mut new_columns = Vec::new();
+        for (index, (name, ty)) in captures.iter().enumerate() {
+            let group = typed_lit(
+                ScalarValue::Int64(Some(i64::try_from(index + 1).unwrap_or(1))),
+                KustoType::Long,
+            );
+            let text = Typed {
+                expr: super::udf::call(
+                    extract.clone(),
+                    vec![pattern_lit.expr.clone(), group.expr, input.expr.clone()],
+                ),
+                ty: KustoType::String,
+            };
+            let value = convert_to(text, *ty);
+            // Without a match every capture is empty (strings) or null (other types).
+            let value = if *ty == KustoType::String {
+                value.expr
+            } else {
+                datafusion::logical_expr::when(matched.clone(), value.expr)
+                    .otherwise(null_of(*ty).expr)
+                    .map_err(|e| df_error(e, span))?
+            };
+            new_columns.push((value, KustoColumn::new(name, *ty)));
+        }
+        for column in &tab.columns {
+            match new_columns.iter().position(|(_, c)| c.name == column.name) {
+                Some(_) => {}
+                None => items.push((col(&column.name), column.clone())),
+            }
+        }
+        items.extend(new_columns);
+        let tab = if filter {
+            let plan = build(LogicalPlanBuilder::from(tab.plan).filter(matched), span)?;
+            Tab { plan, ..tab }
+        } else {
+            tab
+        };
+        self.project_tab(tab, items, span)
+    }
+}

@@ -1,0 +1,242 @@
+//! The bridge to the function library (`crate::scalar`): name lookup, Kusto return types and
+//! call expressions. The few functions the library does not provide yet (dynamic member
+//! access, `parse_json`) are small private UDFs here, used only when the library lacks them.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+use arrow::array::{Array, ArrayRef, StringArray, StringBuilder};
+use arrow::datatypes::{DataType, FieldRef};
+use datafusion::common::Result as DFResult;
+use datafusion::logical_expr::expr::ScalarFunction;
+use datafusion::logical_expr::{
+    ColumnarValue, Expr, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+    Volatility,
+};
+use datafusion::scalar::ScalarValue;
+use goshawk_types::KustoType;
+
+use crate::dynamic::{PathStep, get_path, parse_lenient, parse_stored, to_text};
+use crate::scalar::{KustoScalar, all_scalars, kusto_type_of};
+
+/// Names Kusto accepts for the same function.
+const ALIASES: &[(&str, &str)] = &[
+    ("iif", "iff"),
+    ("todouble", "toreal"),
+    ("toboolean", "tobool"),
+    ("todynamic", "parse_json"),
+    ("toobject", "parse_json"),
+    ("int", "toint"),
+    ("strlen", "strlen"),
+    ("make_string", "strcat"),
+];
+
+fn library() -> &'static HashMap<String, Arc<ScalarUDF>> {
+    static LIBRARY: OnceLock<HashMap<String, Arc<ScalarUDF>>> = OnceLock::new();
+    LIBRARY.get_or_init(|| {
+        let mut map: HashMap<String, Arc<ScalarUDF>> = HashMap::new();
+        for function in all_scalars() {
+            let udf = function.into_udf();
+            map.insert(udf.name().to_string(), Arc::new(udf));
+        }
+        if !map.contains_key("parse_json") {
+            map.insert(
+                "parse_json".into(),
+                Arc::new(ScalarUDF::new_from_impl(ParseJson::new())),
+            );
+        }
+        map
+    })
+}
+
+/// The canonical library name for `name`.
+pub fn canonical(name: &str) -> &str {
+    ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == name)
+        .map_or(name, |(_, target)| target)
+}
+
+pub fn lookup(name: &str) -> Option<Arc<ScalarUDF>> {
+    library().get(canonical(name)).cloned()
+}
+
+pub fn function_names() -> Vec<String> {
+    let mut names: Vec<String> = library().keys().cloned().collect();
+    names.extend(ALIASES.iter().map(|(alias, _)| alias.to_string()));
+    names
+}
+
+/// The Kusto result type of calling `udf` with arguments of these types (argument count and
+/// type errors come from the library's rules).
+pub fn return_type(udf: &ScalarUDF, args: &[KustoType]) -> Result<KustoType, String> {
+    if let Some(scalar) = udf.inner().downcast_ref::<KustoScalar>() {
+        return scalar.kusto_return_type(args).map_err(|e| e.to_string());
+    }
+    if udf.inner().downcast_ref::<ParseJson>().is_some()
+        || udf.inner().downcast_ref::<DynamicPath>().is_some()
+    {
+        if args.len() != 1 {
+            return Err(format!(
+                "{} expects 1 argument, got {}",
+                udf.name(),
+                args.len()
+            ));
+        }
+        return Ok(KustoType::Dynamic);
+    }
+    Err(format!("no Kusto type rule for {}", udf.name()))
+}
+
+pub fn call(udf: Arc<ScalarUDF>, args: Vec<Expr>) -> Expr {
+    Expr::ScalarFunction(ScalarFunction::new_udf(udf, args))
+}
+
+/// `value.a[0]["b"]`: follows a constant path into a dynamic value.
+pub fn dynamic_path(value: Expr, path: Vec<PathStep>) -> Expr {
+    call(
+        Arc::new(ScalarUDF::new_from_impl(DynamicPath::new(path))),
+        vec![value],
+    )
+}
+
+fn dynamic_field(name: &str) -> FieldRef {
+    Arc::new(KustoType::Dynamic.field(name))
+}
+
+/// Member and index access on dynamic values; a missing member is a dynamic null. Applied to a
+/// string, the text is parsed as JSON first (Kusto allows `tostring(s.a)` on JSON strings only
+/// through `parse_json`, but goshawk reads some dynamic columns back as plain strings).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct DynamicPath {
+    path: Vec<PathStep>,
+    signature: Signature,
+}
+
+impl DynamicPath {
+    fn new(path: Vec<PathStep>) -> DynamicPath {
+        DynamicPath {
+            path,
+            signature: Signature::any(1, Volatility::Immutable),
+        }
+    }
+}
+
+fn text_arg(args: &ScalarFunctionArgs) -> DFResult<(StringArray, bool)> {
+    let scalar = matches!(args.args[0], ColumnarValue::Scalar(_));
+    let rows = if scalar { 1 } else { args.number_rows };
+    let array = args.args[0].to_array(rows)?;
+    let ty = args
+        .arg_fields
+        .first()
+        .map_or(KustoType::Dynamic, |f| kusto_type_of(f));
+    Ok((crate::format::to_kusto_strings(&array, ty), scalar))
+}
+
+fn finish(array: ArrayRef, scalar: bool) -> DFResult<ColumnarValue> {
+    if scalar {
+        Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
+            &array, 0,
+        )?))
+    } else {
+        Ok(ColumnarValue::Array(array))
+    }
+}
+
+impl ScalarUDFImpl for DynamicPath {
+    fn name(&self) -> &str {
+        "dynamic_path"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _: &[DataType]) -> DFResult<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn return_field_from_args(&self, _: ReturnFieldArgs) -> DFResult<FieldRef> {
+        Ok(dynamic_field("dynamic_path"))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DFResult<ColumnarValue> {
+        let null_input = args.args[0].data_type() == DataType::Null;
+        let (texts, scalar) = text_arg(&args)?;
+        let mut builder = StringBuilder::new();
+        for row in 0..texts.len() {
+            if null_input || texts.is_null(row) || texts.value(row).is_empty() {
+                builder.append_null();
+                continue;
+            }
+            let text = texts.value(row);
+            let value = parse_stored(text).unwrap_or_else(|| parse_lenient(text));
+            match get_path(&value, &self.path) {
+                Some(found) => builder.append_value(to_text(found)),
+                None => builder.append_null(),
+            }
+        }
+        finish(Arc::new(builder.finish()), scalar)
+    }
+}
+
+/// `parse_json(text)`: JSON text becomes a dynamic value; text that is not JSON becomes a
+/// dynamic string; an empty string is a dynamic null.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct ParseJson {
+    signature: Signature,
+}
+
+impl ParseJson {
+    fn new() -> ParseJson {
+        ParseJson {
+            signature: Signature::any(1, Volatility::Immutable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for ParseJson {
+    fn name(&self) -> &str {
+        "parse_json"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _: &[DataType]) -> DFResult<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn return_field_from_args(&self, _: ReturnFieldArgs) -> DFResult<FieldRef> {
+        Ok(dynamic_field("parse_json"))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DFResult<ColumnarValue> {
+        let input_ty = args
+            .arg_fields
+            .first()
+            .map_or(KustoType::String, |f| kusto_type_of(f));
+        let null_input = args.args[0].data_type() == DataType::Null;
+        let (texts, scalar) = text_arg(&args)?;
+        let mut builder = StringBuilder::new();
+        for row in 0..texts.len() {
+            if null_input || texts.is_null(row) || texts.value(row).is_empty() {
+                builder.append_null();
+                continue;
+            }
+            let text = texts.value(row);
+            let value = if input_ty == KustoType::String {
+                parse_lenient(text)
+            } else {
+                parse_stored(text).unwrap_or_else(|| parse_lenient(text))
+            };
+            if value.is_null() {
+                builder.append_null();
+            } else {
+                builder.append_value(to_text(&value));
+            }
+        }
+        finish(Arc::new(builder.finish()), scalar)
+    }
+}
