@@ -4,6 +4,7 @@
 use super::{PResult, Parser};
 use crate::ast::*;
 use crate::diagnostic::Diagnostic;
+use crate::span::Span;
 use crate::token::TokenKind;
 
 /// Binding strength, loosest first.
@@ -12,6 +13,11 @@ const PREC_AND: u8 = 2;
 const PREC_COMPARE: u8 = 3;
 const PREC_ADD: u8 = 4;
 const PREC_MUL: u8 = 5;
+
+/// Longest chain of infix or postfix operators in one expression (`a + b + ...`, `a.b.c...`).
+/// Each link nests the tree one level deeper, and dropping or walking a very deep tree recurses
+/// once per level, so absurd chains are rejected instead of risking the stack later.
+pub const MAX_OPERATOR_CHAIN: usize = 1000;
 
 enum InfixOp {
     Binary(BinaryOp),
@@ -28,10 +34,7 @@ struct Infix {
 
 impl Parser<'_> {
     pub(crate) fn parse_expr(&mut self) -> PResult<Expr> {
-        self.enter()?;
-        let result = self.parse_binary(PREC_OR);
-        self.leave();
-        result
+        self.nested(|p| p.parse_binary(PREC_OR))
     }
 
     /// An expression that may also be a tabular expression: call arguments, `in (...)` lists,
@@ -45,13 +48,13 @@ impl Parser<'_> {
         if !self.at(TokenKind::Pipe) {
             return Ok(expr);
         }
-        let expr_span = expr.span;
+        if !is_source_like(&expr) {
+            // Leave the '|' to the caller, whose "expected ')' to close ... opened at" is the
+            // better message for `f(a > 1 | ...`.
+            return Ok(expr);
+        }
         let Some(source) = self.expr_to_source(expr) else {
-            return Err(Diagnostic::new(
-                "the expression before '|' is not a tabular expression",
-                expr_span,
-            )
-            .with_hint("only a table, a let-bound name, a function call or a query can be piped"));
+            return Err(self.expected("a tabular expression", "before '|'"));
         };
         let tabular = self.parse_pipeline_rest(Some(source))?;
         Ok(Expr { span: tabular.span, kind: ExprKind::Tabular(Box::new(tabular)) })
@@ -87,9 +90,14 @@ impl Parser<'_> {
 
     fn parse_binary(&mut self, min_precedence: u8) -> PResult<Expr> {
         let mut left = self.parse_unary()?;
+        let mut chain = 0;
         while let Some(infix) = self.peek_infix() {
             if infix.precedence < min_precedence {
                 break;
+            }
+            chain += 1;
+            if chain > MAX_OPERATOR_CHAIN {
+                return Err(self.chain_too_long());
             }
             let op_start = self.start();
             let op_token = self.peek();
@@ -137,7 +145,15 @@ impl Parser<'_> {
             return lexical;
         }
         let op_text = self.text(op_token);
-        Diagnostic::new(format!("expected an expression after '{op_text}'"), self.peek().span)
+        let next = self.peek();
+        let line_break = self.src[op_token.span.end as usize..next.span.start as usize].contains('\n');
+        // At the end of the input or of the line, point right after the operator itself.
+        let span = if next.kind == TokenKind::Eof || line_break {
+            Span::new(op_token.span.end, op_token.span.end)
+        } else {
+            next.span
+        };
+        Diagnostic::new(format!("expected an expression after '{op_text}'"), span)
             .with_expected(vec!["an expression".to_string()])
     }
 
@@ -285,10 +301,7 @@ impl Parser<'_> {
         if self.at_expr_end() {
             return Err(self.missing_operand(op_token));
         }
-        self.enter()?;
-        let operand = self.parse_unary();
-        self.leave();
-        let operand = operand?;
+        let operand = self.nested(Self::parse_unary)?;
         Ok(Expr {
             span: op_token.span.to(operand.span),
             kind: ExprKind::Unary {
@@ -298,9 +311,22 @@ impl Parser<'_> {
         })
     }
 
+    fn chain_too_long(&self) -> Diagnostic {
+        Diagnostic::new(
+            format!("the expression chains more than {MAX_OPERATOR_CHAIN} operators"),
+            self.peek().span,
+        )
+        .with_hint("split it with `let` statements, or use `in (...)` / `has_any (...)` for long lists")
+    }
+
     pub(crate) fn parse_postfix(&mut self) -> PResult<Expr> {
         let mut expr = self.parse_primary()?;
+        let mut chain = 0;
         loop {
+            chain += 1;
+            if chain > MAX_OPERATOR_CHAIN {
+                return Err(self.chain_too_long());
+            }
             match self.peek().kind {
                 TokenKind::Dot if self.kind_at(1) == TokenKind::LBracket && !self.at_bracket_ident(1) => {
                     self.bump();
@@ -534,6 +560,19 @@ impl Parser<'_> {
         };
         let token = self.bump();
         Some(Spanned { value, span: token.span })
+    }
+}
+
+/// Whether `expr` can be read as a pipeline source (a name, call, dotted path or
+/// parenthesised query).
+fn is_source_like(expr: &Expr) -> bool {
+    match &expr.kind {
+        ExprKind::Name(_) | ExprKind::Call(_) | ExprKind::Tabular(_) => true,
+        ExprKind::Paren(inner) => is_source_like(inner),
+        ExprKind::Member { target, .. } | ExprKind::MethodCall { target, .. } => {
+            is_source_like(target)
+        }
+        _ => false,
     }
 }
 

@@ -283,10 +283,7 @@ impl Parser<'_> {
 
     /// A JSON-like value inside `dynamic(...)`.
     pub(crate) fn parse_dynamic_value(&mut self) -> PResult<DynamicValue> {
-        self.enter()?;
-        let result = self.dynamic_value_inner();
-        self.leave();
-        result
+        self.nested(Self::dynamic_value_inner)
     }
 
     fn dynamic_value_inner(&mut self) -> PResult<DynamicValue> {

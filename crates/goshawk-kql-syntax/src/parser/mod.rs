@@ -17,6 +17,9 @@ pub(crate) type PResult<T> = Result<T, Diagnostic>;
 /// bodies: deep enough for any real query, shallow enough to never exhaust a 2 MiB thread stack.
 pub const MAX_NESTING_DEPTH: u32 = 200;
 
+const STACK_RED_ZONE: usize = 256 * 1024;
+const STACK_SEGMENT: usize = 4 * 1024 * 1024;
+
 pub(crate) struct Parser<'a> {
     src: &'a str,
     tokens: Vec<Token>,
@@ -128,6 +131,16 @@ impl<'a> Parser<'a> {
 
     pub(crate) fn leave(&mut self) {
         self.depth = self.depth.saturating_sub(1);
+    }
+
+    /// Runs a recursive step one nesting level deeper. Besides enforcing the depth limit it
+    /// grows the stack on demand: unoptimised builds use frames of several kilobytes per level,
+    /// which would exhaust a 2 MiB test thread long before the limit.
+    pub(crate) fn nested<T>(&mut self, step: impl FnOnce(&mut Self) -> PResult<T>) -> PResult<T> {
+        self.enter()?;
+        let result = stacker::maybe_grow(STACK_RED_ZONE, STACK_SEGMENT, || step(self));
+        self.leave();
+        result
     }
 
     /// Moves the cursor to the token that starts at byte `offset` (after re-reading raw text).
@@ -350,12 +363,13 @@ impl<'a> Parser<'a> {
         let mut statements = Vec::new();
         loop {
             while self.eat(TokenKind::Semicolon).is_some() {}
-            if self.at(close) {
+            if self.at(close) || self.at(TokenKind::Eof) {
                 return Ok(statements);
             }
             statements.push(self.statement(in_body)?);
             if self.eat(TokenKind::Semicolon).is_none() {
-                if self.at(close) {
+                // At a missing '}' the caller names the brace that was left open.
+                if self.at(close) || self.at(TokenKind::Eof) {
                     return Ok(statements);
                 }
                 let expected: &[&str] = if close == TokenKind::Eof {
@@ -521,9 +535,7 @@ impl<'a> Parser<'a> {
 
     pub(crate) fn function_body(&mut self) -> PResult<FunctionBody> {
         let open = self.expect(TokenKind::LBrace, "to start the function body")?;
-        self.enter()?;
-        let statements = self.statement_list(TokenKind::RBrace, true)?;
-        self.leave();
+        let statements = self.nested(|p| p.statement_list(TokenKind::RBrace, true))?;
         self.expect_close(open, "the function body")?;
         Ok(FunctionBody { statements, span: self.span_from(open.span.start) })
     }

@@ -56,10 +56,7 @@ impl Parser<'_> {
 
     /// A pipeline with a source.
     pub(crate) fn parse_tabular(&mut self) -> PResult<TabularExpr> {
-        self.enter()?;
-        let result = self.tabular_inner();
-        self.leave();
-        result
+        self.nested(Self::tabular_inner)
     }
 
     fn tabular_inner(&mut self) -> PResult<TabularExpr> {
@@ -104,8 +101,11 @@ impl Parser<'_> {
     /// A sub-query that runs on the input of its operator (`mv-apply ... on (...)`, fork
     /// branches, ...): operators without a source, or a full pipeline.
     fn parse_input_subquery(&mut self) -> PResult<TabularExpr> {
-        self.enter()?;
-        let result = if self.at_pipe_operator_name() {
+        self.nested(Self::input_subquery_inner)
+    }
+
+    fn input_subquery_inner(&mut self) -> PResult<TabularExpr> {
+        if self.at_pipe_operator_name() {
             let start = self.start();
             let mut operators = vec![self.parse_operator(false)?];
             while self.eat(TokenKind::Pipe).is_some() {
@@ -114,9 +114,7 @@ impl Parser<'_> {
             Ok(TabularExpr { source: None, operators, span: self.span_from(start) })
         } else {
             self.tabular_inner()
-        };
-        self.leave();
-        result
+        }
     }
 
     fn at_pipe_operator_name(&self) -> bool {
@@ -776,10 +774,7 @@ impl Parser<'_> {
 
     fn join_right_side(&mut self) -> PResult<TabularExpr> {
         if let Some(open) = self.eat(TokenKind::LParen) {
-            self.enter()?;
-            let inner = self.parse_expr_or_tabular();
-            self.leave();
-            let inner = inner?;
+            let inner = self.nested(Self::parse_expr_or_tabular)?;
             self.expect_close(open, "the right side of the join")?;
             return self.expr_into_tabular(inner);
         }
@@ -815,10 +810,7 @@ impl Parser<'_> {
             return Ok(UnionOperand::Pattern(self.parse_name_pattern("in the union")?));
         }
         if let Some(open) = self.eat(TokenKind::LParen) {
-            self.enter()?;
-            let inner = self.parse_expr_or_tabular();
-            self.leave();
-            let inner = inner?;
+            let inner = self.nested(Self::parse_expr_or_tabular)?;
             self.expect_close(open, "the union operand")?;
             let start = open.span.start;
             let mut tabular = self.expr_into_tabular(inner)?;
