@@ -9,7 +9,10 @@ use goshawk_generate::{GenerateOptions, generate};
 
 fn main() -> ExitCode {
     // `cargo bench` passes `--bench`; positional arguments are ours.
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     let scale: u32 = match args.first().map(|s| s.parse()) {
         None => 50,
         Some(Ok(scale)) => scale,
@@ -19,10 +22,16 @@ fn main() -> ExitCode {
         }
     };
     let parent = args.get(1).map_or_else(std::env::temp_dir, Into::into);
-    let dir = match tempfile::Builder::new().prefix("goshawk-bench-").tempdir_in(&parent) {
+    let dir = match tempfile::Builder::new()
+        .prefix("goshawk-bench-")
+        .tempdir_in(&parent)
+    {
         Ok(dir) => dir,
         Err(err) => {
-            eprintln!("cannot create a directory under {}: {err}", parent.display());
+            eprintln!(
+                "cannot create a directory under {}: {err}",
+                parent.display()
+            );
             return ExitCode::FAILURE;
         }
     };

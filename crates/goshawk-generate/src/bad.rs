@@ -44,7 +44,7 @@ fn activity_record(world: &World, time: &str, correlation: u32) -> Value {
         "callerIpAddress": "198.51.100.24",
         "correlationId": format!("00000000-0000-4000-8000-{correlation:012}"),
         "identity": {"authorization": {"scope": format!("/subscriptions/{subscription}/resourceGroups/rg-web-prod/providers/Microsoft.Web/sites/app-web-prod-01"), "action": "Microsoft.Web/sites/restart/action"},
-                      "claims": {"name": "Megan Bowen", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn": "megan.bowen@contoso.com"}},
+                      "claims": {"appid": "c44b4083-3bb0-49c1-b47d-974e53cbdf3c", "name": "Megan Bowen", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn": "megan.bowen@contoso.com"}},
         "level": "Informational",
         "location": "westeurope",
         "properties": {"statusCode": "OK", "eventCategory": "Administrative", "message": "Microsoft.Web/sites/restart/action"},

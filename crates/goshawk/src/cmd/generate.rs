@@ -71,8 +71,8 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
         opts.seed,
         opts.out_dir.display()
     );
-    let summary = generate(&opts)
-        .with_context(|| format!("generating into {}", opts.out_dir.display()))?;
+    let summary =
+        generate(&opts).with_context(|| format!("generating into {}", opts.out_dir.display()))?;
     eprintln!("{summary}");
     Ok(ExitCode::SUCCESS)
 }
