@@ -6,8 +6,8 @@ use std::path::Path;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 fn load_queries() -> Vec<String> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/corpus/sentinel/queries.jsonl");
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/sentinel/queries.jsonl");
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|err| panic!("cannot read the corpus at {}: {err}", path.display()));
     text.lines()

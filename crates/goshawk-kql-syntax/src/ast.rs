@@ -48,11 +48,17 @@ pub struct Statement {
 pub enum StatementKind {
     Let(LetStatement),
     /// `set name [= value]`
-    Set { name: Ident, value: Option<Expr> },
+    Set {
+        name: Ident,
+        value: Option<Expr>,
+    },
     /// `declare query_parameters(name:type [= default], ...)`
     DeclareQueryParameters(Vec<Parameter>),
     /// `alias database name = cluster('c').database('d')`
-    AliasDatabase { name: Ident, target: Expr },
+    AliasDatabase {
+        name: Ident,
+        target: Expr,
+    },
     DeclarePattern(DeclarePattern),
     /// `restrict access to (T1, db.T*, ...)`
     RestrictAccess(Vec<Expr>),
@@ -316,7 +322,11 @@ pub enum JoinKey {
     /// `on Col`: equal values of the same column on both sides.
     Column(Ident),
     /// `$left.A == $right.B` (either order in the source; stored left/right).
-    Equal { left: Ident, right: Ident, span: Span },
+    Equal {
+        left: Ident,
+        right: Ident,
+        span: Span,
+    },
     /// Any other condition (Kusto only accepts the two forms above; kept for the analyser to
     /// report precisely).
     Other(Expr),
@@ -357,7 +367,11 @@ pub enum ParsePatternPart {
     /// A string literal to match (a regex fragment with `kind=regex`).
     Literal(Literal),
     /// `Name` or `Name:type`: a new column.
-    Capture { name: Ident, ty: Option<TypeName>, span: Span },
+    Capture {
+        name: Ident,
+        ty: Option<TypeName>,
+        span: Span,
+    },
     /// `*`: skip any text.
     Wildcard(Span),
 }
@@ -380,7 +394,11 @@ pub struct MakeSeriesAggregate {
 #[derive(Debug, Clone, PartialEq)]
 pub enum MakeSeriesRange {
     /// `from a to b step c` (`from` and `to` may each be omitted).
-    FromTo { from: Option<Expr>, to: Option<Expr>, step: Expr },
+    FromTo {
+        from: Option<Expr>,
+        to: Option<Expr>,
+        step: Expr,
+    },
     /// `in range(a, b, c)`
     InRange { start: Expr, stop: Expr, step: Expr },
 }
@@ -453,7 +471,11 @@ pub enum EdgeDirection {
 #[derive(Debug, Clone, PartialEq)]
 pub enum GraphPatternElement {
     /// `(name)` or `(name:Label)`
-    Node { name: Option<Ident>, label: Option<Ident>, span: Span },
+    Node {
+        name: Option<Ident>,
+        label: Option<Ident>,
+        span: Span,
+    },
     /// `-[name*min..max]->`
     Edge {
         name: Option<Ident>,
@@ -480,30 +502,76 @@ pub struct MakeGraphNodes {
 #[derive(Debug, Clone, PartialEq)]
 pub enum OperatorKind {
     /// `where` / `filter`
-    Where { predicate: Expr },
-    Extend { columns: Vec<NamedExpr> },
-    Project { columns: Vec<NamedExpr> },
-    ProjectAway { columns: Vec<NamePattern> },
-    ProjectKeep { columns: Vec<NamePattern> },
-    ProjectRename { columns: Vec<RenameColumn> },
-    ProjectReorder { columns: Vec<ReorderColumn> },
-    Summarize { params: Vec<OperatorParam>, aggregates: Vec<NamedExpr>, by: Vec<NamedExpr> },
+    Where {
+        predicate: Expr,
+    },
+    Extend {
+        columns: Vec<NamedExpr>,
+    },
+    Project {
+        columns: Vec<NamedExpr>,
+    },
+    ProjectAway {
+        columns: Vec<NamePattern>,
+    },
+    ProjectKeep {
+        columns: Vec<NamePattern>,
+    },
+    ProjectRename {
+        columns: Vec<RenameColumn>,
+    },
+    ProjectReorder {
+        columns: Vec<ReorderColumn>,
+    },
+    Summarize {
+        params: Vec<OperatorParam>,
+        aggregates: Vec<NamedExpr>,
+        by: Vec<NamedExpr>,
+    },
     /// The `count` operator.
-    Count { params: Vec<OperatorParam> },
+    Count {
+        params: Vec<OperatorParam>,
+    },
     /// `distinct *` is a single `Star` expression; `distinct A, B = expr` names computed columns.
-    Distinct { params: Vec<OperatorParam>, columns: Vec<NamedExpr> },
+    Distinct {
+        params: Vec<OperatorParam>,
+        columns: Vec<NamedExpr>,
+    },
     /// `take` / `limit`
-    Take { params: Vec<OperatorParam>, count: Expr },
-    Top { params: Vec<OperatorParam>, count: Expr, by: Vec<SortKey> },
-    TopNested { levels: Vec<TopNestedLevel> },
-    TopHitters { count: Expr, of: Expr, by: Option<Expr> },
+    Take {
+        params: Vec<OperatorParam>,
+        count: Expr,
+    },
+    Top {
+        params: Vec<OperatorParam>,
+        count: Expr,
+        by: Vec<SortKey>,
+    },
+    TopNested {
+        levels: Vec<TopNestedLevel>,
+    },
+    TopHitters {
+        count: Expr,
+        of: Expr,
+        by: Option<Expr>,
+    },
     /// `sort by` / `order by`
-    Sort { params: Vec<OperatorParam>, keys: Vec<SortKey> },
+    Sort {
+        params: Vec<OperatorParam>,
+        keys: Vec<SortKey>,
+    },
     Join(Join),
     Lookup(Join),
-    Union { params: Vec<OperatorParam>, operands: Vec<UnionOperand> },
+    Union {
+        params: Vec<OperatorParam>,
+        operands: Vec<UnionOperand>,
+    },
     /// `mv-expand` / `mvexpand`
-    MvExpand { params: Vec<OperatorParam>, items: Vec<MvExpandItem>, limit: Option<Expr> },
+    MvExpand {
+        params: Vec<OperatorParam>,
+        items: Vec<MvExpandItem>,
+        limit: Option<Expr>,
+    },
     MvApply {
         params: Vec<OperatorParam>,
         items: Vec<MvExpandItem>,
@@ -526,40 +594,91 @@ pub enum OperatorKind {
         by: Vec<NamedExpr>,
     },
     /// `evaluate [hints] plugin(args) [: (output schema)]`
-    Evaluate { params: Vec<OperatorParam>, plugin: FunctionCall, output_schema: Option<TabularSchema> },
+    Evaluate {
+        params: Vec<OperatorParam>,
+        plugin: FunctionCall,
+        output_schema: Option<TabularSchema>,
+    },
     Render {
         visualization: Ident,
         /// `with (title=..., kind=..., ycolumns=a, b)`; a list value is an `ExprKind::List`.
         properties: Vec<OperatorParam>,
     },
-    Search { params: Vec<OperatorParam>, tables: Option<Vec<NamePattern>>, predicate: Expr },
+    Search {
+        params: Vec<OperatorParam>,
+        tables: Option<Vec<NamePattern>>,
+        predicate: Expr,
+    },
     Find {
         params: Vec<OperatorParam>,
         tables: Option<Vec<UnionOperand>>,
         predicate: Expr,
         projection: Option<FindProjection>,
     },
-    Facet { columns: Vec<Ident>, with: Option<Box<TabularExpr>> },
-    Fork { branches: Vec<ForkBranch> },
-    Partition { params: Vec<OperatorParam>, by: Expr, subquery: Box<TabularExpr> },
+    Facet {
+        columns: Vec<Ident>,
+        with: Option<Box<TabularExpr>>,
+    },
+    Fork {
+        branches: Vec<ForkBranch>,
+    },
+    Partition {
+        params: Vec<OperatorParam>,
+        by: Expr,
+        subquery: Box<TabularExpr>,
+    },
     Scan {
         params: Vec<OperatorParam>,
         declare: Vec<ScanDeclaration>,
         steps: Vec<ScanStep>,
     },
-    As { params: Vec<OperatorParam>, name: Ident },
-    Invoke { function: FunctionCall },
-    Serialize { columns: Vec<NamedExpr> },
-    Sample { params: Vec<OperatorParam>, count: Expr },
-    SampleDistinct { params: Vec<OperatorParam>, count: Expr, of: Expr },
+    As {
+        params: Vec<OperatorParam>,
+        name: Ident,
+    },
+    Invoke {
+        function: FunctionCall,
+    },
+    Serialize {
+        columns: Vec<NamedExpr>,
+    },
+    Sample {
+        params: Vec<OperatorParam>,
+        count: Expr,
+    },
+    SampleDistinct {
+        params: Vec<OperatorParam>,
+        count: Expr,
+        of: Expr,
+    },
     GetSchema,
-    Consume { params: Vec<OperatorParam> },
-    Reduce { params: Vec<OperatorParam>, by: Expr, with: Vec<OperatorParam> },
-    Print { columns: Vec<NamedExpr> },
+    Consume {
+        params: Vec<OperatorParam>,
+    },
+    Reduce {
+        params: Vec<OperatorParam>,
+        by: Expr,
+        with: Vec<OperatorParam>,
+    },
+    Print {
+        columns: Vec<NamedExpr>,
+    },
     /// `range x from a to b step c`
-    Range { column: Ident, from: Expr, to: Expr, step: Expr },
-    Datatable { schema: Vec<ColumnDecl>, values: Vec<Expr> },
-    ExternalData { schema: Vec<ColumnDecl>, uris: Vec<Literal>, properties: Vec<OperatorParam> },
+    Range {
+        column: Ident,
+        from: Expr,
+        to: Expr,
+        step: Expr,
+    },
+    Datatable {
+        schema: Vec<ColumnDecl>,
+        values: Vec<Expr>,
+    },
+    ExternalData {
+        schema: Vec<ColumnDecl>,
+        uris: Vec<Literal>,
+        properties: Vec<OperatorParam>,
+    },
     MakeGraph {
         params: Vec<OperatorParam>,
         source_column: Ident,
@@ -580,10 +699,17 @@ pub enum OperatorKind {
         predicate: Option<Expr>,
         project: Vec<NamedExpr>,
     },
-    GraphMarkComponents { params: Vec<OperatorParam> },
+    GraphMarkComponents {
+        params: Vec<OperatorParam>,
+    },
     /// `graph-to-table nodes [as N] [with_node_id=C], edges [as E] [...]`
-    GraphToTable { parts: Vec<GraphToTablePart> },
-    GraphMerge { right: Box<TabularExpr>, on: Vec<JoinKey> },
+    GraphToTable {
+        parts: Vec<GraphToTablePart>,
+    },
+    GraphMerge {
+        right: Box<TabularExpr>,
+        on: Vec<JoinKey>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -683,18 +809,43 @@ pub enum ExprKind {
     Star,
     Paren(Box<Expr>),
     /// `a.b`
-    Member { target: Box<Expr>, member: Ident },
+    Member {
+        target: Box<Expr>,
+        member: Ident,
+    },
     /// `a[0]`, `a["b"]`, `a.[0]`
-    Index { target: Box<Expr>, index: Box<Expr> },
+    Index {
+        target: Box<Expr>,
+        index: Box<Expr>,
+    },
     Call(FunctionCall),
     /// `target.f(...)`, as in `cluster('c').database('d')`.
-    MethodCall { target: Box<Expr>, call: FunctionCall },
-    Unary { op: Spanned<UnaryOp>, operand: Box<Expr> },
-    Binary { op: Spanned<BinaryOp>, left: Box<Expr>, right: Box<Expr> },
+    MethodCall {
+        target: Box<Expr>,
+        call: FunctionCall,
+    },
+    Unary {
+        op: Spanned<UnaryOp>,
+        operand: Box<Expr>,
+    },
+    Binary {
+        op: Spanned<BinaryOp>,
+        left: Box<Expr>,
+        right: Box<Expr>,
+    },
     /// `x in (a, b)`, `x !in~ (T | project y)`, `x has_any (list)`.
-    InList { op: Spanned<ListOp>, value: Box<Expr>, list: Vec<Expr> },
+    InList {
+        op: Spanned<ListOp>,
+        value: Box<Expr>,
+        list: Vec<Expr>,
+    },
     /// `x between (low .. high)`; `negated` for `!between`.
-    Between { value: Box<Expr>, negated: bool, low: Box<Expr>, high: Box<Expr> },
+    Between {
+        value: Box<Expr>,
+        negated: bool,
+        low: Box<Expr>,
+        high: Box<Expr>,
+    },
     /// A tabular expression where a value is expected: `toscalar(T | count)`,
     /// `x in (T | project y)`, `materialize(T | ...)`.
     Tabular(Box<TabularExpr>),
@@ -770,14 +921,26 @@ impl BinaryOp {
         ("has", BinaryOp::Has, BinaryOp::NotHas),
         ("has_cs", BinaryOp::HasCs, BinaryOp::NotHasCs),
         ("hasprefix", BinaryOp::HasPrefix, BinaryOp::NotHasPrefix),
-        ("hasprefix_cs", BinaryOp::HasPrefixCs, BinaryOp::NotHasPrefixCs),
+        (
+            "hasprefix_cs",
+            BinaryOp::HasPrefixCs,
+            BinaryOp::NotHasPrefixCs,
+        ),
         ("hassuffix", BinaryOp::HasSuffix, BinaryOp::NotHasSuffix),
-        ("hassuffix_cs", BinaryOp::HasSuffixCs, BinaryOp::NotHasSuffixCs),
+        (
+            "hassuffix_cs",
+            BinaryOp::HasSuffixCs,
+            BinaryOp::NotHasSuffixCs,
+        ),
         ("contains", BinaryOp::Contains, BinaryOp::NotContains),
         ("contains_cs", BinaryOp::ContainsCs, BinaryOp::NotContainsCs),
         ("containscs", BinaryOp::ContainsCs, BinaryOp::NotContainsCs),
         ("startswith", BinaryOp::StartsWith, BinaryOp::NotStartsWith),
-        ("startswith_cs", BinaryOp::StartsWithCs, BinaryOp::NotStartsWithCs),
+        (
+            "startswith_cs",
+            BinaryOp::StartsWithCs,
+            BinaryOp::NotStartsWithCs,
+        ),
         ("endswith", BinaryOp::EndsWith, BinaryOp::NotEndsWith),
         ("endswith_cs", BinaryOp::EndsWithCs, BinaryOp::NotEndsWithCs),
     ];

@@ -28,7 +28,12 @@ pub struct RenderOptions<'a> {
 
 impl Diagnostic {
     pub fn new(message: impl Into<String>, span: Span) -> Diagnostic {
-        Diagnostic { message: message.into(), span, expected: Vec::new(), hint: None }
+        Diagnostic {
+            message: message.into(),
+            span,
+            expected: Vec::new(),
+            hint: None,
+        }
     }
 
     pub fn with_expected(mut self, expected: Vec<String>) -> Diagnostic {
@@ -66,7 +71,11 @@ impl Diagnostic {
 
         let mut out = String::new();
         let _ = writeln!(out, "error: {}", self.message);
-        let origin = if opts.origin.is_empty() { "<query>" } else { opts.origin };
+        let origin = if opts.origin.is_empty() {
+            "<query>"
+        } else {
+            opts.origin
+        };
         let _ = writeln!(out, "{pad}--> {origin}:{reported_line}:{reported_column}");
         let _ = writeln!(out, "{pad} |");
         let _ = writeln!(out, "{gutter} | {line_text}");
@@ -77,10 +86,23 @@ impl Diagnostic {
             .take(position.column - 1)
             .map(|ch| if ch == '\t' { '\t' } else { ' ' })
             .collect();
-        let chars_left_on_line = line_text.chars().count().saturating_sub(position.column - 1);
-        let span_chars = self.span.text(source).chars().take_while(|&ch| ch != '\n').count();
+        let chars_left_on_line = line_text
+            .chars()
+            .count()
+            .saturating_sub(position.column - 1);
+        let span_chars = self
+            .span
+            .text(source)
+            .chars()
+            .take_while(|&ch| ch != '\n')
+            .count();
         let carets = span_chars.min(chars_left_on_line).max(1);
-        let _ = writeln!(out, "{pad} | {indent}{} {}", "^".repeat(carets), self.label());
+        let _ = writeln!(
+            out,
+            "{pad} | {indent}{} {}",
+            "^".repeat(carets),
+            self.label()
+        );
         if let Some(hint) = &self.hint {
             let _ = writeln!(out, "{pad} = hint: {hint}");
         }

@@ -6,7 +6,10 @@ use crate::span::Span;
 use crate::token::{Token, TokenKind};
 
 pub fn tokenize(source: &str) -> Vec<Token> {
-    let mut lexer = Lexer { bytes: source.as_bytes(), pos: 0 };
+    let mut lexer = Lexer {
+        bytes: source.as_bytes(),
+        pos: 0,
+    };
     let mut tokens = Vec::with_capacity(source.len() / 4 + 1);
     loop {
         let token = lexer.next_token();
@@ -68,8 +71,15 @@ impl Lexer<'_> {
     fn next_token(&mut self) -> Token {
         self.skip_trivia();
         let start = self.pos;
-        let kind = if self.pos >= self.bytes.len() { TokenKind::Eof } else { self.lex_kind() };
-        Token { kind, span: Span::new(start as u32, self.pos as u32) }
+        let kind = if self.pos >= self.bytes.len() {
+            TokenKind::Eof
+        } else {
+            self.lex_kind()
+        };
+        Token {
+            kind,
+            span: Span::new(start as u32, self.pos as u32),
+        }
     }
 
     fn lex_kind(&mut self) -> TokenKind {
@@ -181,7 +191,10 @@ impl Lexer<'_> {
     }
 
     fn lex_number(&mut self) -> TokenKind {
-        if self.peek(0) == b'0' && matches!(self.peek(1), b'x' | b'X') && self.peek(2).is_ascii_hexdigit() {
+        if self.peek(0) == b'0'
+            && matches!(self.peek(1), b'x' | b'X')
+            && self.peek(2).is_ascii_hexdigit()
+        {
             self.pos += 2;
             while self.peek(0).is_ascii_hexdigit() {
                 self.pos += 1;

@@ -172,7 +172,11 @@ pub fn walk_operator<V: Visitor + ?Sized>(visitor: &mut V, operator: &Operator) 
                 visitor.visit_column_name(&column.pattern.pattern);
             }
         }
-        OperatorKind::Summarize { params, aggregates, by } => {
+        OperatorKind::Summarize {
+            params,
+            aggregates,
+            by,
+        } => {
             walk_op_params(visitor, params);
             walk_named(visitor, aggregates);
             walk_named(visitor, by);
@@ -229,7 +233,11 @@ pub fn walk_operator<V: Visitor + ?Sized>(visitor: &mut V, operator: &Operator) 
                 }
             }
         }
-        OperatorKind::MvExpand { params, items, limit } => {
+        OperatorKind::MvExpand {
+            params,
+            items,
+            limit,
+        } => {
             walk_op_params(visitor, params);
             for item in items {
                 visitor.visit_expr(&item.column.expr);
@@ -238,7 +246,12 @@ pub fn walk_operator<V: Visitor + ?Sized>(visitor: &mut V, operator: &Operator) 
                 visitor.visit_expr(limit);
             }
         }
-        OperatorKind::MvApply { params, items, limit, subquery } => {
+        OperatorKind::MvApply {
+            params,
+            items,
+            limit,
+            subquery,
+        } => {
             walk_op_params(visitor, params);
             for item in items {
                 visitor.visit_expr(&item.column.expr);
@@ -252,11 +265,19 @@ pub fn walk_operator<V: Visitor + ?Sized>(visitor: &mut V, operator: &Operator) 
             walk_op_params(visitor, &parse.params);
             visitor.visit_expr(&parse.input);
         }
-        OperatorKind::ParseKv { input, properties, .. } => {
+        OperatorKind::ParseKv {
+            input, properties, ..
+        } => {
             visitor.visit_expr(input);
             walk_op_params(visitor, properties);
         }
-        OperatorKind::MakeSeries { params, aggregates, on, range, by } => {
+        OperatorKind::MakeSeries {
+            params,
+            aggregates,
+            on,
+            range,
+            by,
+        } => {
             walk_op_params(visitor, params);
             for aggregate in aggregates {
                 visitor.visit_expr(&aggregate.aggregate.expr);
@@ -283,11 +304,18 @@ pub fn walk_operator<V: Visitor + ?Sized>(visitor: &mut V, operator: &Operator) 
             visitor.visit_call(plugin);
         }
         OperatorKind::Render { properties, .. } => walk_op_params(visitor, properties),
-        OperatorKind::Search { params, predicate, .. } => {
+        OperatorKind::Search {
+            params, predicate, ..
+        } => {
             walk_op_params(visitor, params);
             visitor.visit_expr(predicate);
         }
-        OperatorKind::Find { params, tables, predicate, projection } => {
+        OperatorKind::Find {
+            params,
+            tables,
+            predicate,
+            projection,
+        } => {
             walk_op_params(visitor, params);
             for operand in tables.iter().flatten() {
                 if let UnionOperand::Tabular(tabular) = operand {
@@ -312,12 +340,20 @@ pub fn walk_operator<V: Visitor + ?Sized>(visitor: &mut V, operator: &Operator) 
                 visitor.visit_tabular(&branch.body);
             }
         }
-        OperatorKind::Partition { params, by, subquery } => {
+        OperatorKind::Partition {
+            params,
+            by,
+            subquery,
+        } => {
             walk_op_params(visitor, params);
             visitor.visit_expr(by);
             visitor.visit_tabular(subquery);
         }
-        OperatorKind::Scan { params, declare, steps } => {
+        OperatorKind::Scan {
+            params,
+            declare,
+            steps,
+        } => {
             walk_op_params(visitor, params);
             for declaration in declare {
                 if let Some(default) = &declaration.default {
@@ -349,7 +385,13 @@ pub fn walk_operator<V: Visitor + ?Sized>(visitor: &mut V, operator: &Operator) 
         }
         OperatorKind::Datatable { values, .. } => walk_exprs(visitor, values),
         OperatorKind::ExternalData { properties, .. } => walk_op_params(visitor, properties),
-        OperatorKind::MakeGraph { params, source_column, target_column, nodes, .. } => {
+        OperatorKind::MakeGraph {
+            params,
+            source_column,
+            target_column,
+            nodes,
+            ..
+        } => {
             walk_op_params(visitor, params);
             visitor.visit_column_name(&source_column.name);
             visitor.visit_column_name(&target_column.name);
@@ -357,8 +399,18 @@ pub fn walk_operator<V: Visitor + ?Sized>(visitor: &mut V, operator: &Operator) 
                 visitor.visit_tabular(&node.table);
             }
         }
-        OperatorKind::GraphMatch { params, predicate, project, .. }
-        | OperatorKind::GraphShortestPaths { params, predicate, project, .. } => {
+        OperatorKind::GraphMatch {
+            params,
+            predicate,
+            project,
+            ..
+        }
+        | OperatorKind::GraphShortestPaths {
+            params,
+            predicate,
+            project,
+            ..
+        } => {
             walk_op_params(visitor, params);
             if let Some(predicate) = predicate {
                 visitor.visit_expr(predicate);
@@ -400,7 +452,9 @@ pub fn walk_expr<V: Visitor + ?Sized>(visitor: &mut V, expr: &Expr) {
             visitor.visit_expr(value);
             walk_exprs(visitor, list);
         }
-        ExprKind::Between { value, low, high, .. } => {
+        ExprKind::Between {
+            value, low, high, ..
+        } => {
             visitor.visit_expr(value);
             visitor.visit_expr(low);
             visitor.visit_expr(high);
@@ -429,7 +483,10 @@ pub struct QuerySummary {
 pub fn summarize_query(query: &Query) -> QuerySummary {
     let mut bound = BTreeSet::new();
     collect_bound_names(&query.statements, &mut bound);
-    let mut collector = SummaryCollector { bound, summary: QuerySummary::default() };
+    let mut collector = SummaryCollector {
+        bound,
+        summary: QuerySummary::default(),
+    };
     walk_query(&mut collector, query);
     collector.summary
 }
@@ -472,7 +529,10 @@ fn push_unique(list: &mut Vec<String>, value: &str) {
 
 fn first_string_arg(call: &FunctionCall) -> Option<&str> {
     match &call.args.first()?.value.kind {
-        ExprKind::Literal(Literal { kind: LiteralKind::String(value), .. }) => Some(value),
+        ExprKind::Literal(Literal {
+            kind: LiteralKind::String(value),
+            ..
+        }) => Some(value),
         _ => None,
     }
 }
@@ -514,7 +574,9 @@ impl Visitor for SummaryCollector {
     }
 
     fn visit_operator(&mut self, operator: &Operator) {
-        self.summary.operators.push(operator.kind.name().to_string());
+        self.summary
+            .operators
+            .push(operator.kind.name().to_string());
         if let OperatorKind::Union { operands, .. } = &operator.kind {
             for operand in operands {
                 if let UnionOperand::Pattern(pattern) = operand {

@@ -7,9 +7,15 @@ const CASES: &[(&str, &str)] = &[
     ("unterminated string", "T\n| where Name == \"abc\n| count"),
     ("unterminated verbatim string", "T | where Path == @'C:\\x"),
     ("unterminated multi-line string", "print ```abc"),
-    ("missing closing parenthesis", "T\n| where strlen(Name > 3\n| count"),
+    (
+        "missing closing parenthesis",
+        "T\n| where strlen(Name > 3\n| count",
+    ),
     ("missing closing bracket of index", "T | extend x = a[0"),
-    ("unknown operator with hint", "SigninLogs\n| summerize count() by UserPrincipalName"),
+    (
+        "unknown operator with hint",
+        "SigninLogs\n| summerize count() by UserPrincipalName",
+    ),
     ("unknown operator without hint", "T | frobnicate"),
     ("SQL operator", "T | select A, B"),
     ("SQL statement", "SELECT * FROM SigninLogs"),
@@ -47,12 +53,20 @@ fn deep_query() -> String {
 fn rendered() {
     let mut out = String::new();
     for (name, query) in CASES {
-        let query = if *query == "PLACEHOLDER_DEEP" { deep_query() } else { (*query).to_string() };
+        let query = if *query == "PLACEHOLDER_DEEP" {
+            deep_query()
+        } else {
+            (*query).to_string()
+        };
         let Err(diagnostic) = parse_query(&query) else {
             panic!("{name}: expected an error for {query:?}");
         };
         let origin = format!("rules/{}.kql", name.replace(' ', "_"));
-        let opts = RenderOptions { origin: &origin, line_offset: 0, column_offset: 0 };
+        let opts = RenderOptions {
+            origin: &origin,
+            line_offset: 0,
+            column_offset: 0,
+        };
         out.push_str(&format!("### {name}\n"));
         out.push_str(&diagnostic.render(&query, &opts));
         out.push('\n');
@@ -64,10 +78,20 @@ fn rendered() {
 fn render_shifts_only_the_reported_location() {
     let query = "T\n| where ResultType ==";
     let diagnostic = parse_query(query).expect_err("incomplete comparison must fail");
-    let opts = RenderOptions { origin: "rules/hunt01.yaml", line_offset: 10, column_offset: 4 };
+    let opts = RenderOptions {
+        origin: "rules/hunt01.yaml",
+        line_offset: 10,
+        column_offset: 4,
+    };
     let rendered = diagnostic.render(query, &opts);
-    assert!(rendered.contains(" --> rules/hunt01.yaml:12:26"), "{rendered}");
-    assert!(rendered.contains("12 | | where ResultType =="), "{rendered}");
+    assert!(
+        rendered.contains(" --> rules/hunt01.yaml:12:26"),
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains("12 | | where ResultType =="),
+        "{rendered}"
+    );
     let position = diagnostic.line_col(query);
     assert_eq!((position.line, position.column), (2, 22));
 }
@@ -75,8 +99,14 @@ fn render_shifts_only_the_reported_location() {
 #[test]
 fn misspelled_operator_suggests_the_right_one() {
     let diagnostic = parse_query("T | summerize count()").expect_err("typo must fail");
-    assert_eq!(diagnostic.message, "unknown operator 'summerize'; did you mean 'summarize'?");
-    assert_eq!(diagnostic.hint.as_deref(), Some("did you mean 'summarize'?"));
+    assert_eq!(
+        diagnostic.message,
+        "unknown operator 'summerize'; did you mean 'summarize'?"
+    );
+    assert_eq!(
+        diagnostic.hint.as_deref(),
+        Some("did you mean 'summarize'?")
+    );
     assert_eq!(diagnostic.span.start, 4);
     assert_eq!(diagnostic.span.end, 13);
 }

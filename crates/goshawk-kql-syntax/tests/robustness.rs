@@ -17,7 +17,10 @@ fn nesting_just_under_the_limit_parses() {
     on_small_stack(|| {
         let depth = (MAX_NESTING_DEPTH - 10) as usize;
         let query = format!("print {}1{}", "(".repeat(depth), ")".repeat(depth));
-        assert!(parse_query(&query).is_ok(), "{depth} parentheses should parse");
+        assert!(
+            parse_query(&query).is_ok(),
+            "{depth} parentheses should parse"
+        );
     });
 }
 
@@ -53,7 +56,11 @@ fn long_operator_chains_are_bounded() {
         assert!(format!("{parsed:?}").len() > 1000);
         let too_long = format!("1{}", " or 1".repeat(50_000));
         let diagnostic = parse_expression(&too_long).expect_err("50,000 links are rejected");
-        assert!(diagnostic.message.contains("chains more than"), "{}", diagnostic.message);
+        assert!(
+            diagnostic.message.contains("chains more than"),
+            "{}",
+            diagnostic.message
+        );
         let members = format!("a{}", ".b".repeat(50_000));
         assert!(parse_expression(&members).is_err());
     });
@@ -78,13 +85,86 @@ impl Rng {
 #[test]
 fn random_token_soup_never_panics() {
     const PIECES: &[&str] = &[
-        "T", "|", "where", "x", "==", "(", ")", "[", "]", "{", "}", ",", ";", ".", "..", ":", "=",
-        "\"s\"", "'", "\"", "@\"", "h'", "```", "1", "1.5", "1e", "0x", "10m", "5x", "-", "+",
-        "*", "/", "!", "!has", "in~", "!in", "between", "let", "datetime(", "guid(", "dynamic(",
-        "int(", "time(", "join", "on", "$left", "kind=", "union", "mv-apply", "project-away",
-        "summarize", "by", "parse", "with", "scan", "step", "=>", "graph-match", "-[", "]->",
-        "é", "\u{a0}", "\u{2003}", "🦀", "\u{0}", "\n", "//", "`", "#", "\\", "datatable(",
-        "externaldata(", "evaluate", "render", "typeof(", "make-series", "from", "to", "step",
+        "T",
+        "|",
+        "where",
+        "x",
+        "==",
+        "(",
+        ")",
+        "[",
+        "]",
+        "{",
+        "}",
+        ",",
+        ";",
+        ".",
+        "..",
+        ":",
+        "=",
+        "\"s\"",
+        "'",
+        "\"",
+        "@\"",
+        "h'",
+        "```",
+        "1",
+        "1.5",
+        "1e",
+        "0x",
+        "10m",
+        "5x",
+        "-",
+        "+",
+        "*",
+        "/",
+        "!",
+        "!has",
+        "in~",
+        "!in",
+        "between",
+        "let",
+        "datetime(",
+        "guid(",
+        "dynamic(",
+        "int(",
+        "time(",
+        "join",
+        "on",
+        "$left",
+        "kind=",
+        "union",
+        "mv-apply",
+        "project-away",
+        "summarize",
+        "by",
+        "parse",
+        "with",
+        "scan",
+        "step",
+        "=>",
+        "graph-match",
+        "-[",
+        "]->",
+        "é",
+        "\u{a0}",
+        "\u{2003}",
+        "🦀",
+        "\u{0}",
+        "\n",
+        "//",
+        "`",
+        "#",
+        "\\",
+        "datatable(",
+        "externaldata(",
+        "evaluate",
+        "render",
+        "typeof(",
+        "make-series",
+        "from",
+        "to",
+        "step",
     ];
     on_small_stack(|| {
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
@@ -93,7 +173,7 @@ fn random_token_soup_never_panics() {
             let mut query = String::new();
             for _ in 0..length {
                 query.push_str(rng.pick(PIECES));
-                if rng.next() % 3 == 0 {
+                if rng.next().is_multiple_of(3) {
                     query.push(' ');
                 }
             }
@@ -101,7 +181,10 @@ fn random_token_soup_never_panics() {
                 // Spans must stay inside the source and on character boundaries.
                 let (start, end) = (diagnostic.span.start as usize, diagnostic.span.end as usize);
                 assert!(start <= end && end <= query.len(), "bad span for {query:?}");
-                assert!(query.is_char_boundary(start) && query.is_char_boundary(end), "{query:?}");
+                assert!(
+                    query.is_char_boundary(start) && query.is_char_boundary(end),
+                    "{query:?}"
+                );
                 let rendered = diagnostic.render(&query, &Default::default());
                 assert!(rendered.starts_with("error: "), "{rendered}");
             }
@@ -117,5 +200,9 @@ fn large_flat_input_parses_in_linear_time() {
     let started = std::time::Instant::now();
     parse_query(&query).expect("a long datatable parses");
     // Generous even for unoptimised builds; a quadratic parser would take minutes.
-    assert!(started.elapsed().as_secs() < 20, "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed().as_secs() < 20,
+        "took {:?}",
+        started.elapsed()
+    );
 }

@@ -42,7 +42,10 @@ impl Parser<'_> {
     pub(crate) fn parse_expr_or_tabular(&mut self) -> PResult<Expr> {
         if self.at_tabular_operator_source() {
             let tabular = self.parse_tabular()?;
-            return Ok(Expr { span: tabular.span, kind: ExprKind::Tabular(Box::new(tabular)) });
+            return Ok(Expr {
+                span: tabular.span,
+                kind: ExprKind::Tabular(Box::new(tabular)),
+            });
         }
         let expr = self.parse_expr()?;
         if !self.at(TokenKind::Pipe) {
@@ -57,7 +60,10 @@ impl Parser<'_> {
             return Err(self.expected("a tabular expression", "before '|'"));
         };
         let tabular = self.parse_pipeline_rest(Some(source))?;
-        Ok(Expr { span: tabular.span, kind: ExprKind::Tabular(Box::new(tabular)) })
+        Ok(Expr {
+            span: tabular.span,
+            kind: ExprKind::Tabular(Box::new(tabular)),
+        })
     }
 
     /// Reinterprets a scalar-looking expression as the source of a pipeline.
@@ -114,13 +120,22 @@ impl Parser<'_> {
                     Expr {
                         span: left.span.to(right.span),
                         kind: ExprKind::Binary {
-                            op: Spanned { value: op, span: op_span },
+                            op: Spanned {
+                                value: op,
+                                span: op_span,
+                            },
                             left: Box::new(left),
                             right: Box::new(right),
                         },
                     }
                 }
-                InfixOp::List(op) => self.finish_list_op(left, Spanned { value: op, span: op_span })?,
+                InfixOp::List(op) => self.finish_list_op(
+                    left,
+                    Spanned {
+                        value: op,
+                        span: op_span,
+                    },
+                )?,
                 InfixOp::Between { negated } => self.finish_between(left, negated)?,
             };
         }
@@ -146,7 +161,8 @@ impl Parser<'_> {
         }
         let op_text = self.text(op_token);
         let next = self.peek();
-        let line_break = self.src[op_token.span.end as usize..next.span.start as usize].contains('\n');
+        let line_break =
+            self.src[op_token.span.end as usize..next.span.start as usize].contains('\n');
         // At the end of the input or of the line, point right after the operator itself.
         let span = if next.kind == TokenKind::Eof || line_break {
             Span::new(op_token.span.end, op_token.span.end)
@@ -160,7 +176,11 @@ impl Parser<'_> {
     fn peek_infix(&self) -> Option<Infix> {
         let token = self.peek();
         let binary = |op, precedence| {
-            Some(Infix { op: InfixOp::Binary(op), precedence, token_count: 1 })
+            Some(Infix {
+                op: InfixOp::Binary(op),
+                precedence,
+                token_count: 1,
+            })
         };
         match token.kind {
             TokenKind::EqEq => binary(BinaryOp::Eq, PREC_COMPARE),
@@ -194,17 +214,27 @@ impl Parser<'_> {
     /// Word operators; the cursor (plus one when `negated`) is at the word.
     fn word_infix(&self, word: &str, negated: bool) -> Option<Infix> {
         let word_index = usize::from(negated);
-        let list = |op| Some(Infix { op: InfixOp::List(op), precedence: PREC_COMPARE, token_count: 1 });
+        let list = |op| {
+            Some(Infix {
+                op: InfixOp::List(op),
+                precedence: PREC_COMPARE,
+                token_count: 1,
+            })
+        };
         match word {
-            "and" if !negated => {
-                Some(Infix { op: InfixOp::Binary(BinaryOp::And), precedence: PREC_AND, token_count: 1 })
-            }
-            "or" if !negated => {
-                Some(Infix { op: InfixOp::Binary(BinaryOp::Or), precedence: PREC_OR, token_count: 1 })
-            }
+            "and" if !negated => Some(Infix {
+                op: InfixOp::Binary(BinaryOp::And),
+                precedence: PREC_AND,
+                token_count: 1,
+            }),
+            "or" if !negated => Some(Infix {
+                op: InfixOp::Binary(BinaryOp::Or),
+                precedence: PREC_OR,
+                token_count: 1,
+            }),
             "in" => {
-                let case_insensitive = self.kind_at(word_index + 1) == TokenKind::Tilde
-                    && self.adjacent(word_index);
+                let case_insensitive =
+                    self.kind_at(word_index + 1) == TokenKind::Tilde && self.adjacent(word_index);
                 let op = match (negated, case_insensitive) {
                     (false, false) => ListOp::In,
                     (true, false) => ListOp::NotIn,
@@ -233,13 +263,14 @@ impl Parser<'_> {
                 precedence: PREC_COMPARE,
                 token_count: 2,
             }),
-            _ => BinaryOp::WORDS.iter().find(|(spelling, _, _)| *spelling == word).map(
-                |&(_, positive, negative)| Infix {
+            _ => BinaryOp::WORDS
+                .iter()
+                .find(|(spelling, _, _)| *spelling == word)
+                .map(|&(_, positive, negative)| Infix {
                     op: InfixOp::Binary(if negated { negative } else { positive }),
                     precedence: PREC_COMPARE,
                     token_count: 1,
-                },
-            ),
+                }),
         }
     }
 
@@ -258,7 +289,11 @@ impl Parser<'_> {
         }
         Ok(Expr {
             span: self.span_from(value.span.start),
-            kind: ExprKind::InList { op, value: Box::new(value), list },
+            kind: ExprKind::InList {
+                op,
+                value: Box::new(value),
+                list,
+            },
         })
     }
 
@@ -294,7 +329,10 @@ impl Parser<'_> {
                 let span = op_token.span.to(token.span);
                 return Ok(Expr {
                     span,
-                    kind: ExprKind::Literal(Literal { kind: LiteralKind::Long(i64::MIN), span }),
+                    kind: ExprKind::Literal(Literal {
+                        kind: LiteralKind::Long(i64::MIN),
+                        span,
+                    }),
                 });
             }
         }
@@ -305,7 +343,10 @@ impl Parser<'_> {
         Ok(Expr {
             span: op_token.span.to(operand.span),
             kind: ExprKind::Unary {
-                op: Spanned { value: op, span: op_token.span },
+                op: Spanned {
+                    value: op,
+                    span: op_token.span,
+                },
                 operand: Box::new(operand),
             },
         })
@@ -316,7 +357,9 @@ impl Parser<'_> {
             format!("the expression chains more than {MAX_OPERATOR_CHAIN} operators"),
             self.peek().span,
         )
-        .with_hint("split it with `let` statements, or use `in (...)` / `has_any (...)` for long lists")
+        .with_hint(
+            "split it with `let` statements, or use `in (...)` / `has_any (...)` for long lists",
+        )
     }
 
     pub(crate) fn parse_postfix(&mut self) -> PResult<Expr> {
@@ -328,7 +371,9 @@ impl Parser<'_> {
                 return Err(self.chain_too_long());
             }
             match self.peek().kind {
-                TokenKind::Dot if self.kind_at(1) == TokenKind::LBracket && !self.at_bracket_ident(1) => {
+                TokenKind::Dot
+                    if self.kind_at(1) == TokenKind::LBracket && !self.at_bracket_ident(1) =>
+                {
                     self.bump();
                     expr = self.finish_index(expr)?;
                 }
@@ -339,12 +384,18 @@ impl Parser<'_> {
                         let call = self.finish_call(member)?;
                         expr = Expr {
                             span: expr.span.to(call.span),
-                            kind: ExprKind::MethodCall { target: Box::new(expr), call },
+                            kind: ExprKind::MethodCall {
+                                target: Box::new(expr),
+                                call,
+                            },
                         };
                     } else {
                         expr = Expr {
                             span: expr.span.to(member.span),
-                            kind: ExprKind::Member { target: Box::new(expr), member },
+                            kind: ExprKind::Member {
+                                target: Box::new(expr),
+                                member,
+                            },
                         };
                     }
                 }
@@ -364,7 +415,10 @@ impl Parser<'_> {
         self.expect_close(open, "the index")?;
         Ok(Expr {
             span: self.span_from(target.span.start),
-            kind: ExprKind::Index { target: Box::new(target), index: Box::new(index) },
+            kind: ExprKind::Index {
+                target: Box::new(target),
+                index: Box::new(index),
+            },
         })
     }
 
@@ -373,12 +427,18 @@ impl Parser<'_> {
         match token.kind {
             TokenKind::Int | TokenKind::Real | TokenKind::NumberWithSuffix | TokenKind::String => {
                 let literal = self.parse_plain_literal()?;
-                Ok(Expr { span: literal.span, kind: ExprKind::Literal(literal) })
+                Ok(Expr {
+                    span: literal.span,
+                    kind: ExprKind::Literal(literal),
+                })
             }
             TokenKind::Ident => {
                 let word = self.text(token);
                 if let Some(literal) = self.try_keyword_literal(word)? {
-                    return Ok(Expr { span: literal.span, kind: ExprKind::Literal(literal) });
+                    return Ok(Expr {
+                        span: literal.span,
+                        kind: ExprKind::Literal(literal),
+                    });
                 }
                 if word == "typeof" && self.kind_at(1) == TokenKind::LParen {
                     return self.parse_typeof();
@@ -386,24 +446,39 @@ impl Parser<'_> {
                 let name = self.parse_ident("")?;
                 if self.at(TokenKind::LParen) {
                     let call = self.finish_call(name)?;
-                    return Ok(Expr { span: call.span, kind: ExprKind::Call(call) });
+                    return Ok(Expr {
+                        span: call.span,
+                        kind: ExprKind::Call(call),
+                    });
                 }
-                Ok(Expr { span: name.span, kind: ExprKind::Name(name) })
+                Ok(Expr {
+                    span: name.span,
+                    kind: ExprKind::Name(name),
+                })
             }
             TokenKind::LBracket if self.at_bracket_ident(0) => {
                 let name = self.parse_ident("")?;
-                Ok(Expr { span: name.span, kind: ExprKind::Name(name) })
+                Ok(Expr {
+                    span: name.span,
+                    kind: ExprKind::Name(name),
+                })
             }
             TokenKind::LParen => {
                 let open = self.bump();
                 let inner = self.parse_expr_or_tabular()?;
                 self.expect_close(open, "the parenthesised expression")?;
                 let span = self.span_from(open.span.start);
-                Ok(Expr { span, kind: ExprKind::Paren(Box::new(inner)) })
+                Ok(Expr {
+                    span,
+                    kind: ExprKind::Paren(Box::new(inner)),
+                })
             }
             TokenKind::Star => {
                 self.bump();
-                Ok(Expr { span: token.span, kind: ExprKind::Star })
+                Ok(Expr {
+                    span: token.span,
+                    kind: ExprKind::Star,
+                })
             }
             _ => {
                 if self.pos > 0 {
@@ -429,7 +504,10 @@ impl Parser<'_> {
         } else {
             TypeOfArg::Schema(self.tabular_schema()?)
         };
-        Ok(Expr { kind: ExprKind::TypeOf(arg), span: self.span_from(start) })
+        Ok(Expr {
+            kind: ExprKind::TypeOf(arg),
+            span: self.span_from(start),
+        })
     }
 
     /// `name(args)`; the cursor is at `(`.
@@ -448,13 +526,21 @@ impl Parser<'_> {
                 None
             };
             let value = self.parse_expr_or_tabular()?;
-            args.push(Argument { name: arg_name, value, span: self.span_from(start) });
+            args.push(Argument {
+                name: arg_name,
+                value,
+                span: self.span_from(start),
+            });
             if self.eat(TokenKind::Comma).is_none() {
                 break;
             }
         }
         self.expect_close(open, "the argument list")?;
-        Ok(FunctionCall { span: self.span_from(name.span.start), name, args })
+        Ok(FunctionCall {
+            span: self.span_from(name.span.start),
+            name,
+            args,
+        })
     }
 
     /// `[name =] expr` or `(a, b) = expr`.
@@ -479,7 +565,11 @@ impl Parser<'_> {
             self.bump();
         }
         let expr = self.parse_expr()?;
-        Ok(NamedExpr { names, expr, span: self.span_from(start) })
+        Ok(NamedExpr {
+            names,
+            expr,
+            span: self.span_from(start),
+        })
     }
 
     fn at_tuple_assignment(&self) -> bool {
@@ -541,11 +631,19 @@ impl Parser<'_> {
                     _ => return Err(self.expected("'first' or 'last'", "after 'nulls'")),
                 };
                 let token = self.bump();
-                Some(Spanned { value, span: nulls_token.span.to(token.span) })
+                Some(Spanned {
+                    value,
+                    span: nulls_token.span.to(token.span),
+                })
             } else {
                 None
             };
-            keys.push(SortKey { expr, order, nulls, span: self.span_from(start) });
+            keys.push(SortKey {
+                expr,
+                order,
+                nulls,
+                span: self.span_from(start),
+            });
             if self.eat(TokenKind::Comma).is_none() {
                 return Ok(keys);
             }
@@ -559,7 +657,10 @@ impl Parser<'_> {
             _ => return None,
         };
         let token = self.bump();
-        Some(Spanned { value, span: token.span })
+        Some(Spanned {
+            value,
+            span: token.span,
+        })
     }
 }
 

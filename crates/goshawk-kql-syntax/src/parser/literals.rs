@@ -36,7 +36,11 @@ fn scaled_ticks(number: &str, unit: i64) -> Option<i64> {
     if !whole.bytes().all(|b| b.is_ascii_digit()) || !fraction.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let whole_value: i64 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
+    let whole_value: i64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
     let mut ticks = whole_value.checked_mul(unit)?;
     if !fraction.is_empty() {
         let digits = &fraction[..fraction.len().min(18)];
@@ -78,10 +82,16 @@ pub fn parse_timespan_text(text: &str) -> Option<i64> {
             .checked_add(minutes * TICKS_PER_MINUTE)?
             .checked_add(seconds)?
     } else {
-        let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+        let split = text
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(text.len());
         let (number, unit) = text.split_at(split);
         let unit = unit.trim();
-        let unit_ticks = if unit.is_empty() { TICKS_PER_DAY } else { timespan_unit(unit)? };
+        let unit_ticks = if unit.is_empty() {
+            TICKS_PER_DAY
+        } else {
+            timespan_unit(unit)?
+        };
         scaled_ticks(number, unit_ticks)?
     };
     Some(if negative { -ticks } else { ticks })
@@ -117,7 +127,10 @@ impl Parser<'_> {
             let next = self.bump();
             value.push_str(&self.decode_string_token(next)?);
         }
-        Ok(Literal { kind: LiteralKind::String(value), span: self.span_from(first.span.start) })
+        Ok(Literal {
+            kind: LiteralKind::String(value),
+            span: self.span_from(first.span.start),
+        })
     }
 
     /// Numbers, timespans and strings.
@@ -128,11 +141,16 @@ impl Parser<'_> {
             TokenKind::String => return self.parse_string_literal(),
             TokenKind::Int => LiteralKind::Long(parse_int(text, token.span)?),
             TokenKind::Real => LiteralKind::Real(parse_real(text, token.span)?),
-            TokenKind::NumberWithSuffix => LiteralKind::Timespan(parse_timespan_token(text, token.span)?),
+            TokenKind::NumberWithSuffix => {
+                LiteralKind::Timespan(parse_timespan_token(text, token.span)?)
+            }
             _ => return Err(self.expected("a literal", "")),
         };
         self.bump();
-        Ok(Literal { kind, span: token.span })
+        Ok(Literal {
+            kind,
+            span: token.span,
+        })
     }
 
     /// `true`, `false`, and typed literals `datetime(...)`, `int(...)`, `dynamic(...)`, ...
@@ -142,19 +160,34 @@ impl Parser<'_> {
         match word {
             "true" | "false" => {
                 let token = self.bump();
-                return Ok(Some(Literal { kind: LiteralKind::Bool(word == "true"), span: token.span }));
+                return Ok(Some(Literal {
+                    kind: LiteralKind::Bool(word == "true"),
+                    span: token.span,
+                }));
             }
             _ => {}
         }
         if self.kind_at(1) != TokenKind::LParen {
             return Ok(None);
         }
-        let Some(ty) = ScalarType::from_name(word) else { return Ok(None) };
+        let Some(ty) = ScalarType::from_name(word) else {
+            return Ok(None);
+        };
         // `date`, `double`, `float`, `uuid` etc. are also ordinary function names.
         let literal_spelling = matches!(
             word,
-            "bool" | "boolean" | "datetime" | "decimal" | "dynamic" | "guid" | "int" | "long"
-                | "real" | "double" | "time" | "timespan"
+            "bool"
+                | "boolean"
+                | "datetime"
+                | "decimal"
+                | "dynamic"
+                | "guid"
+                | "int"
+                | "long"
+                | "real"
+                | "double"
+                | "time"
+                | "timespan"
         );
         if !literal_spelling {
             return Ok(None);
@@ -168,7 +201,10 @@ impl Parser<'_> {
         } else {
             self.typed_literal_body(ty, open)?
         };
-        Ok(Some(Literal { kind, span: self.span_from(start) }))
+        Ok(Some(Literal {
+            kind,
+            span: self.span_from(start),
+        }))
     }
 
     /// The contents of `type(...)` for a non-dynamic type, read as raw text up to `)`.
@@ -183,11 +219,10 @@ impl Parser<'_> {
         }
         let content_start = open.span.end as usize;
         let Some(close_rel) = self.src[content_start..].find(')') else {
-            return Err(Diagnostic::new(
-                format!("unterminated {type_name} literal"),
-                open.span,
-            )
-            .with_expected(vec!["')'".to_string()]));
+            return Err(
+                Diagnostic::new(format!("unterminated {type_name} literal"), open.span)
+                    .with_expected(vec!["')'".to_string()]),
+            );
         };
         let close = content_start + close_rel;
         let content = &self.src[content_start..close];
@@ -207,9 +242,7 @@ impl Parser<'_> {
         if text == "null" {
             return Ok(LiteralKind::TypedNull(ty));
         }
-        let invalid = || {
-            Diagnostic::new(format!("invalid {} literal '{text}'", ty.name()), span)
-        };
+        let invalid = || Diagnostic::new(format!("invalid {} literal '{text}'", ty.name()), span);
         Ok(match ty {
             ScalarType::DateTime => {
                 if text.is_empty() {
@@ -224,7 +257,9 @@ impl Parser<'_> {
                 }
                 LiteralKind::Guid(text.to_string())
             }
-            ScalarType::Timespan => LiteralKind::Timespan(parse_timespan_text(text).ok_or_else(invalid)?),
+            ScalarType::Timespan => {
+                LiteralKind::Timespan(parse_timespan_text(text).ok_or_else(invalid)?)
+            }
             ScalarType::Bool => match text {
                 "true" => LiteralKind::Bool(true),
                 "false" => LiteralKind::Bool(false),
@@ -271,7 +306,9 @@ impl Parser<'_> {
             }
             ScalarType::Decimal => {
                 let valid = !text.is_empty()
-                    && text.bytes().all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b));
+                    && text
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b));
                 if !valid && !matches!(text, "nan" | "NaN") {
                     return Err(invalid());
                 }
@@ -309,7 +346,11 @@ impl Parser<'_> {
                         let key = self.bump();
                         self.decode_string_token(key)?
                     } else if self.at(TokenKind::Ident) {
-                        { let token = self.bump(); self.text(token) }.to_string()
+                        {
+                            let token = self.bump();
+                            self.text(token)
+                        }
+                        .to_string()
                     } else {
                         return Err(self.expected("a property name", "in the dynamic object"));
                     };
@@ -351,7 +392,10 @@ impl Parser<'_> {
             }
             TokenKind::Real => {
                 self.bump();
-                Ok(DynamicValue::Real(parse_real(self.text(token), token.span)?))
+                Ok(DynamicValue::Real(parse_real(
+                    self.text(token),
+                    token.span,
+                )?))
             }
             TokenKind::NumberWithSuffix => {
                 let literal = self.parse_plain_literal()?;
@@ -382,13 +426,21 @@ impl Parser<'_> {
 fn parse_int(text: &str, span: Span) -> PResult<i64> {
     if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
         // Hex literals denote the 64-bit pattern, so 0xFFFFFFFFFFFFFFFF is -1.
-        return u64::from_str_radix(hex, 16).map(|value| value as i64).map_err(|_| {
-            Diagnostic::new(format!("hexadecimal literal '{text}' does not fit in 64 bits"), span)
-        });
+        return u64::from_str_radix(hex, 16)
+            .map(|value| value as i64)
+            .map_err(|_| {
+                Diagnostic::new(
+                    format!("hexadecimal literal '{text}' does not fit in 64 bits"),
+                    span,
+                )
+            });
     }
     text.parse::<i64>().map_err(|_| {
-        Diagnostic::new(format!("integer literal '{text}' does not fit in a long (64 bits)"), span)
-            .with_hint("write it as a real number, e.g. real(1e20), if a floating value is meant")
+        Diagnostic::new(
+            format!("integer literal '{text}' does not fit in a long (64 bits)"),
+            span,
+        )
+        .with_hint("write it as a real number, e.g. real(1e20), if a floating value is meant")
     })
 }
 
@@ -399,24 +451,28 @@ fn parse_real(text: &str, span: Span) -> PResult<f64> {
 
 /// The ticks of a `10m`-style token, if it is a valid timespan.
 pub(crate) fn parse_timespan_token_text(text: &str) -> Option<i64> {
-    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     scaled_ticks(number, timespan_unit(unit)?)
 }
 
 fn parse_timespan_token(text: &str, span: Span) -> PResult<i64> {
-    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let Some(unit_ticks) = timespan_unit(unit) else {
-        return Err(Diagnostic::new(format!("invalid timespan literal '{text}'"), span)
-            .with_hint(format!(
+        return Err(
+            Diagnostic::new(format!("invalid timespan literal '{text}'"), span).with_hint(format!(
                 "'{unit}' is not a timespan unit; use d, h, m, s, ms, microsecond or tick \
                  (e.g. 30m, 1.5h)"
-            )));
+            )),
+        );
     };
-    scaled_ticks(number, unit_ticks).ok_or_else(|| {
-        Diagnostic::new(format!("timespan literal '{text}' is out of range"), span)
-    })
+    scaled_ticks(number, unit_ticks)
+        .ok_or_else(|| Diagnostic::new(format!("timespan literal '{text}' is out of range"), span))
 }
 
 fn decode_escapes(inner: &str, inner_start: u32) -> PResult<String> {
@@ -427,7 +483,9 @@ fn decode_escapes(inner: &str, inner_start: u32) -> PResult<String> {
             out.push(ch);
             continue;
         }
-        let Some((_, escaped)) = chars.next() else { break };
+        let Some((_, escaped)) = chars.next() else {
+            break;
+        };
         match escaped {
             'n' => out.push('\n'),
             't' => out.push('\t'),

@@ -46,9 +46,18 @@ pub fn parse_expression(source: &str) -> PResult<Expr> {
 impl<'a> Parser<'a> {
     fn new(src: &'a str) -> PResult<Parser<'a>> {
         if src.len() >= u32::MAX as usize {
-            return Err(Diagnostic::new("query is too large (4 GiB or more)", Span::default()));
+            return Err(Diagnostic::new(
+                "query is too large (4 GiB or more)",
+                Span::default(),
+            ));
         }
-        Ok(Parser { src, tokens: tokenize(src), pos: 0, depth: 0, allow_search_colon: false })
+        Ok(Parser {
+            src,
+            tokens: tokenize(src),
+            pos: 0,
+            depth: 0,
+            allow_search_colon: false,
+        })
     }
 
     // ----- cursor -----
@@ -101,7 +110,11 @@ impl<'a> Parser<'a> {
 
     /// End of the previous token: the end of the node just parsed.
     pub(crate) fn prev_end(&self) -> u32 {
-        if self.pos == 0 { 0 } else { self.tokens[self.pos - 1].span.end }
+        if self.pos == 0 {
+            0
+        } else {
+            self.tokens[self.pos - 1].span.end
+        }
     }
 
     pub(crate) fn span_from(&self, start: u32) -> Span {
@@ -202,7 +215,8 @@ impl<'a> Parser<'a> {
         let mut diagnostic = Diagnostic::new(message, token.span)
             .with_expected(expected.iter().map(|e| (*e).to_string()).collect());
         if token.kind == TokenKind::Assign {
-            diagnostic = diagnostic.with_hint("use '==' to compare values; '=' only names a column");
+            diagnostic =
+                diagnostic.with_hint("use '==' to compare values; '=' only names a column");
         }
         diagnostic
     }
@@ -288,14 +302,20 @@ impl<'a> Parser<'a> {
     pub(crate) fn parse_ident(&mut self, context: &str) -> PResult<Ident> {
         if self.at(TokenKind::Ident) || self.at_digit_name(0) {
             let token = self.bump();
-            return Ok(Ident { name: self.text(token).to_string(), span: token.span });
+            return Ok(Ident {
+                name: self.text(token).to_string(),
+                span: token.span,
+            });
         }
         if self.at_bracket_ident(0) {
             let open = self.bump();
             let string = self.bump();
             let name = self.decode_string_token(string)?;
             let close = self.bump();
-            return Ok(Ident { name, span: open.span.to(close.span) });
+            return Ok(Ident {
+                name,
+                span: open.span.to(close.span),
+            });
         }
         Err(self.expected("a name", context))
     }
@@ -304,26 +324,43 @@ impl<'a> Parser<'a> {
     pub(crate) fn parse_name_pattern(&mut self, context: &str) -> PResult<NamePattern> {
         if self.at_bracket_ident(0) {
             let ident = self.parse_ident(context)?;
-            return Ok(NamePattern { pattern: ident.name, span: ident.span });
+            return Ok(NamePattern {
+                pattern: ident.name,
+                span: ident.span,
+            });
         }
         let first = self.peek();
         if !matches!(first.kind, TokenKind::Ident | TokenKind::Star) {
             return Err(self.expected("a column or table name", context));
         }
-        let mut pattern = String::from({ let token = self.bump(); self.text(token) });
-        while matches!(self.peek().kind, TokenKind::Ident | TokenKind::Star | TokenKind::Int)
-            && self.tokens[self.pos - 1].span.end == self.peek().span.start
+        let mut pattern = String::from({
+            let token = self.bump();
+            self.text(token)
+        });
+        while matches!(
+            self.peek().kind,
+            TokenKind::Ident | TokenKind::Star | TokenKind::Int
+        ) && self.tokens[self.pos - 1].span.end == self.peek().span.start
         {
-            pattern.push_str({ let token = self.bump(); self.text(token) });
+            pattern.push_str({
+                let token = self.bump();
+                self.text(token)
+            });
         }
-        Ok(NamePattern { pattern, span: self.span_from(first.span.start) })
+        Ok(NamePattern {
+            pattern,
+            span: self.span_from(first.span.start),
+        })
     }
 
     /// Whether the tokens ahead are a wildcard pattern (`Sec*`) rather than an expression.
     pub(crate) fn at_wildcard_pattern(&self) -> bool {
         let mut ahead = 0;
         let mut saw_star = false;
-        while matches!(self.kind_at(ahead), TokenKind::Ident | TokenKind::Star | TokenKind::Int) {
+        while matches!(
+            self.kind_at(ahead),
+            TokenKind::Ident | TokenKind::Star | TokenKind::Int
+        ) {
             saw_star |= self.kind_at(ahead) == TokenKind::Star;
             if !self.adjacent(ahead) {
                 return saw_star;
@@ -338,14 +375,19 @@ impl<'a> Parser<'a> {
     fn query(&mut self) -> PResult<Query> {
         if self.at(TokenKind::Dot) && self.kind_at(1) == TokenKind::Ident && self.adjacent(0) {
             let span = self.peek().span.to(self.peek_at(1).span);
-            return Err(Diagnostic::new("management commands are not supported", span).with_hint(
-                "goshawk runs queries only; commands starting with '.' (such as .show or \
+            return Err(
+                Diagnostic::new("management commands are not supported", span).with_hint(
+                    "goshawk runs queries only; commands starting with '.' (such as .show or \
                  .create) administer a Kusto cluster",
-            ));
+                ),
+            );
         }
         let statements = self.statement_list(TokenKind::Eof, false)?;
         match statements.last() {
-            Some(Statement { kind: StatementKind::Tabular(_), .. }) => {}
+            Some(Statement {
+                kind: StatementKind::Tabular(_),
+                ..
+            }) => {}
             _ => {
                 let span = statements.last().map_or(Span::default(), |s| s.span);
                 return Err(Diagnostic::new(
@@ -355,7 +397,10 @@ impl<'a> Parser<'a> {
                 .with_expected(vec!["a tabular expression".to_string()]));
             }
         }
-        Ok(Query { statements, span: Span::new(0, self.src.len() as u32) })
+        Ok(Query {
+            statements,
+            span: Span::new(0, self.src.len() as u32),
+        })
     }
 
     /// Statements separated by `;` up to `close` (end of input or `}`).
@@ -432,14 +477,13 @@ impl<'a> Parser<'a> {
                 StatementKind::RestrictAccess(entities)
             }
             Some(word) if is_sql_keyword(word) && self.looks_like_sql() => {
-                return Err(Diagnostic::new(
-                    format!("'{word}' is SQL, not KQL"),
-                    self.peek().span,
-                )
-                .with_hint(
-                    "a KQL query starts with a table and pipes it through operators, e.g. \
+                return Err(
+                    Diagnostic::new(format!("'{word}' is SQL, not KQL"), self.peek().span)
+                        .with_hint(
+                            "a KQL query starts with a table and pipes it through operators, e.g. \
                      `T | where A == 1 | project A, B`",
-                ));
+                        ),
+                );
             }
             _ => {
                 let expr = self.parse_expr_or_tabular()?;
@@ -464,7 +508,10 @@ impl<'a> Parser<'a> {
                 }
             }
         };
-        Ok(Statement { kind, span: self.span_from(start) })
+        Ok(Statement {
+            kind,
+            span: self.span_from(start),
+        })
     }
 
     fn at_ident_after(&self, ahead: usize) -> bool {
@@ -485,9 +532,15 @@ impl<'a> Parser<'a> {
         while self.at(TokenKind::Dot) && self.kind_at(1) == TokenKind::Ident {
             self.bump();
             name.push('.');
-            name.push_str({ let token = self.bump(); self.text(token) });
+            name.push_str({
+                let token = self.bump();
+                self.text(token)
+            });
         }
-        Ok(Ident { name, span: self.span_from(first.span.start) })
+        Ok(Ident {
+            name,
+            span: self.span_from(first.span.start),
+        })
     }
 
     fn let_statement(&mut self) -> PResult<StatementKind> {
@@ -530,14 +583,21 @@ impl<'a> Parser<'a> {
         let start = self.start();
         let params = self.parameter_list()?;
         let body = self.function_body()?;
-        Ok(FunctionDef { params, body, span: self.span_from(start) })
+        Ok(FunctionDef {
+            params,
+            body,
+            span: self.span_from(start),
+        })
     }
 
     pub(crate) fn function_body(&mut self) -> PResult<FunctionBody> {
         let open = self.expect(TokenKind::LBrace, "to start the function body")?;
         let statements = self.nested(|p| p.statement_list(TokenKind::RBrace, true))?;
         self.expect_close(open, "the function body")?;
-        Ok(FunctionBody { statements, span: self.span_from(open.span.start) })
+        Ok(FunctionBody {
+            statements,
+            span: self.span_from(open.span.start),
+        })
     }
 
     /// `(name:type [= default], T:(*), U:(a:string, *))`
@@ -557,7 +617,12 @@ impl<'a> Parser<'a> {
                 Some(_) => Some(self.parse_expr()?),
                 None => None,
             };
-            params.push(Parameter { name, ty, default, span: self.span_from(start) });
+            params.push(Parameter {
+                name,
+                ty,
+                default,
+                span: self.span_from(start),
+            });
             if self.eat(TokenKind::Comma).is_none() {
                 break;
             }
@@ -581,7 +646,11 @@ impl<'a> Parser<'a> {
             }
         }
         self.expect_close(open, "the table schema")?;
-        Ok(TabularSchema { columns, open: open_schema, span: self.span_from(open.span.start) })
+        Ok(TabularSchema {
+            columns,
+            open: open_schema,
+            span: self.span_from(open.span.start),
+        })
     }
 
     pub(crate) fn column_decl(&mut self) -> PResult<ColumnDecl> {
@@ -589,7 +658,11 @@ impl<'a> Parser<'a> {
         let name = self.parse_ident("in the column list")?;
         self.expect(TokenKind::Colon, "after the column name")?;
         let ty = self.type_name()?;
-        Ok(ColumnDecl { name, ty, span: self.span_from(start) })
+        Ok(ColumnDecl {
+            name,
+            ty,
+            span: self.span_from(start),
+        })
     }
 
     /// `(a:string, b:long)`
@@ -613,11 +686,16 @@ impl<'a> Parser<'a> {
         let token = self.bump();
         let text = self.text(token);
         match ScalarType::from_name(text) {
-            Some(ty) => Ok(Spanned { value: ty, span: token.span }),
-            None => Err(Diagnostic::new(format!("unknown type '{text}'"), token.span).with_hint(
-                "the scalar types are bool, datetime, decimal, dynamic, guid, int, long, real, \
+            Some(ty) => Ok(Spanned {
+                value: ty,
+                span: token.span,
+            }),
+            None => Err(
+                Diagnostic::new(format!("unknown type '{text}'"), token.span).with_hint(
+                    "the scalar types are bool, datetime, decimal, dynamic, guid, int, long, real, \
                  string and timespan",
-            )),
+                ),
+            ),
         }
     }
 
@@ -670,7 +748,12 @@ impl<'a> Parser<'a> {
             }
             self.expect_close(open, "the pattern definitions")?;
         }
-        Ok(StatementKind::DeclarePattern(DeclarePattern { name, params, path_params, definitions }))
+        Ok(StatementKind::DeclarePattern(DeclarePattern {
+            name,
+            params,
+            path_params,
+            definitions,
+        }))
     }
 
     fn bracketed_parameters(&mut self) -> PResult<Vec<Parameter>> {
@@ -681,7 +764,12 @@ impl<'a> Parser<'a> {
             let name = self.parse_ident("in the pattern path parameters")?;
             self.expect(TokenKind::Colon, "after the parameter name")?;
             let ty = ParamType::Scalar(self.type_name()?);
-            params.push(Parameter { name, ty, default: None, span: self.span_from(start) });
+            params.push(Parameter {
+                name,
+                ty,
+                default: None,
+                span: self.span_from(start),
+            });
             if self.eat(TokenKind::Comma).is_none() {
                 break;
             }
@@ -692,7 +780,9 @@ impl<'a> Parser<'a> {
 }
 
 fn is_sql_keyword(word: &str) -> bool {
-    ["select", "insert", "update", "delete"].iter().any(|k| word.eq_ignore_ascii_case(k))
+    ["select", "insert", "update", "delete"]
+        .iter()
+        .any(|k| word.eq_ignore_ascii_case(k))
         && word.bytes().all(|b| b.is_ascii_uppercase())
         || word == "select"
 }

@@ -7,18 +7,69 @@ use crate::token::TokenKind;
 
 /// Operators that may follow `|`, for "did you mean" suggestions.
 pub const PIPE_OPERATORS: &[&str] = &[
-    "as", "consume", "count", "distinct", "evaluate", "extend", "facet", "filter", "fork",
-    "getschema", "graph-mark-components", "graph-match", "graph-merge", "graph-shortest-paths",
-    "graph-to-table", "invoke", "join", "limit", "lookup", "make-graph", "make-series",
-    "mv-apply", "mv-expand", "mvapply", "mvexpand", "order", "parse", "parse-kv", "parse-where",
-    "partition", "project", "project-away", "project-keep", "project-rename", "project-reorder",
-    "reduce", "render", "sample", "sample-distinct", "scan", "search", "serialize", "sort",
-    "summarize", "take", "top", "top-hitters", "top-nested", "union", "where",
+    "as",
+    "consume",
+    "count",
+    "distinct",
+    "evaluate",
+    "extend",
+    "facet",
+    "filter",
+    "fork",
+    "getschema",
+    "graph-mark-components",
+    "graph-match",
+    "graph-merge",
+    "graph-shortest-paths",
+    "graph-to-table",
+    "invoke",
+    "join",
+    "limit",
+    "lookup",
+    "make-graph",
+    "make-series",
+    "mv-apply",
+    "mv-expand",
+    "mvapply",
+    "mvexpand",
+    "order",
+    "parse",
+    "parse-kv",
+    "parse-where",
+    "partition",
+    "project",
+    "project-away",
+    "project-keep",
+    "project-rename",
+    "project-reorder",
+    "reduce",
+    "render",
+    "sample",
+    "sample-distinct",
+    "scan",
+    "search",
+    "serialize",
+    "sort",
+    "summarize",
+    "take",
+    "top",
+    "top-hitters",
+    "top-nested",
+    "union",
+    "where",
 ];
 
 /// Operators that produce rows without an input and can start a pipeline.
-const SOURCE_OPERATORS: &[&str] =
-    &["datatable", "externaldata", "print", "range", "union", "find", "search", "evaluate"];
+const SOURCE_OPERATORS: &[&str] = &[
+    "datatable",
+    "externaldata",
+    "print",
+    "range",
+    "union",
+    "find",
+    "search",
+    "evaluate",
+];
 
 const SQL_HINTS: &[(&str, &str)] = &[
     ("select", "KQL chooses columns with 'project'"),
@@ -31,7 +82,9 @@ impl Parser<'_> {
     /// Whether the cursor is at an operator that starts a pipeline by itself (`print`, `range x
     /// from ...`, `datatable(...)`, ...), as opposed to a name or call.
     pub(crate) fn at_tabular_operator_source(&self) -> bool {
-        let Some(word) = self.word_at(0) else { return false };
+        let Some(word) = self.word_at(0) else {
+            return false;
+        };
         if !SOURCE_OPERATORS.contains(&word) {
             return false;
         }
@@ -39,17 +92,22 @@ impl Parser<'_> {
         match word {
             "datatable" | "externaldata" => next == TokenKind::LParen,
             "range" | "evaluate" => next == TokenKind::Ident,
-            "union" | "find" | "search" => !matches!(
-                next,
-                TokenKind::Pipe
-                    | TokenKind::RParen
-                    | TokenKind::Comma
-                    | TokenKind::Semicolon
-                    | TokenKind::Eof
-                    | TokenKind::Assign
-                    | TokenKind::EqEq
-                    | TokenKind::Dot
-            ) && !(next == TokenKind::LParen && word != "union"),
+            "union" | "find" | "search" => {
+                let ends_a_name = matches!(
+                    next,
+                    TokenKind::Pipe
+                        | TokenKind::RParen
+                        | TokenKind::Comma
+                        | TokenKind::Semicolon
+                        | TokenKind::Eof
+                        | TokenKind::Assign
+                        | TokenKind::EqEq
+                        | TokenKind::Dot
+                );
+                // `find(...)` / `search(...)` would be calls of functions with those names.
+                let is_call = next == TokenKind::LParen && word != "union";
+                !ends_a_name && !is_call
+            }
             _ => !matches!(next, TokenKind::Pipe | TokenKind::Assign | TokenKind::EqEq),
         }
     }
@@ -75,13 +133,17 @@ impl Parser<'_> {
         }
         let expr = self.parse_postfix()?;
         let span = expr.span;
-        self.expr_to_source(expr).ok_or_else(|| {
-            Diagnostic::new("expected a tabular expression (a table name, a call or a query)", span)
-        })
-        .map(|mut source| {
-            source.span = self.span_from(start);
-            source
-        })
+        self.expr_to_source(expr)
+            .ok_or_else(|| {
+                Diagnostic::new(
+                    "expected a tabular expression (a table name, a call or a query)",
+                    span,
+                )
+            })
+            .map(|mut source| {
+                source.span = self.span_from(start);
+                source
+            })
     }
 
     /// `| op | op ...` after `source`.
@@ -111,30 +173,41 @@ impl Parser<'_> {
             while self.eat(TokenKind::Pipe).is_some() {
                 operators.push(self.parse_operator(false)?);
             }
-            Ok(TabularExpr { source: None, operators, span: self.span_from(start) })
+            Ok(TabularExpr {
+                source: None,
+                operators,
+                span: self.span_from(start),
+            })
         } else {
             self.tabular_inner()
         }
     }
 
     fn at_pipe_operator_name(&self) -> bool {
-        let Some(word) = self.word_at(0) else { return false };
-        if matches!(self.kind_at(1), TokenKind::Pipe | TokenKind::RParen) && word != "count"
-            && word != "getschema" && word != "serialize"
+        let Some(word) = self.word_at(0) else {
+            return false;
+        };
+        if matches!(self.kind_at(1), TokenKind::Pipe | TokenKind::RParen)
+            && word != "count"
+            && word != "getschema"
+            && word != "serialize"
         {
             return false;
         }
         let hyphenated = self.kind_at(1) == TokenKind::Minus && self.adjacent(0);
         PIPE_OPERATORS.contains(&word)
-            || (hyphenated && PIPE_OPERATORS.iter().any(|op| op.starts_with(&format!("{word}-"))))
+            || (hyphenated
+                && PIPE_OPERATORS
+                    .iter()
+                    .any(|op| op.starts_with(&format!("{word}-"))))
     }
 
     /// The operator name, joining hyphenated spellings (`project-away`, `graph-shortest-paths`).
     fn operator_name(&mut self) -> PResult<(String, crate::span::Span)> {
         if !self.at(TokenKind::Ident) {
-            return Err(self.expected("an operator", "after '|'").with_hint(format!(
-                "operators include where, extend, project, summarize, join, sort, take"
-            )));
+            return Err(self.expected("an operator", "after '|'").with_hint(
+                "operators include where, extend, project, summarize, join, sort, take",
+            ));
         }
         let first = self.bump();
         let mut name = self.text(first).to_string();
@@ -144,9 +217,11 @@ impl Parser<'_> {
             && self.adjacent(0)
         {
             let candidate = format!("{name}-{}", self.text(self.peek_at(1)));
-            if !PIPE_OPERATORS.iter().chain(["project-smart"].iter()).any(|op| {
-                *op == candidate || op.starts_with(&format!("{candidate}-"))
-            }) {
+            if !PIPE_OPERATORS
+                .iter()
+                .chain(["project-smart"].iter())
+                .any(|op| *op == candidate || op.starts_with(&format!("{candidate}-")))
+            {
                 break;
             }
             self.bump();
@@ -159,8 +234,7 @@ impl Parser<'_> {
     /// Options `name=value` whose name is in `names` or starts with `hint.`.
     fn parse_params(&mut self, names: &[&str]) -> PResult<Vec<OperatorParam>> {
         let mut params = Vec::new();
-        loop {
-            let Some(word) = self.word_at(0) else { break };
+        while let Some(word) = self.word_at(0) {
             let is_hint = word == "hint"
                 && self.kind_at(1) == TokenKind::Dot
                 && self.kind_at(2) == TokenKind::Ident
@@ -179,7 +253,11 @@ impl Parser<'_> {
         let name = self.dotted_name()?;
         self.expect(TokenKind::Assign, "after the option name")?;
         let value = self.parse_param_value()?;
-        Ok(OperatorParam { name, value, span: self.span_from(start) })
+        Ok(OperatorParam {
+            name,
+            value,
+            span: self.span_from(start),
+        })
     }
 
     /// An option value: a literal or a bare name (never a call, so `hint.strategy=broadcast (`
@@ -188,11 +266,17 @@ impl Parser<'_> {
         if let Some(word) = self.word_at(0)
             && let Some(literal) = self.try_keyword_literal(word)?
         {
-            return Ok(Expr { span: literal.span, kind: ExprKind::Literal(literal) });
+            return Ok(Expr {
+                span: literal.span,
+                kind: ExprKind::Literal(literal),
+            });
         }
         if self.at_ident() {
             let name = self.parse_ident("")?;
-            return Ok(Expr { span: name.span, kind: ExprKind::Name(name) });
+            return Ok(Expr {
+                span: name.span,
+                kind: ExprKind::Name(name),
+            });
         }
         self.parse_unary()
     }
@@ -207,7 +291,11 @@ impl Parser<'_> {
             let name = self.dotted_name()?;
             self.expect(TokenKind::Assign, "after the property name")?;
             let value = self.parse_property_value()?;
-            properties.push(OperatorParam { name, value, span: self.span_from(start) });
+            properties.push(OperatorParam {
+                name,
+                value,
+                span: self.span_from(start),
+            });
             if self.eat(TokenKind::Comma).is_none() {
                 break;
             }
@@ -234,7 +322,10 @@ impl Parser<'_> {
         }
         let start = first.span.start;
         items.insert(0, first);
-        Ok(Expr { kind: ExprKind::List(items), span: self.span_from(start) })
+        Ok(Expr {
+            kind: ExprKind::List(items),
+            span: self.span_from(start),
+        })
     }
 
     fn unknown_operator(&self, name: &str, span: crate::span::Span) -> Diagnostic {
@@ -254,16 +345,18 @@ impl Parser<'_> {
             diagnostic.message = format!("unknown operator '{name}'; did you mean '{op}'?");
             return diagnostic.with_hint(format!("did you mean '{op}'?"));
         }
-        diagnostic.with_hint(
-            "operators include where, extend, project, summarize, join, sort, top, take",
-        )
+        diagnostic
+            .with_hint("operators include where, extend, project, summarize, join, sort, top, take")
     }
 
     pub(crate) fn parse_operator(&mut self, as_source: bool) -> PResult<Operator> {
         let start = self.start();
         let (name, name_span) = self.operator_name()?;
         let kind = self.operator_body(&name, name_span, as_source)?;
-        Ok(Operator { kind, span: self.span_from(start) })
+        Ok(Operator {
+            kind,
+            span: self.span_from(start),
+        })
     }
 
     fn operator_body(
@@ -285,10 +378,18 @@ impl Parser<'_> {
                 }
                 OperatorKind::Where { predicate }
             }
-            "extend" => OperatorKind::Extend { columns: self.parse_named_list()? },
-            "project" => OperatorKind::Project { columns: self.parse_named_list()? },
-            "project-away" => OperatorKind::ProjectAway { columns: self.pattern_list()? },
-            "project-keep" => OperatorKind::ProjectKeep { columns: self.pattern_list()? },
+            "extend" => OperatorKind::Extend {
+                columns: self.parse_named_list()?,
+            },
+            "project" => OperatorKind::Project {
+                columns: self.parse_named_list()?,
+            },
+            "project-away" => OperatorKind::ProjectAway {
+                columns: self.pattern_list()?,
+            },
+            "project-keep" => OperatorKind::ProjectKeep {
+                columns: self.pattern_list()?,
+            },
             "project-rename" => {
                 let mut columns = Vec::new();
                 loop {
@@ -296,7 +397,11 @@ impl Parser<'_> {
                     let new_name = self.parse_ident("in project-rename")?;
                     self.expect(TokenKind::Assign, "after the new column name")?;
                     let old_name = self.parse_ident("after '='")?;
-                    columns.push(RenameColumn { new_name, old_name, span: self.span_from(start) });
+                    columns.push(RenameColumn {
+                        new_name,
+                        old_name,
+                        span: self.span_from(start),
+                    });
                     if self.eat(TokenKind::Comma).is_none() {
                         break;
                     }
@@ -321,7 +426,11 @@ impl Parser<'_> {
                         }
                         _ => None,
                     };
-                    columns.push(ReorderColumn { pattern, order, span: self.span_from(start) });
+                    columns.push(ReorderColumn {
+                        pattern,
+                        order,
+                        span: self.span_from(start),
+                    });
                     if self.eat(TokenKind::Comma).is_none() {
                         break;
                     }
@@ -335,36 +444,63 @@ impl Parser<'_> {
                 } else {
                     self.parse_named_list()?
                 };
-                let by = if self.eat_word("by").is_some() { self.parse_named_list()? } else { Vec::new() };
-                OperatorKind::Summarize { params, aggregates, by }
+                let by = if self.eat_word("by").is_some() {
+                    self.parse_named_list()?
+                } else {
+                    Vec::new()
+                };
+                OperatorKind::Summarize {
+                    params,
+                    aggregates,
+                    by,
+                }
             }
-            "count" => OperatorKind::Count { params: self.parse_params(&[])? },
+            "count" => OperatorKind::Count {
+                params: self.parse_params(&[])?,
+            },
             "distinct" => {
                 let params = self.parse_params(&[])?;
-                OperatorKind::Distinct { params, columns: self.parse_named_list()? }
+                OperatorKind::Distinct {
+                    params,
+                    columns: self.parse_named_list()?,
+                }
             }
             "take" | "limit" => {
                 let params = self.parse_params(&[])?;
-                OperatorKind::Take { params, count: self.parse_expr()? }
+                OperatorKind::Take {
+                    params,
+                    count: self.parse_expr()?,
+                }
             }
             "top" => {
                 let params = self.parse_params(&[])?;
                 let count = self.parse_expr()?;
                 self.expect_word("by", "after the number of rows in 'top'")?;
-                OperatorKind::Top { params, count, by: self.parse_sort_keys()? }
+                OperatorKind::Top {
+                    params,
+                    count,
+                    by: self.parse_sort_keys()?,
+                }
             }
             "top-nested" => self.top_nested()?,
             "top-hitters" => {
                 let count = self.parse_expr()?;
                 self.expect_word("of", "after the number of rows in 'top-hitters'")?;
                 let of = self.parse_expr()?;
-                let by = if self.eat_word("by").is_some() { Some(self.parse_expr()?) } else { None };
+                let by = if self.eat_word("by").is_some() {
+                    Some(self.parse_expr()?)
+                } else {
+                    None
+                };
                 OperatorKind::TopHitters { count, of, by }
             }
             "sort" | "order" => {
                 let params = self.parse_params(&[])?;
                 self.expect_word("by", &format!("after '{name}'"))?;
-                OperatorKind::Sort { params, keys: self.parse_sort_keys()? }
+                OperatorKind::Sort {
+                    params,
+                    keys: self.parse_sort_keys()?,
+                }
             }
             "join" => OperatorKind::Join(self.join_body("join")?),
             "lookup" => OperatorKind::Lookup(self.join_body("lookup")?),
@@ -382,18 +518,35 @@ impl Parser<'_> {
             "mv-expand" | "mvexpand" => {
                 let params = self.parse_params(&["bagexpansion", "with_itemindex", "kind"])?;
                 let items = self.mv_items()?;
-                let limit = if self.eat_word("limit").is_some() { Some(self.parse_expr()?) } else { None };
-                OperatorKind::MvExpand { params, items, limit }
+                let limit = if self.eat_word("limit").is_some() {
+                    Some(self.parse_expr()?)
+                } else {
+                    None
+                };
+                OperatorKind::MvExpand {
+                    params,
+                    items,
+                    limit,
+                }
             }
             "mv-apply" | "mvapply" => {
                 let params = self.parse_params(&["with_itemindex", "bagexpansion", "kind"])?;
                 let items = self.mv_items()?;
-                let limit = if self.eat_word("limit").is_some() { Some(self.parse_expr()?) } else { None };
+                let limit = if self.eat_word("limit").is_some() {
+                    Some(self.parse_expr()?)
+                } else {
+                    None
+                };
                 self.expect_word("on", "before the mv-apply sub-query")?;
                 let open = self.expect(TokenKind::LParen, "to start the mv-apply sub-query")?;
                 let subquery = self.parse_input_subquery()?;
                 self.expect_close(open, "the mv-apply sub-query")?;
-                OperatorKind::MvApply { params, items, limit, subquery: Box::new(subquery) }
+                OperatorKind::MvApply {
+                    params,
+                    items,
+                    limit,
+                    subquery: Box::new(subquery),
+                }
             }
             "parse" => OperatorKind::Parse(self.parse_body()?),
             "parse-where" => OperatorKind::ParseWhere(self.parse_body()?),
@@ -406,7 +559,11 @@ impl Parser<'_> {
                 } else {
                     Vec::new()
                 };
-                OperatorKind::ParseKv { input, captures, properties }
+                OperatorKind::ParseKv {
+                    input,
+                    captures,
+                    properties,
+                }
             }
             "make-series" => self.make_series()?,
             "evaluate" => {
@@ -424,7 +581,11 @@ impl Parser<'_> {
                 } else {
                     None
                 };
-                OperatorKind::Evaluate { params, plugin, output_schema }
+                OperatorKind::Evaluate {
+                    params,
+                    plugin,
+                    output_schema,
+                }
             }
             "render" => {
                 let visualization = self.parse_ident("after 'render'")?;
@@ -437,10 +598,17 @@ impl Parser<'_> {
                         let name = self.parse_ident("")?;
                         self.bump();
                         let value = self.parse_property_value()?;
-                        properties.push(OperatorParam { name, value, span: self.span_from(start) });
+                        properties.push(OperatorParam {
+                            name,
+                            value,
+                            span: self.span_from(start),
+                        });
                     }
                 }
-                OperatorKind::Render { visualization, properties }
+                OperatorKind::Render {
+                    visualization,
+                    properties,
+                }
             }
             "search" => {
                 let params = self.parse_params(&["kind"])?;
@@ -460,7 +628,11 @@ impl Parser<'_> {
                     None
                 };
                 let predicate = self.search_predicate()?;
-                OperatorKind::Search { params, tables, predicate }
+                OperatorKind::Search {
+                    params,
+                    tables,
+                    predicate,
+                }
             }
             "find" => self.find()?,
             "facet" => {
@@ -506,7 +678,11 @@ impl Parser<'_> {
                     let open = self.bump();
                     let body = self.parse_input_subquery()?;
                     self.expect_close(open, "the fork branch")?;
-                    branches.push(ForkBranch { name, body, span: self.span_from(start) });
+                    branches.push(ForkBranch {
+                        name,
+                        body,
+                        span: self.span_from(start),
+                    });
                 }
                 if branches.is_empty() {
                     return Err(self.expected("'('", "to start a fork branch"));
@@ -517,7 +693,10 @@ impl Parser<'_> {
                 let params = self.parse_params(&[])?;
                 self.expect_word("by", "after 'partition'")?;
                 let column = self.parse_ident("after 'partition by'")?;
-                let by = Expr { span: column.span, kind: ExprKind::Name(column) };
+                let by = Expr {
+                    span: column.span,
+                    kind: ExprKind::Name(column),
+                };
                 let subquery = if let Some(open) = self.eat(TokenKind::LParen) {
                     let subquery = self.parse_input_subquery()?;
                     self.expect_close(open, "the partition sub-query")?;
@@ -529,36 +708,58 @@ impl Parser<'_> {
                 } else {
                     return Err(self.expected("'(' or '{'", "to start the partition sub-query"));
                 };
-                OperatorKind::Partition { params, by, subquery: Box::new(subquery) }
+                OperatorKind::Partition {
+                    params,
+                    by,
+                    subquery: Box::new(subquery),
+                }
             }
             "scan" => self.scan()?,
             "as" => {
                 let params = self.parse_params(&[])?;
-                OperatorKind::As { params, name: self.parse_ident("after 'as'")? }
+                OperatorKind::As {
+                    params,
+                    name: self.parse_ident("after 'as'")?,
+                }
             }
             "invoke" => {
                 let name = self.parse_ident("after 'invoke'")?;
                 if !self.at(TokenKind::LParen) {
                     return Err(self.expected("'('", "after the function name"));
                 }
-                OperatorKind::Invoke { function: self.finish_call(name)? }
+                OperatorKind::Invoke {
+                    function: self.finish_call(name)?,
+                }
             }
             "serialize" => {
-                let columns = if self.at_operator_end() { Vec::new() } else { self.parse_named_list()? };
+                let columns = if self.at_operator_end() {
+                    Vec::new()
+                } else {
+                    self.parse_named_list()?
+                };
                 OperatorKind::Serialize { columns }
             }
             "sample" => {
                 let params = self.parse_params(&[])?;
-                OperatorKind::Sample { params, count: self.parse_expr()? }
+                OperatorKind::Sample {
+                    params,
+                    count: self.parse_expr()?,
+                }
             }
             "sample-distinct" => {
                 let params = self.parse_params(&[])?;
                 let count = self.parse_expr()?;
                 self.expect_word("of", "after the number of values in 'sample-distinct'")?;
-                OperatorKind::SampleDistinct { params, count, of: self.parse_expr()? }
+                OperatorKind::SampleDistinct {
+                    params,
+                    count,
+                    of: self.parse_expr()?,
+                }
             }
             "getschema" => OperatorKind::GetSchema,
-            "consume" => OperatorKind::Consume { params: self.parse_params(&["decodeblocks"])? },
+            "consume" => OperatorKind::Consume {
+                params: self.parse_params(&["decodeblocks"])?,
+            },
             "reduce" => {
                 let params = self.parse_params(&["kind"])?;
                 self.expect_word("by", "after 'reduce'")?;
@@ -575,7 +776,11 @@ impl Parser<'_> {
                 OperatorKind::Reduce { params, by, with }
             }
             "print" if as_source => {
-                let columns = if self.at_operator_end() { Vec::new() } else { self.parse_named_list()? };
+                let columns = if self.at_operator_end() {
+                    Vec::new()
+                } else {
+                    self.parse_named_list()?
+                };
                 OperatorKind::Print { columns }
             }
             "range" if as_source => {
@@ -586,7 +791,12 @@ impl Parser<'_> {
                 let to = self.parse_expr()?;
                 self.expect_word("step", "after the range end")?;
                 let step = self.parse_expr()?;
-                OperatorKind::Range { column, from, to, step }
+                OperatorKind::Range {
+                    column,
+                    from,
+                    to,
+                    step,
+                }
             }
             "datatable" if as_source => {
                 let schema = self.column_decl_list("the datatable schema")?;
@@ -619,7 +829,11 @@ impl Parser<'_> {
                 } else {
                     Vec::new()
                 };
-                OperatorKind::ExternalData { schema, uris, properties }
+                OperatorKind::ExternalData {
+                    schema,
+                    uris,
+                    properties,
+                }
             }
             "make-graph" => self.make_graph()?,
             "graph-match" | "graph-shortest-paths" => {
@@ -628,16 +842,30 @@ impl Parser<'_> {
                 while self.eat(TokenKind::Comma).is_some() {
                     patterns.push(self.graph_pattern()?);
                 }
-                let predicate = if self.eat_word("where").is_some() { Some(self.parse_expr()?) } else { None };
+                let predicate = if self.eat_word("where").is_some() {
+                    Some(self.parse_expr()?)
+                } else {
+                    None
+                };
                 let project = if self.eat_word("project").is_some() {
                     self.parse_named_list()?
                 } else {
                     Vec::new()
                 };
                 if name == "graph-match" {
-                    OperatorKind::GraphMatch { params, patterns, predicate, project }
+                    OperatorKind::GraphMatch {
+                        params,
+                        patterns,
+                        predicate,
+                        project,
+                    }
                 } else {
-                    OperatorKind::GraphShortestPaths { params, patterns, predicate, project }
+                    OperatorKind::GraphShortestPaths {
+                        params,
+                        patterns,
+                        predicate,
+                        project,
+                    }
                 }
             }
             "graph-mark-components" => OperatorKind::GraphMarkComponents {
@@ -661,7 +889,12 @@ impl Parser<'_> {
                     };
                     let params =
                         self.parse_params(&["with_node_id", "with_source_id", "with_target_id"])?;
-                    parts.push(GraphToTablePart { entity, alias, params, span: self.span_from(start) });
+                    parts.push(GraphToTablePart {
+                        entity,
+                        alias,
+                        params,
+                        span: self.span_from(start),
+                    });
                     if self.eat(TokenKind::Comma).is_none() {
                         break;
                     }
@@ -670,8 +903,15 @@ impl Parser<'_> {
             }
             "graph-merge" => {
                 let right = self.join_right_side()?;
-                let on = if self.eat_word("on").is_some() { self.join_keys()? } else { Vec::new() };
-                OperatorKind::GraphMerge { right: Box::new(right), on }
+                let on = if self.eat_word("on").is_some() {
+                    self.join_keys()?
+                } else {
+                    Vec::new()
+                };
+                OperatorKind::GraphMerge {
+                    right: Box::new(right),
+                    on,
+                }
             }
             _ => return Err(self.unknown_operator(name, name_span)),
         })
@@ -684,7 +924,11 @@ impl Parser<'_> {
     fn at_operator_end(&self) -> bool {
         matches!(
             self.peek().kind,
-            TokenKind::Pipe | TokenKind::Semicolon | TokenKind::Eof | TokenKind::RParen | TokenKind::RBrace
+            TokenKind::Pipe
+                | TokenKind::Semicolon
+                | TokenKind::Eof
+                | TokenKind::RParen
+                | TokenKind::RBrace
         )
     }
 
@@ -700,7 +944,11 @@ impl Parser<'_> {
         let mut levels = Vec::new();
         loop {
             let start = self.start();
-            let count = if self.at_word("of") { None } else { Some(self.parse_expr()?) };
+            let count = if self.at_word("of") {
+                None
+            } else {
+                Some(self.parse_expr()?)
+            };
             self.expect_word("of", "in top-nested")?;
             let of = self.parse_named_expr()?;
             let with_others = if self.at_word("with") && self.word_at(1) == Some("others") {
@@ -714,7 +962,14 @@ impl Parser<'_> {
             self.expect_word("by", "in top-nested")?;
             let by = self.parse_named_expr()?;
             let order = self.parse_sort_order();
-            levels.push(TopNestedLevel { count, of, with_others, by, order, span: self.span_from(start) });
+            levels.push(TopNestedLevel {
+                count,
+                of,
+                with_others,
+                by,
+                order,
+                span: self.span_from(start),
+            });
             if self.eat(TokenKind::Comma).is_none() {
                 return Ok(OperatorKind::TopNested { levels });
             }
@@ -739,22 +994,25 @@ impl Parser<'_> {
                 self.bump();
                 self.bump();
                 let value = self.parse_ident("after 'kind='")?;
-                let Some(&(_, join_kind)) =
-                    JoinKind::NAMES.iter().find(|(spelling, _)| *spelling == value.name)
+                let Some(&(_, join_kind)) = JoinKind::NAMES
+                    .iter()
+                    .find(|(spelling, _)| *spelling == value.name)
                 else {
                     let names: Vec<&str> = JoinKind::NAMES.iter().map(|(n, _)| *n).collect();
                     let mut diagnostic =
                         Diagnostic::new(format!("unknown join kind '{}'", value.name), value.span)
                             .with_expected(names.iter().map(|n| format!("'{n}'")).collect());
-                    if let Some(best) = names
-                        .iter()
-                        .min_by_key(|n| strsim::damerau_levenshtein(&value.name.to_ascii_lowercase(), n))
-                    {
+                    if let Some(best) = names.iter().min_by_key(|n| {
+                        strsim::damerau_levenshtein(&value.name.to_ascii_lowercase(), n)
+                    }) {
                         diagnostic = diagnostic.with_hint(format!("did you mean '{best}'?"));
                     }
                     return Err(diagnostic);
                 };
-                kind = Some(Spanned { value: join_kind, span: self.span_from(start) });
+                kind = Some(Spanned {
+                    value: join_kind,
+                    span: self.span_from(start),
+                });
                 continue;
             }
             let more = self.parse_params(&["withsource"])?;
@@ -769,7 +1027,12 @@ impl Parser<'_> {
         }
         self.bump();
         let on = self.join_keys()?;
-        Ok(Join { kind, params, right: Box::new(right), on })
+        Ok(Join {
+            kind,
+            params,
+            right: Box::new(right),
+            on,
+        })
     }
 
     fn join_right_side(&mut self) -> PResult<TabularExpr> {
@@ -780,7 +1043,11 @@ impl Parser<'_> {
         }
         let start = self.start();
         let source = self.parse_source()?;
-        Ok(TabularExpr { source: Some(Box::new(source)), operators: Vec::new(), span: self.span_from(start) })
+        Ok(TabularExpr {
+            source: Some(Box::new(source)),
+            operators: Vec::new(),
+            span: self.span_from(start),
+        })
     }
 
     fn expr_into_tabular(&self, expr: Expr) -> PResult<TabularExpr> {
@@ -789,7 +1056,11 @@ impl Parser<'_> {
         }
         let span = expr.span;
         match self.expr_to_source(expr) {
-            Some(source) => Ok(TabularExpr { span: source.span, source: Some(Box::new(source)), operators: Vec::new() }),
+            Some(source) => Ok(TabularExpr {
+                span: source.span,
+                source: Some(Box::new(source)),
+                operators: Vec::new(),
+            }),
             None => Err(Diagnostic::new("expected a tabular expression", span)),
         }
     }
@@ -807,7 +1078,9 @@ impl Parser<'_> {
 
     fn union_operand(&mut self) -> PResult<UnionOperand> {
         if self.at_wildcard_pattern() {
-            return Ok(UnionOperand::Pattern(self.parse_name_pattern("in the union")?));
+            return Ok(UnionOperand::Pattern(
+                self.parse_name_pattern("in the union")?,
+            ));
         }
         if let Some(open) = self.eat(TokenKind::LParen) {
             let inner = self.nested(Self::parse_expr_or_tabular)?;
@@ -843,7 +1116,11 @@ impl Parser<'_> {
             } else {
                 None
             };
-            items.push(MvExpandItem { column, to_type, span: self.span_from(start) });
+            items.push(MvExpandItem {
+                column,
+                to_type,
+                span: self.span_from(start),
+            });
             if self.eat(TokenKind::Comma).is_none() {
                 return Ok(items);
             }
@@ -864,11 +1141,21 @@ impl Parser<'_> {
                     "regex" => ParseKind::Regex,
                     "relaxed" => ParseKind::Relaxed,
                     other => {
-                        return Err(Diagnostic::new(format!("unknown parse kind '{other}'"), value.span)
-                            .with_expected(vec!["'simple'".into(), "'regex'".into(), "'relaxed'".into()]));
+                        return Err(Diagnostic::new(
+                            format!("unknown parse kind '{other}'"),
+                            value.span,
+                        )
+                        .with_expected(vec![
+                            "'simple'".into(),
+                            "'regex'".into(),
+                            "'relaxed'".into(),
+                        ]));
                     }
                 };
-                kind = Some(Spanned { value: parse_kind, span: self.span_from(start) });
+                kind = Some(Spanned {
+                    value: parse_kind,
+                    span: self.span_from(start),
+                });
                 continue;
             }
             let more = self.parse_params(&["flags"])?;
@@ -882,13 +1169,23 @@ impl Parser<'_> {
         let mut pattern = Vec::new();
         loop {
             match self.peek().kind {
-                TokenKind::String => pattern.push(ParsePatternPart::Literal(self.parse_string_literal()?)),
+                TokenKind::String => {
+                    pattern.push(ParsePatternPart::Literal(self.parse_string_literal()?))
+                }
                 TokenKind::Star => pattern.push(ParsePatternPart::Wildcard(self.bump().span)),
                 TokenKind::Ident | TokenKind::LBracket if self.at_ident() => {
                     let start = self.start();
                     let name = self.parse_ident("")?;
-                    let ty = if self.eat(TokenKind::Colon).is_some() { Some(self.type_name()?) } else { None };
-                    pattern.push(ParsePatternPart::Capture { name, ty, span: self.span_from(start) });
+                    let ty = if self.eat(TokenKind::Colon).is_some() {
+                        Some(self.type_name()?)
+                    } else {
+                        None
+                    };
+                    pattern.push(ParsePatternPart::Capture {
+                        name,
+                        ty,
+                        span: self.span_from(start),
+                    });
                 }
                 TokenKind::Comma => {
                     self.bump();
@@ -899,7 +1196,12 @@ impl Parser<'_> {
         if pattern.is_empty() {
             return Err(self.expected("a parse pattern", "after 'with'"));
         }
-        Ok(Parse { kind, params, input, pattern })
+        Ok(Parse {
+            kind,
+            params,
+            input,
+            pattern,
+        })
     }
 
     fn make_series(&mut self) -> PResult<OperatorKind> {
@@ -915,7 +1217,11 @@ impl Parser<'_> {
             } else {
                 None
             };
-            aggregates.push(MakeSeriesAggregate { aggregate, default, span: self.span_from(start) });
+            aggregates.push(MakeSeriesAggregate {
+                aggregate,
+                default,
+                span: self.span_from(start),
+            });
             if self.eat(TokenKind::Comma).is_none() {
                 break;
             }
@@ -934,13 +1240,35 @@ impl Parser<'_> {
             self.expect_close(open, "range(...)")?;
             MakeSeriesRange::InRange { start, stop, step }
         } else {
-            let from = if self.eat_word("from").is_some() { Some(self.parse_expr()?) } else { None };
-            let to = if self.eat_word("to").is_some() { Some(self.parse_expr()?) } else { None };
+            let from = if self.eat_word("from").is_some() {
+                Some(self.parse_expr()?)
+            } else {
+                None
+            };
+            let to = if self.eat_word("to").is_some() {
+                Some(self.parse_expr()?)
+            } else {
+                None
+            };
             self.expect_word("step", "in make-series")?;
-            MakeSeriesRange::FromTo { from, to, step: self.parse_expr()? }
+            MakeSeriesRange::FromTo {
+                from,
+                to,
+                step: self.parse_expr()?,
+            }
         };
-        let by = if self.eat_word("by").is_some() { self.parse_named_list()? } else { Vec::new() };
-        Ok(OperatorKind::MakeSeries { params, aggregates, on, range, by })
+        let by = if self.eat_word("by").is_some() {
+            self.parse_named_list()?
+        } else {
+            Vec::new()
+        };
+        Ok(OperatorKind::MakeSeries {
+            params,
+            aggregates,
+            on,
+            range,
+            by,
+        })
     }
 
     fn search_predicate(&mut self) -> PResult<Expr> {
@@ -984,7 +1312,12 @@ impl Parser<'_> {
         } else {
             None
         };
-        Ok(OperatorKind::Find { params, tables, predicate, projection })
+        Ok(OperatorKind::Find {
+            params,
+            tables,
+            predicate,
+            projection,
+        })
     }
 
     fn scan(&mut self) -> PResult<OperatorKind> {
@@ -995,8 +1328,16 @@ impl Parser<'_> {
             while !self.at(TokenKind::RParen) {
                 let start = self.start();
                 let column = self.column_decl()?;
-                let default = if self.eat(TokenKind::Assign).is_some() { Some(self.parse_expr()?) } else { None };
-                declare.push(ScanDeclaration { column, default, span: self.span_from(start) });
+                let default = if self.eat(TokenKind::Assign).is_some() {
+                    Some(self.parse_expr()?)
+                } else {
+                    None
+                };
+                declare.push(ScanDeclaration {
+                    column,
+                    default,
+                    span: self.span_from(start),
+                });
                 if self.eat(TokenKind::Comma).is_none() {
                     break;
                 }
@@ -1023,7 +1364,13 @@ impl Parser<'_> {
             } else {
                 Vec::new()
             };
-            steps.push(ScanStep { name, output, condition, assignments, span: self.span_from(start) });
+            steps.push(ScanStep {
+                name,
+                output,
+                condition,
+                assignments,
+                span: self.span_from(start),
+            });
             if self.eat(TokenKind::Semicolon).is_none() {
                 break;
             }
@@ -1032,7 +1379,11 @@ impl Parser<'_> {
             return Err(self.expected("'step'", "in the scan steps"));
         }
         self.expect_close(open, "the scan steps")?;
-        Ok(OperatorKind::Scan { params, declare, steps })
+        Ok(OperatorKind::Scan {
+            params,
+            declare,
+            steps,
+        })
     }
 
     fn make_graph(&mut self) -> PResult<OperatorKind> {
@@ -1050,13 +1401,23 @@ impl Parser<'_> {
                 let table = self.join_right_side()?;
                 self.expect_word("on", "after the nodes table")?;
                 let key = self.parse_ident("after 'on'")?;
-                nodes.push(MakeGraphNodes { table, key, span: self.span_from(start) });
+                nodes.push(MakeGraphNodes {
+                    table,
+                    key,
+                    span: self.span_from(start),
+                });
                 if self.eat(TokenKind::Comma).is_none() {
                     break;
                 }
             }
         }
-        Ok(OperatorKind::MakeGraph { params, source_column, directed, target_column, nodes })
+        Ok(OperatorKind::MakeGraph {
+            params,
+            source_column,
+            directed,
+            target_column,
+            nodes,
+        })
     }
 
     fn graph_pattern(&mut self) -> PResult<GraphPattern> {
@@ -1066,15 +1427,30 @@ impl Parser<'_> {
             elements.push(self.graph_edge()?);
             elements.push(self.graph_node()?);
         }
-        Ok(GraphPattern { elements, span: self.span_from(start) })
+        Ok(GraphPattern {
+            elements,
+            span: self.span_from(start),
+        })
     }
 
     fn graph_node(&mut self) -> PResult<GraphPatternElement> {
         let open = self.expect(TokenKind::LParen, "to start a graph node")?;
-        let name = if self.at_ident() { Some(self.parse_ident("")?) } else { None };
-        let label = if self.eat(TokenKind::Colon).is_some() { Some(self.parse_ident("after ':'")?) } else { None };
+        let name = if self.at_ident() {
+            Some(self.parse_ident("")?)
+        } else {
+            None
+        };
+        let label = if self.eat(TokenKind::Colon).is_some() {
+            Some(self.parse_ident("after ':'")?)
+        } else {
+            None
+        };
         self.expect_close(open, "the graph node")?;
-        Ok(GraphPatternElement::Node { name, label, span: self.span_from(open.span.start) })
+        Ok(GraphPatternElement::Node {
+            name,
+            label,
+            span: self.span_from(open.span.start),
+        })
     }
 
     fn graph_edge(&mut self) -> PResult<GraphPatternElement> {
@@ -1103,10 +1479,19 @@ impl Parser<'_> {
             (false, true) => EdgeDirection::Forward,
             (false, false) => EdgeDirection::Any,
             (true, true) => {
-                return Err(Diagnostic::new("a graph edge cannot point both ways", self.span_from(start)));
+                return Err(Diagnostic::new(
+                    "a graph edge cannot point both ways",
+                    self.span_from(start),
+                ));
             }
         };
-        Ok(GraphPatternElement::Edge { name, direction, min_hops, max_hops, span: self.span_from(start) })
+        Ok(GraphPatternElement::Edge {
+            name,
+            direction,
+            min_hops,
+            max_hops,
+            span: self.span_from(start),
+        })
     }
 }
 
@@ -1120,8 +1505,13 @@ fn split_join_condition(expr: Expr, keys: &mut Vec<JoinKey>) {
         }
         ExprKind::Binary { op, left, right } if op.value == BinaryOp::Eq => {
             match (side_column(&left), side_column(&right)) {
-                (Some(("$left", l)), Some(("$right", r))) | (Some(("$right", r)), Some(("$left", l))) => {
-                    keys.push(JoinKey::Equal { left: l, right: r, span: expr.span });
+                (Some(("$left", l)), Some(("$right", r)))
+                | (Some(("$right", r)), Some(("$left", l))) => {
+                    keys.push(JoinKey::Equal {
+                        left: l,
+                        right: r,
+                        span: expr.span,
+                    });
                 }
                 _ => keys.push(JoinKey::Other(Expr {
                     kind: ExprKind::Binary { op, left, right },
@@ -1129,14 +1519,21 @@ fn split_join_condition(expr: Expr, keys: &mut Vec<JoinKey>) {
                 })),
             }
         }
-        kind => keys.push(JoinKey::Other(Expr { kind, span: expr.span })),
+        kind => keys.push(JoinKey::Other(Expr {
+            kind,
+            span: expr.span,
+        })),
     }
 }
 
 /// `$left.Col` -> ("$left", Col)
 fn side_column(expr: &Expr) -> Option<(&str, Ident)> {
-    let ExprKind::Member { target, member } = &expr.kind else { return None };
-    let ExprKind::Name(side) = &target.kind else { return None };
+    let ExprKind::Member { target, member } = &expr.kind else {
+        return None;
+    };
+    let ExprKind::Name(side) = &target.kind else {
+        return None;
+    };
     match side.name.as_str() {
         "$left" => Some(("$left", member.clone())),
         "$right" => Some(("$right", member.clone())),
