@@ -213,11 +213,12 @@ pub fn parse_resource_id(resource_id: &str) -> ResourceIdParts<'_> {
 
 /// Common Azure Monitor envelope fields of a diagnostic record, then the payload by category.
 fn diagnostic(row: &mut RowBuilder, record: &mut Map<String, Value>) -> Result<(), String> {
+    check_envelope_types(record)?;
     match row.table.name() {
         "AzureActivity" => diagnostic_activity(row, record),
         "AADProvisioningLogs" => {
             diagnostic_entra(row, record)?;
-            if let Some(Value::Object(mut payload)) = record.remove("properties") {
+            if let Some(mut payload) = payload_object(record)? {
                 graph_provisioning(row, &mut payload)?;
                 row.set_by_name(payload)?;
             }
@@ -228,7 +229,7 @@ fn diagnostic(row: &mut RowBuilder, record: &mut Map<String, Value>) -> Result<(
             if let Some(ip) = record.remove("callerIpAddress") {
                 row.set("IPAddress", &ip)?;
             }
-            if let Some(Value::Object(mut payload)) = record.remove("properties") {
+            if let Some(mut payload) = payload_object(record)? {
                 graph_sign_in(row, &mut payload)?;
                 row.set_by_name(payload)?;
             }
@@ -236,13 +237,49 @@ fn diagnostic(row: &mut RowBuilder, record: &mut Map<String, Value>) -> Result<(
         }
         _ => {
             diagnostic_entra(row, record)?;
-            if let Some(Value::Object(mut payload)) = record.remove("properties") {
+            if let Some(mut payload) = payload_object(record)? {
                 graph_directory_audit(row, &mut payload)?;
                 row.set_by_name(payload)?;
             }
             Ok(())
         }
     }
+}
+
+/// The `properties` payload of an Entra ID diagnostic record, which must be an object.
+fn payload_object(record: &mut Map<String, Value>) -> Result<Option<Map<String, Value>>, String> {
+    match record.remove("properties") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(payload)) => Ok(Some(payload)),
+        Some(other) => Err(format!(
+            "properties is {}, not the object Azure writes",
+            kind_of(&other)
+        )),
+    }
+}
+
+/// Fields that Azure always writes as strings; any other JSON type means the record is not
+/// what it claims to be.
+const STRING_ENVELOPE_FIELDS: &[&str] = &[
+    "time",
+    "resourceId",
+    "operationName",
+    "category",
+    "resultType",
+    "resultSignature",
+    "correlationId",
+    "callerIpAddress",
+];
+
+fn check_envelope_types(record: &Map<String, Value>) -> Result<(), String> {
+    for key in STRING_ENVELOPE_FIELDS {
+        if let Some(value) = record.get(*key) {
+            if !(value.is_string() || value.is_null()) {
+                return Err(format!("{key} is {}, not a string", kind_of(value)));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Envelope fields of Entra ID diagnostic records; they take precedence over the payload's.
@@ -411,7 +448,15 @@ fn diagnostic_activity(
             row.set_default("ActivitySubstatus", &status)?;
         }
     }
-    if let Some(Value::Object(mut identity)) = record.remove("identity") {
+    let identity = match record.remove("identity") {
+        Some(Value::Object(identity)) => Some(identity),
+        Some(other) => {
+            row.keep_extra("identity".to_string(), other);
+            None
+        }
+        None => None,
+    };
+    if let Some(mut identity) = identity {
         if let Some(claims) = identity.remove("claims") {
             if let Value::Object(claims_map) = &claims {
                 let caller = claim(claims_map, UPN_CLAIMS)
@@ -602,6 +647,12 @@ fn graph_provisioning(row: &mut RowBuilder, record: &mut Map<String, Value>) -> 
         row.set_default("ProvisioningAction", &action)?;
     }
     if let Some(status) = record.remove("provisioningStatusInfo") {
+        if !(status.is_object() || status.is_null()) {
+            return Err(format!(
+                "provisioningStatusInfo is {}, not an object",
+                kind_of(&status)
+            ));
+        }
         if let Some(result) = status.get("status").and_then(Value::as_str) {
             // Graph spells the status in lower case; the table has Success/Failure/Skipped.
             row.set_default("ResultType", &Value::String(pascal_case(result)))?;
