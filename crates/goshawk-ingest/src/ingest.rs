@@ -337,10 +337,10 @@ struct Claim<'a> {
 
 impl Drop for Claim<'_> {
     fn drop(&mut self) {
-        if !self.committed {
-            if let Ok(mut known) = self.known.lock() {
-                known.remove(&self.hash);
-            }
+        if !self.committed
+            && let Ok(mut known) = self.known.lock()
+        {
+            known.remove(&self.hash);
         }
     }
 }

@@ -63,14 +63,14 @@ pub fn map_record<'t>(
     let table = tables
         .get(&table_name)
         .ok_or_else(|| format!("table {table_name} is not one goshawk stores (AADProvisioningLogs, AzureActivity, SigninLogs, AuditLogs)"))?;
-    if let Some(forced) = forced {
-        if forced.name() != table.name() {
-            return Err(format!(
-                "the record is a {} record but --table says {}",
-                table.name(),
-                forced.name()
-            ));
-        }
+    if let Some(forced) = forced
+        && forced.name() != table.name()
+    {
+        return Err(format!(
+            "the record is a {} record but --table says {}",
+            table.name(),
+            forced.name()
+        ));
     }
     let mut row = RowBuilder::new(table);
     let fallbacks: &[&str] = match shape {
@@ -131,26 +131,26 @@ fn classify(
     forced: Option<&TableIndex>,
 ) -> Result<(Shape, String), String> {
     let has = |key: &str| record.contains_key(key);
-    if let Some(category) = str_field(record, "category") {
-        if has("time") || has("resourceId") {
-            let table = if category.eq_ignore_ascii_case("ProvisioningLogs") {
-                "AADProvisioningLogs"
-            } else if category.eq_ignore_ascii_case("SignInLogs") {
-                "SigninLogs"
-            } else if category.eq_ignore_ascii_case("AuditLogs") {
-                "AuditLogs"
-            } else if ACTIVITY_CATEGORIES
-                .iter()
-                .any(|c| c.eq_ignore_ascii_case(category))
-            {
-                "AzureActivity"
-            } else {
-                return Err(format!(
-                    "diagnostic category '{category}' is not one goshawk stores (ProvisioningLogs, SignInLogs, AuditLogs, and the Activity log categories)"
-                ));
-            };
-            return Ok((Shape::DiagnosticRecord, table.to_string()));
-        }
+    if let Some(category) = str_field(record, "category")
+        && (has("time") || has("resourceId"))
+    {
+        let table = if category.eq_ignore_ascii_case("ProvisioningLogs") {
+            "AADProvisioningLogs"
+        } else if category.eq_ignore_ascii_case("SignInLogs") {
+            "SigninLogs"
+        } else if category.eq_ignore_ascii_case("AuditLogs") {
+            "AuditLogs"
+        } else if ACTIVITY_CATEGORIES
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(category))
+        {
+            "AzureActivity"
+        } else {
+            return Err(format!(
+                "diagnostic category '{category}' is not one goshawk stores (ProvisioningLogs, SignInLogs, AuditLogs, and the Activity log categories)"
+            ));
+        };
+        return Ok((Shape::DiagnosticRecord, table.to_string()));
     }
     if has("eventTimestamp") && record.get("operationName").is_some_and(Value::is_object) {
         return Ok((Shape::ArmActivityEvent, "AzureActivity".to_string()));
@@ -273,10 +273,10 @@ const STRING_ENVELOPE_FIELDS: &[&str] = &[
 
 fn check_envelope_types(record: &Map<String, Value>) -> Result<(), String> {
     for key in STRING_ENVELOPE_FIELDS {
-        if let Some(value) = record.get(*key) {
-            if !(value.is_string() || value.is_null()) {
-                return Err(format!("{key} is {}, not a string", kind_of(value)));
-            }
+        if let Some(value) = record.get(*key)
+            && !(value.is_string() || value.is_null())
+        {
+            return Err(format!("{key} is {}, not a string", kind_of(value)));
         }
     }
     Ok(())

@@ -252,16 +252,18 @@ fn step_chunk(
     let mut i = 0;
     while i < chunk.len() {
         // Fast path: inside a string nothing but a quote, a backslash or a newline matters.
-        if let Mode::Capture(capture) = mode {
-            if capture.in_string && !capture.escape && capture.key_state != KeyState::InKey {
-                let rest = &chunk[i..];
-                let run = memchr::memchr3(b'"', b'\\', b'\n', rest).unwrap_or(rest.len());
-                if run > 0 {
-                    push_bytes(capture, &rest[..run], max_record);
-                    i += run;
-                    *offset += run as u64;
-                    continue;
-                }
+        if let Mode::Capture(capture) = mode
+            && capture.in_string
+            && !capture.escape
+            && capture.key_state != KeyState::InKey
+        {
+            let rest = &chunk[i..];
+            let run = memchr::memchr3(b'"', b'\\', b'\n', rest).unwrap_or(rest.len());
+            if run > 0 {
+                push_bytes(capture, &rest[..run], max_record);
+                i += run;
+                *offset += run as u64;
+                continue;
             }
         }
         let byte = chunk[i];
@@ -431,10 +433,11 @@ fn step_capture(capture: &mut Capture, byte: u8, max_record: usize) -> Option<Ca
                     }
                     KeyState::AfterColon => {
                         let name = capture.key.strip_suffix(b"\"").unwrap_or(&capture.key);
-                        if byte == b'[' && ENVELOPE_KEYS.contains(&name) {
-                            if let Some(outer) = capture.envelope_of {
-                                return Some(CaptureOutcome::Envelope(outer));
-                            }
+                        if byte == b'['
+                            && ENVELOPE_KEYS.contains(&name)
+                            && let Some(outer) = capture.envelope_of
+                        {
+                            return Some(CaptureOutcome::Envelope(outer));
                         }
                         capture.key_state = KeyState::InValue;
                     }

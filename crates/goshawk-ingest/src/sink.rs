@@ -184,7 +184,7 @@ impl SourceSink {
         };
         let day = DateTime::from_timestamp_nanos(nanos).date_naive();
         let key = (table.name(), day);
-        if !self.partitions.contains_key(&key) {
+        if let std::collections::btree_map::Entry::Vacant(e) = self.partitions.entry(key) {
             let builders = table
                 .types
                 .iter()
@@ -196,18 +196,15 @@ impl SourceSink {
                         table.name()
                     ))
                 })?;
-            self.partitions.insert(
-                key,
-                Partition {
-                    table: table.name(),
-                    schema: table.schema.lake_arrow_schema(),
-                    day,
-                    builders,
-                    rows: 0,
-                    bytes: 0,
-                    next_file: 0,
-                },
-            );
+            e.insert(Partition {
+                table: table.name(),
+                schema: table.schema.lake_arrow_schema(),
+                day,
+                builders,
+                rows: 0,
+                bytes: 0,
+                next_file: 0,
+            });
         }
         let Some(partition) = self.partitions.get_mut(&key) else {
             return Err(SinkPushError::Row("partition vanished".to_string()));

@@ -370,7 +370,11 @@ fn event_hub_gzip_arm_events_utf16_graph_pages_and_odd_layouts() {
 fn a_second_ingest_of_the_same_content_adds_nothing() {
     let lake = tempfile::tempdir().unwrap();
     let input = samples().join("azure_activity/activity_log_records.json");
-    let first = run(lake.path(), &[input.clone()], &IngestOptions::default());
+    let first = run(
+        lake.path(),
+        std::slice::from_ref(&input),
+        &IngestOptions::default(),
+    );
     assert_eq!(first.ingested, 7);
     let copy_dir = tempfile::tempdir().unwrap();
     let copy = copy_dir.path().join("renamed.json");
