@@ -30,6 +30,10 @@ enum Command {
     Ingest(cmd::ingest::IngestArgs),
     /// List the lake's tables: rows, time range, size.
     Tables(cmd::tables::TablesArgs),
+    /// Run a KQL query over the lake or table files and print the result.
+    Query(cmd::query::QueryArgs),
+    /// Print the logical and physical plans of a KQL query.
+    Explain(cmd::explain::ExplainArgs),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +42,8 @@ fn main() -> ExitCode {
         Command::Generate(args) => cmd::generate::run(args),
         Command::Ingest(args) => cmd::ingest::run(args),
         Command::Tables(args) => cmd::tables::run(args),
+        Command::Query(args) => cmd::query::run(args),
+        Command::Explain(args) => cmd::explain::run(args),
     };
     match result {
         Ok(code) => code,

@@ -2,3 +2,5 @@
 pub mod generate;
 pub mod ingest;
 pub mod tables;
+pub mod explain;
+pub mod query;
