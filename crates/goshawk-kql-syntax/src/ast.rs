@@ -60,8 +60,8 @@ pub enum StatementKind {
         target: Expr,
     },
     DeclarePattern(DeclarePattern),
-    /// `restrict access to (T1, db.T*, ...)`
-    RestrictAccess(Vec<Expr>),
+    /// `restrict access to (T1, database('d').T*, ...)`
+    RestrictAccess(Vec<UnionOperand>),
     /// A tabular expression whose result is the query's (or function body's) output.
     Tabular(TabularExpr),
     /// A scalar expression ending a function body, e.g. `{ x * 2 }`.
@@ -344,6 +344,12 @@ pub struct Join {
 pub enum UnionOperand {
     /// A table name with wildcards, e.g. `Sec*`.
     Pattern(NamePattern),
+    /// A wildcard inside a database or cluster: `database('d').*`, `cluster('c').database('d*').T*`.
+    ScopedPattern {
+        scope: Vec<PathPart>,
+        pattern: NamePattern,
+        span: Span,
+    },
     Tabular(TabularExpr),
 }
 

@@ -57,7 +57,13 @@ pub fn walk_statement<V: Visitor + ?Sized>(visitor: &mut V, statement: &Statemen
                 walk_body(visitor, &definition.body);
             }
         }
-        StatementKind::RestrictAccess(entities) => walk_exprs(visitor, entities),
+        StatementKind::RestrictAccess(entities) => {
+            for entity in entities {
+                if let UnionOperand::Tabular(tabular) = entity {
+                    visitor.visit_tabular(tabular);
+                }
+            }
+        }
         StatementKind::Tabular(tabular) => visitor.visit_tabular(tabular),
         StatementKind::Scalar(expr) => visitor.visit_expr(expr),
     }
@@ -579,8 +585,12 @@ impl Visitor for SummaryCollector {
             .push(operator.kind.name().to_string());
         if let OperatorKind::Union { operands, .. } = &operator.kind {
             for operand in operands {
-                if let UnionOperand::Pattern(pattern) = operand {
-                    push_unique(&mut self.summary.tables, &pattern.pattern);
+                match operand {
+                    UnionOperand::Pattern(pattern)
+                    | UnionOperand::ScopedPattern { pattern, .. } => {
+                        push_unique(&mut self.summary.tables, &pattern.pattern);
+                    }
+                    UnionOperand::Tabular(_) => {}
                 }
             }
         }

@@ -156,6 +156,10 @@ const QUERIES: &[(&str, &str)] = &[
         "union withsource=TableName kind=outer isfuzzy=true T1, (T2 | where x == 1), Sec*",
     ),
     ("union_after_pipe", "T | union U, V"),
+    (
+        "union_scoped_patterns",
+        "union withsource=T *, database('d').*, cluster('c').database('e*').T*, K*",
+    ),
     // expansion and parsing
     (
         "mv_expand",

@@ -207,10 +207,16 @@ impl<'a> Parser<'a> {
             return lexical;
         }
         let token = self.peek();
+        let described = self.describe(token);
+        // "unexpected string", not "unexpected a string".
+        let found = described
+            .strip_prefix("a ")
+            .or_else(|| described.strip_prefix("an "))
+            .unwrap_or(&described);
         let message = if context.is_empty() {
-            format!("unexpected {}", self.describe(token))
+            format!("unexpected {found}")
         } else {
-            format!("unexpected {} {context}", self.describe(token))
+            format!("unexpected {found} {context}")
         };
         let mut diagnostic = Diagnostic::new(message, token.span)
             .with_expected(expected.iter().map(|e| (*e).to_string()).collect());
@@ -355,7 +361,11 @@ impl<'a> Parser<'a> {
 
     /// Whether the tokens ahead are a wildcard pattern (`Sec*`) rather than an expression.
     pub(crate) fn at_wildcard_pattern(&self) -> bool {
-        let mut ahead = 0;
+        self.at_wildcard_pattern_from(0)
+    }
+
+    pub(crate) fn at_wildcard_pattern_from(&self, start: usize) -> bool {
+        let mut ahead = start;
         let mut saw_star = false;
         while matches!(
             self.kind_at(ahead),
@@ -468,7 +478,7 @@ impl<'a> Parser<'a> {
                 let open = self.expect(TokenKind::LParen, "after 'restrict access to'")?;
                 let mut entities = Vec::new();
                 loop {
-                    entities.push(self.parse_postfix()?);
+                    entities.push(self.union_operand()?);
                     if self.eat(TokenKind::Comma).is_none() {
                         break;
                     }

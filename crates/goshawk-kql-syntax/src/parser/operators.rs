@@ -1076,7 +1076,7 @@ impl Parser<'_> {
         }
     }
 
-    fn union_operand(&mut self) -> PResult<UnionOperand> {
+    pub(crate) fn union_operand(&mut self) -> PResult<UnionOperand> {
         if self.at_wildcard_pattern() {
             return Ok(UnionOperand::Pattern(
                 self.parse_name_pattern("in the union")?,
@@ -1094,9 +1094,45 @@ impl Parser<'_> {
         }
         let start = self.start();
         let source = self.parse_source()?;
+        if let Some(operand) = self.scoped_pattern(&source, start)? {
+            return Ok(operand);
+        }
         Ok(UnionOperand::Tabular(TabularExpr {
             source: Some(Box::new(source)),
             operators: Vec::new(),
+            span: self.span_from(start),
+        }))
+    }
+
+    /// `database('d').*` or `database('d').T*` right after the source `database('d')` (or,
+    /// since `.T` was read as a member, `database('d').T` followed by an adjacent `*`).
+    fn scoped_pattern(&mut self, source: &Source, start: u32) -> PResult<Option<UnionOperand>> {
+        let mut scope = match &source.kind {
+            SourceKind::Path(parts) => parts.clone(),
+            SourceKind::Call(call) => vec![PathPart::Call(call.clone())],
+            _ => return Ok(None),
+        };
+        let pattern = if self.at(TokenKind::Dot) && self.at_wildcard_pattern_from(1) {
+            self.bump();
+            self.parse_name_pattern("")?
+        } else if self.at(TokenKind::Star)
+            && self.tokens[self.pos - 1].span.end == self.peek().span.start
+            && matches!(scope.last(), Some(PathPart::Name(_)))
+        {
+            let Some(PathPart::Name(prefix)) = scope.pop() else {
+                return Ok(None);
+            };
+            let rest = self.parse_name_pattern("")?;
+            NamePattern {
+                pattern: format!("{}{}", prefix.name, rest.pattern),
+                span: prefix.span.to(rest.span),
+            }
+        } else {
+            return Ok(None);
+        };
+        Ok(Some(UnionOperand::ScopedPattern {
+            scope,
+            pattern,
             span: self.span_from(start),
         }))
     }
