@@ -944,6 +944,9 @@ impl Planner<'_> {
                     let tab = self.resolve_table_name(&pattern.pattern, pattern.span, env)?;
                     parts.push((pattern.pattern.clone(), tab));
                 }
+                UnionOperand::ScopedPattern { span, .. } => {
+                    return Err(unsupported("tables of other databases or clusters", *span));
+                }
                 UnionOperand::Tabular(tabular) => {
                     let name = match tabular.source.as_deref().map(|s| &s.kind) {
                         Some(ast::SourceKind::Name(ident)) => ident.name.clone(),
