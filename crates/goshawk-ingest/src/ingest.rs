@@ -155,22 +155,20 @@ pub fn expand_inputs(inputs: &[String]) -> Result<Vec<PathBuf>> {
         let path = Path::new(input);
         let has_glob = input.contains(['*', '?', '[']);
         if path.is_dir() {
+            // An entry that cannot be listed is kept as an input, so that it is reported as
+            // unreadable with the operating system's reason instead of stopping the run.
             let mut found: Vec<PathBuf> = walkdir::WalkDir::new(path)
                 .follow_links(true)
                 .into_iter()
                 .filter_map(|entry| match entry {
-                    Ok(e) if e.file_type().is_file() => Some(Ok(e.into_path())),
+                    Ok(e) if e.file_type().is_file() => Some(e.into_path()),
                     Ok(_) => None,
-                    Err(err) => Some(Err(err)),
+                    Err(err) => Some(
+                        err.path()
+                            .map_or_else(|| path.to_path_buf(), Path::to_path_buf),
+                    ),
                 })
-                .collect::<std::result::Result<_, _>>()
-                .map_err(|err| {
-                    let at = err
-                        .path()
-                        .map(Path::to_path_buf)
-                        .unwrap_or_else(|| path.to_path_buf());
-                    IngestError::io(at, err.into())
-                })?;
+                .collect();
             found.sort();
             files.extend(found);
         } else if has_glob && !path.exists() {
@@ -180,9 +178,10 @@ pub fn expand_inputs(inputs: &[String]) -> Result<Vec<PathBuf>> {
             })?;
             let mut found = Vec::new();
             for entry in matches {
-                let entry = entry.map_err(|e| IngestError::io(e.path().to_path_buf(), e.into()))?;
-                if entry.is_file() {
-                    found.push(entry);
+                match entry {
+                    Ok(entry) if entry.is_file() => found.push(entry),
+                    Ok(_) => {}
+                    Err(err) => found.push(err.path().to_path_buf()),
                 }
             }
             if found.is_empty() {

@@ -390,6 +390,10 @@ fn set_json_twins(
     value: &Value,
 ) -> Result<(), String> {
     row.set(text_column, value)?;
+    if value.is_object() || value.is_array() {
+        // Both columns hold the same compact text: serialise once.
+        return row.copy_if_unset_any(text_column, dynamic_column);
+    }
     row.set(dynamic_column, value)
 }
 

@@ -191,6 +191,16 @@ impl<'t> RowBuilder<'t> {
             .and_then(|i| self.cells[i].clone())
     }
 
+    /// Copies the cell of `from` into an empty `to` whatever the two column types: for a string
+    /// and a dynamic column holding the same JSON text.
+    pub fn copy_if_unset_any(&mut self, from: &str, to: &str) -> Result<(), String> {
+        let (from, to) = (self.index(from)?, self.index(to)?);
+        if self.cells[to].is_none() {
+            self.cells[to] = self.cells[from].clone();
+        }
+        Ok(())
+    }
+
     pub fn is_set(&self, column: &str) -> bool {
         self.table
             .column(column)
