@@ -1,5 +1,17 @@
 //! KQL (Kusto Query Language) lexer, parser, typed AST with spans, and diagnostics.
 //!
+//! * [`parse_query`] reads a whole query (`let`/`set`/`declare`/... statements separated by `;`,
+//!   ending in a tabular expression) into an [`ast::Query`]; [`parse_expression`] reads one
+//!   scalar expression.
+//! * Every AST node has a byte [`Span`]; [`line_col`] turns an offset into a 1-based position.
+//! * Errors are a single [`Diagnostic`] (the first error) with what was expected and a hint;
+//!   [`Diagnostic::render`] prints it with a source snippet.
+//! * [`walk`] has a [`walk::Visitor`] and [`walk::summarize_query`] (tables, operators,
+//!   functions and columns a query uses).
+//!
+//! Keywords are contextual (`count`, `kind`, `by`, ... are also column names), and nesting is
+//! limited to [`MAX_NESTING_DEPTH`] levels so that any input yields a result or a diagnostic.
+//!
 //! ```
 //! let query = goshawk_kql_syntax::parse_query("SigninLogs | where ResultType == 0 | count").unwrap();
 //! assert_eq!(query.statements.len(), 1);

@@ -245,6 +245,19 @@ fn hyphenated_operators_are_not_subtraction() {
 }
 
 #[test]
+fn operator_words_as_arguments_are_names() {
+    let expr = parse_expression("f(print, union, search)").expect("valid call");
+    let ExprKind::Call(call) = expr.kind else {
+        panic!("call")
+    };
+    assert!(
+        call.args
+            .iter()
+            .all(|arg| matches!(arg.value.kind, ExprKind::Name(_)))
+    );
+}
+
+#[test]
 fn keywords_are_valid_column_names() {
     parses(
         "T | project Type, count, kind, title, step, from, to, on, by | where kind == 1 and by > 2",

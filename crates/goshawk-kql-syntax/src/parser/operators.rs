@@ -89,26 +89,33 @@ impl Parser<'_> {
             return false;
         }
         let next = self.kind_at(1);
+        // A following token that ends an operand means the word is a column or table name.
+        let ends_a_name = matches!(
+            next,
+            TokenKind::Pipe
+                | TokenKind::RParen
+                | TokenKind::RBracket
+                | TokenKind::Comma
+                | TokenKind::Semicolon
+                | TokenKind::Eof
+                | TokenKind::Assign
+                | TokenKind::EqEq
+                | TokenKind::Dot
+        );
         match word {
             "datatable" | "externaldata" => next == TokenKind::LParen,
             "range" | "evaluate" => next == TokenKind::Ident,
-            "union" | "find" | "search" => {
-                let ends_a_name = matches!(
-                    next,
-                    TokenKind::Pipe
-                        | TokenKind::RParen
-                        | TokenKind::Comma
-                        | TokenKind::Semicolon
-                        | TokenKind::Eof
-                        | TokenKind::Assign
-                        | TokenKind::EqEq
-                        | TokenKind::Dot
-                );
-                // `find(...)` / `search(...)` would be calls of functions with those names.
-                let is_call = next == TokenKind::LParen && word != "union";
-                !ends_a_name && !is_call
+            // `find(...)` / `search(...)` would be calls of functions with those names.
+            "find" | "search" => !ends_a_name && next != TokenKind::LParen,
+            // A bare `print` (statement end) is the operator with no columns.
+            "print" => {
+                !ends_a_name
+                    || matches!(
+                        next,
+                        TokenKind::Eof | TokenKind::Semicolon | TokenKind::Pipe
+                    )
             }
-            _ => !matches!(next, TokenKind::Pipe | TokenKind::Assign | TokenKind::EqEq),
+            _ => !ends_a_name,
         }
     }
 
