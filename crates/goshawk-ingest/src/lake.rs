@@ -186,10 +186,12 @@ fn list_dir(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(paths)
 }
 
-/// A goshawk lake, for reading.
+/// A goshawk lake, for reading. Only files of sources recorded in the manifest are listed: a
+/// file left by an ingest that was killed is invisible until the next ingest removes it.
 #[derive(Debug, Clone)]
 pub struct Lake {
     dir: PathBuf,
+    committed: HashSet<String>,
 }
 
 /// A Parquet file of a table with the day partition it lies in (all its rows have a
@@ -230,8 +232,13 @@ impl Lake {
                     .to_string(),
             });
         }
+        let committed = read_manifest(dir)?
+            .iter()
+            .map(|e| e.source_id().to_string())
+            .collect();
         Ok(Lake {
             dir: dir.to_path_buf(),
+            committed,
         })
     }
 
@@ -264,7 +271,11 @@ impl Lake {
             };
             for file in list_dir(&day_dir)? {
                 let name = file_name(&file);
-                if name.starts_with('.') || !name.ends_with(".parquet") {
+                let committed = name
+                    .strip_suffix(".parquet")
+                    .and_then(|stem| stem.split('-').next())
+                    .is_some_and(|id| self.committed.contains(id));
+                if !committed {
                     continue;
                 }
                 let bytes = fs::metadata(&file)
