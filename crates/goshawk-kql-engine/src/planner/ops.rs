@@ -328,6 +328,11 @@ impl Planner<'_> {
             OperatorKind::Union { params, operands } => {
                 self.plan_union(Some(tab), params, operands, env, span)
             }
+            OperatorKind::MvExpand {
+                params,
+                items,
+                limit,
+            } => self.plan_mv_expand(tab, params, items, limit.as_ref(), env, span),
             OperatorKind::Parse(parse) => self.plan_parse(tab, parse, env, false, span),
             OperatorKind::ParseWhere(parse) => self.plan_parse(tab, parse, env, true, span),
             OperatorKind::Render {
@@ -1233,6 +1238,130 @@ impl Planner<'_> {
             })
             .collect();
         self.project_tab(tab, items, span)
+    }
+
+    fn plan_mv_expand(
+        &self,
+        tab: Tab,
+        params: &[OperatorParam],
+        items: &[ast::MvExpandItem],
+        limit: Option<&ast::Expr>,
+        env: &Env,
+        span: Span,
+    ) -> PlanResult<Tab> {
+        let mut bag_as_array = false;
+        let mut index_column: Option<String> = None;
+        for param in params {
+            match (param.name.name.as_str(), &param.value.kind) {
+                ("bagexpansion", ExprKind::Name(value)) if value.name == "array" => {
+                    bag_as_array = true
+                }
+                ("bagexpansion", ExprKind::Name(value)) if value.name == "bag" => {
+                    bag_as_array = false
+                }
+                ("with_itemindex", ExprKind::Name(value)) => {
+                    index_column = Some(value.name.clone())
+                }
+                ("kind", _) => {}
+                (name, _) if name.starts_with("hint.") => {}
+                (name, _) => {
+                    return Err(unsupported(
+                        &format!("the mv-expand option '{name}'"),
+                        param.span,
+                    ));
+                }
+            }
+        }
+        let [item] = items else {
+            return Err(unsupported("mv-expand of several columns at once", span));
+        };
+        let limit = match limit {
+            Some(expr) => constant_count(self, expr, env)?,
+            None => usize::MAX,
+        };
+        let value = self.lower_expr(&item.column.expr, &tab.columns, env)?;
+        let target = match self.single_name(&item.column)? {
+            Some(name) => name.to_string(),
+            None => implicit_name(&item.column.expr).ok_or_else(|| {
+                error(
+                    "mv-expand needs a column name or 'Name = expression'",
+                    item.column.expr.span,
+                )
+            })?,
+        };
+        let value = convert_to(value, KustoType::Dynamic);
+        const ITEMS: &str = "__goshawk_mv_items";
+        const INDEXES: &str = "__goshawk_mv_indexes";
+        let mut exprs: Vec<Expr> = tab.columns.iter().map(|c| col(&c.name)).collect();
+        exprs.push(
+            super::udf::expand_items(
+                value.expr.clone(),
+                bag_as_array,
+                limit,
+                super::udf::ExpandOutput::Values,
+            )
+            .alias(ITEMS),
+        );
+        let mut unnest = vec![datafusion::common::Column::new_unqualified(ITEMS)];
+        if index_column.is_some() {
+            exprs.push(
+                super::udf::expand_items(
+                    value.expr,
+                    bag_as_array,
+                    limit,
+                    super::udf::ExpandOutput::Indexes,
+                )
+                .alias(INDEXES),
+            );
+            unnest.push(datafusion::common::Column::new_unqualified(INDEXES));
+        }
+        let plan = build(
+            LogicalPlanBuilder::from(tab.plan.clone())
+                .project(exprs)
+                .and_then(|b| {
+                    b.unnest_columns_with_options(
+                        unnest,
+                        datafusion::common::UnnestOptions::default(),
+                    )
+                }),
+            span,
+        )?;
+        let expanded_ty = item
+            .to_type
+            .as_ref()
+            .map_or(KustoType::Dynamic, |t| kusto_type_of_scalar(t.value));
+        let expanded = convert_to(
+            Typed {
+                expr: col(ITEMS),
+                ty: KustoType::Dynamic,
+            },
+            expanded_ty,
+        );
+        let mut out: Vec<(Expr, KustoColumn)> = Vec::new();
+        let mut replaced = false;
+        for column in &tab.columns {
+            if column.name == target {
+                out.push((
+                    expanded.expr.clone(),
+                    KustoColumn::new(&target, expanded_ty),
+                ));
+                replaced = true;
+            } else {
+                out.push((col(&column.name), column.clone()));
+            }
+        }
+        if !replaced {
+            out.push((expanded.expr, KustoColumn::new(&target, expanded_ty)));
+        }
+        if let Some(index) = index_column {
+            out.push((col(INDEXES), KustoColumn::new(index, KustoType::Long)));
+        }
+        let unnested = Tab {
+            plan,
+            columns: tab.columns.clone(),
+            render: tab.render,
+        };
+        self.project_tab(unnested, out, span)
     }
 
     fn plan_parse(

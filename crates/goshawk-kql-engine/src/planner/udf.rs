@@ -39,6 +39,12 @@ fn library() -> &'static HashMap<String, Arc<ScalarUDF>> {
             let udf = function.into_udf();
             map.insert(udf.name().to_string(), Arc::new(udf));
         }
+        if !map.contains_key("matches regex") {
+            map.insert(
+                "matches regex".into(),
+                Arc::new(ScalarUDF::new_from_impl(MatchesRegex::new())),
+            );
+        }
         if !map.contains_key("parse_json") {
             map.insert(
                 "parse_json".into(),
@@ -72,6 +78,15 @@ pub fn function_names() -> Vec<String> {
 pub fn return_type(udf: &ScalarUDF, args: &[KustoType]) -> Result<KustoType, String> {
     if let Some(scalar) = udf.inner().downcast_ref::<KustoScalar>() {
         return scalar.kusto_return_type(args).map_err(|e| e.to_string());
+    }
+    if udf.inner().downcast_ref::<MatchesRegex>().is_some() {
+        if args.len() != 2 {
+            return Err(format!(
+                "matches regex expects 2 operands, got {}",
+                args.len()
+            ));
+        }
+        return Ok(KustoType::Bool);
     }
     if udf.inner().downcast_ref::<ParseJson>().is_some()
         || udf.inner().downcast_ref::<DynamicPath>().is_some()
@@ -238,5 +253,181 @@ impl ScalarUDFImpl for ParseJson {
             }
         }
         finish(Arc::new(builder.finish()), scalar)
+    }
+}
+
+/// `text matches regex pattern`: whether the RE2-style pattern matches anywhere in the text.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct MatchesRegex {
+    signature: Signature,
+}
+
+impl MatchesRegex {
+    fn new() -> MatchesRegex {
+        MatchesRegex {
+            signature: Signature::any(2, Volatility::Immutable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for MatchesRegex {
+    fn name(&self) -> &str {
+        "matches regex"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _: &[DataType]) -> DFResult<DataType> {
+        Ok(DataType::Boolean)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DFResult<ColumnarValue> {
+        let scalar = args
+            .args
+            .iter()
+            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
+        let rows = if scalar { 1 } else { args.number_rows };
+        let types: Vec<KustoType> = args.arg_fields.iter().map(|f| kusto_type_of(f)).collect();
+        let texts = crate::format::to_kusto_strings(&args.args[0].to_array(rows)?, types[0]);
+        let patterns = crate::format::to_kusto_strings(&args.args[1].to_array(rows)?, types[1]);
+        let mut cache: Option<(String, regex::Regex)> = None;
+        let mut builder = arrow::array::BooleanBuilder::with_capacity(rows);
+        for row in 0..rows {
+            let pattern = patterns.value(row);
+            if cache.as_ref().is_none_or(|(p, _)| p != pattern) {
+                let compiled = regex::Regex::new(pattern).map_err(|err| {
+                    datafusion::error::DataFusionError::Execution(format!(
+                        "matches regex: invalid regular expression '{pattern}': {err}"
+                    ))
+                })?;
+                cache = Some((pattern.to_string(), compiled));
+            }
+            let matched = cache
+                .as_ref()
+                .is_some_and(|(_, re)| re.is_match(texts.value(row)));
+            builder.append_value(matched);
+        }
+        finish(Arc::new(builder.finish()), scalar)
+    }
+}
+
+/// What `mv_items` produces for each input value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ExpandOutput {
+    /// The elements, as dynamic (compact JSON) text.
+    Values,
+    /// The 0-based element positions (`with_itemindex`).
+    Indexes,
+}
+
+/// The list `mv-expand` unnests for one dynamic value: an array's elements, a property bag's
+/// properties (`{"k": v}` bags, or `["k", v]` pairs with `bagexpansion=array`), a scalar
+/// itself, and a null as one null; at most `limit` of them.
+pub fn expand_items(value: Expr, bag_as_array: bool, limit: usize, output: ExpandOutput) -> Expr {
+    let udf = MvItems {
+        bag_as_array,
+        limit,
+        output,
+        signature: Signature::any(1, Volatility::Immutable),
+    };
+    call(Arc::new(ScalarUDF::new_from_impl(udf)), vec![value])
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct MvItems {
+    bag_as_array: bool,
+    limit: usize,
+    output: ExpandOutput,
+    signature: Signature,
+}
+
+impl MvItems {
+    fn element_type(&self) -> DataType {
+        match self.output {
+            ExpandOutput::Values => DataType::Utf8,
+            ExpandOutput::Indexes => DataType::Int64,
+        }
+    }
+}
+
+impl ScalarUDFImpl for MvItems {
+    fn name(&self) -> &str {
+        match self.output {
+            ExpandOutput::Values => "mv_expand_items",
+            ExpandOutput::Indexes => "mv_expand_indexes",
+        }
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _: &[DataType]) -> DFResult<DataType> {
+        Ok(DataType::List(Arc::new(arrow::datatypes::Field::new(
+            "item",
+            self.element_type(),
+            true,
+        ))))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DFResult<ColumnarValue> {
+        use arrow::array::{Int64Builder, ListBuilder};
+        use serde_json::Value;
+        let null_input = args.args[0].data_type() == DataType::Null;
+        let (texts, scalar) = text_arg(&args)?;
+        let items_of = |row: usize| -> Vec<Option<Value>> {
+            if null_input || texts.is_null(row) {
+                return vec![None];
+            }
+            let text = texts.value(row);
+            let value = parse_stored(text).unwrap_or_else(|| parse_lenient(text));
+            let items: Vec<Option<Value>> = match value {
+                Value::Array(items) => items.into_iter().map(Some).collect(),
+                Value::Object(map) => map
+                    .into_iter()
+                    .map(|(k, v)| {
+                        Some(if self.bag_as_array {
+                            Value::Array(vec![Value::String(k), v])
+                        } else {
+                            Value::Object(serde_json::Map::from_iter([(k, v)]))
+                        })
+                    })
+                    .collect(),
+                Value::Null => vec![None],
+                other => vec![Some(other)],
+            };
+            items.into_iter().take(self.limit).collect()
+        };
+        let array: ArrayRef = match self.output {
+            ExpandOutput::Values => {
+                let mut builder = ListBuilder::new(StringBuilder::new());
+                for row in 0..texts.len() {
+                    for item in items_of(row) {
+                        match item {
+                            Some(v) if !v.is_null() => builder.values().append_value(to_text(&v)),
+                            _ => builder.values().append_null(),
+                        }
+                    }
+                    builder.append(true);
+                }
+                Arc::new(builder.finish())
+            }
+            ExpandOutput::Indexes => {
+                let mut builder = ListBuilder::new(Int64Builder::new());
+                for row in 0..texts.len() {
+                    let count = items_of(row).len();
+                    for index in 0..count {
+                        builder
+                            .values()
+                            .append_value(i64::try_from(index).unwrap_or(i64::MAX));
+                    }
+                    builder.append(true);
+                }
+                Arc::new(builder.finish())
+            }
+        };
+        finish(array, scalar)
     }
 }
