@@ -1,0 +1,809 @@
+//! The accumulators of the Kusto aggregation functions.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, make_comparator};
+use arrow::compute::SortOptions;
+use arrow::datatypes::{DataType, Field, FieldRef};
+use datafusion::common::{Result as DFResult, ScalarValue};
+use datafusion::logical_expr::Accumulator;
+use goshawk_types::KustoType;
+use serde_json::{Map, Value};
+
+use super::{AggregateCall, DistinctCounter, KustoAggregate, accuracy_precision};
+use crate::error::EngineError;
+use crate::format::{json_at, string_value};
+use crate::scalar::{is_numeric, returns, to_bool_array, to_long_array, to_real_array};
+
+/// Kusto's default cap for `make_set`/`make_list`/`make_bag`.
+pub const DEFAULT_MAX_SIZE: usize = 1_048_576;
+
+fn binary_states(states: &[ArrayRef]) -> DFResult<impl Iterator<Item = &[u8]>> {
+    let array = states.first().ok_or_else(|| {
+        datafusion::error::DataFusionError::Internal("aggregate state is missing".into())
+    })?;
+    let binary = array.as_binary_opt::<i32>().ok_or_else(|| {
+        datafusion::error::DataFusionError::Internal("aggregate state is not Binary".into())
+    })?;
+    Ok(binary.iter().flatten())
+}
+
+fn corrupt(name: &str) -> datafusion::error::DataFusionError {
+    datafusion::error::DataFusionError::Internal(format!("{name}: unreadable partial state"))
+}
+
+/// Rows where an `...if` predicate (argument `index`) is true.
+fn predicate_mask(
+    values: &[ArrayRef],
+    index: Option<usize>,
+    types: &[KustoType],
+) -> DFResult<Option<BooleanArray>> {
+    match index {
+        Some(i) => Ok(Some(to_bool_array(&values[i], types[i])?)),
+        None => Ok(None),
+    }
+}
+
+fn selected(mask: &Option<BooleanArray>, row: usize) -> bool {
+    mask.as_ref()
+        .is_none_or(|m| m.is_valid(row) && m.value(row))
+}
+
+// ---------------------------------------------------------------- countif
+
+#[derive(Debug)]
+struct CountIf {
+    count: i64,
+    types: Vec<KustoType>,
+}
+
+impl Accumulator for CountIf {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> DFResult<()> {
+        let mask = to_bool_array(&values[0], self.types[0])?;
+        self.count += mask.iter().filter(|v| *v == Some(true)).count() as i64;
+        Ok(())
+    }
+    fn evaluate(&mut self) -> DFResult<ScalarValue> {
+        Ok(ScalarValue::Int64(Some(self.count)))
+    }
+    fn size(&self) -> usize {
+        size_of::<Self>()
+    }
+    fn state(&mut self) -> DFResult<Vec<ScalarValue>> {
+        Ok(vec![ScalarValue::Binary(Some(
+            self.count.to_le_bytes().to_vec(),
+        ))])
+    }
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> DFResult<()> {
+        for bytes in binary_states(states)? {
+            let raw: [u8; 8] = bytes.try_into().map_err(|_| corrupt("countif"))?;
+            self.count += i64::from_le_bytes(raw);
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------- sum / avg
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum NumberKind {
+    Integer,
+    Real,
+    TimeSpan,
+}
+
+fn number_kind(name: &str, ty: KustoType) -> Result<NumberKind, EngineError> {
+    match ty {
+        KustoType::Int | KustoType::Long | KustoType::Bool => Ok(NumberKind::Integer),
+        KustoType::Real | KustoType::Decimal | KustoType::Dynamic => Ok(NumberKind::Real),
+        KustoType::TimeSpan => Ok(NumberKind::TimeSpan),
+        other => Err(EngineError::ArgumentType {
+            name: name.to_string(),
+            position: 1,
+            expected: "a number or timespan".to_string(),
+            got: other.to_string(),
+        }),
+    }
+}
+
+/// Sums and counts for `sum`, `sumif`, `avg`, `avgif`. Integers add with wrap-around (as .NET
+/// `long` does), reals in f64.
+#[derive(Debug)]
+struct SumAvg {
+    kind: NumberKind,
+    average: bool,
+    predicate: Option<usize>,
+    types: Vec<KustoType>,
+    integer_sum: i64,
+    real_sum: f64,
+    count: i64,
+}
+
+impl SumAvg {
+    fn add(
+        &mut self,
+        values: &ArrayRef,
+        ty: KustoType,
+        mask: &Option<BooleanArray>,
+    ) -> DFResult<()> {
+        match self.kind {
+            NumberKind::Integer | NumberKind::TimeSpan => {
+                let longs = if self.kind == NumberKind::TimeSpan {
+                    arrow::compute::cast(values, &DataType::Int64)?
+                        .as_primitive::<arrow::datatypes::Int64Type>()
+                        .clone()
+                } else {
+                    to_long_array(values, ty)?
+                };
+                for row in 0..longs.len() {
+                    if longs.is_valid(row) && selected(mask, row) {
+                        self.integer_sum = self.integer_sum.wrapping_add(longs.value(row));
+                        self.count += 1;
+                    }
+                }
+            }
+            NumberKind::Real => {
+                let reals = to_real_array(values, ty)?;
+                for row in 0..reals.len() {
+                    if reals.is_valid(row) && selected(mask, row) {
+                        self.real_sum += reals.value(row);
+                        self.count += 1;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Accumulator for SumAvg {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> DFResult<()> {
+        let mask = predicate_mask(values, self.predicate, &self.types)?;
+        let ty = self.types[0];
+        self.add(&values[0], ty, &mask)
+    }
+    fn evaluate(&mut self) -> DFResult<ScalarValue> {
+        let total = match self.kind {
+            NumberKind::Real => self.real_sum,
+            _ => self.integer_sum as f64,
+        };
+        if self.average {
+            // Kusto's avg of no values is NaN, not null.
+            let mean = if self.count == 0 {
+                f64::NAN
+            } else {
+                total / self.count as f64
+            };
+            return Ok(match self.kind {
+                NumberKind::TimeSpan if self.count > 0 => {
+                    ScalarValue::DurationNanosecond(Some(mean as i64))
+                }
+                NumberKind::TimeSpan => ScalarValue::DurationNanosecond(None),
+                _ => ScalarValue::Float64(Some(mean)),
+            });
+        }
+        // Kusto's sum of no values is 0, not null.
+        Ok(match self.kind {
+            NumberKind::Integer => ScalarValue::Int64(Some(self.integer_sum)),
+            NumberKind::TimeSpan => ScalarValue::DurationNanosecond(Some(self.integer_sum)),
+            NumberKind::Real => ScalarValue::Float64(Some(self.real_sum)),
+        })
+    }
+    fn size(&self) -> usize {
+        size_of::<Self>()
+    }
+    fn state(&mut self) -> DFResult<Vec<ScalarValue>> {
+        let mut bytes = Vec::with_capacity(24);
+        bytes.extend_from_slice(&self.integer_sum.to_le_bytes());
+        bytes.extend_from_slice(&self.real_sum.to_le_bytes());
+        bytes.extend_from_slice(&self.count.to_le_bytes());
+        Ok(vec![ScalarValue::Binary(Some(bytes))])
+    }
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> DFResult<()> {
+        for bytes in binary_states(states)? {
+            let word = |i: usize| -> DFResult<[u8; 8]> {
+                bytes
+                    .get(i * 8..i * 8 + 8)
+                    .and_then(|s| s.try_into().ok())
+                    .ok_or_else(|| corrupt("sum"))
+            };
+            self.integer_sum = self.integer_sum.wrapping_add(i64::from_le_bytes(word(0)?));
+            self.real_sum += f64::from_le_bytes(word(1)?);
+            self.count += i64::from_le_bytes(word(2)?);
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------- take_any
+
+#[derive(Debug)]
+struct TakeAny {
+    value: Option<ScalarValue>,
+    data_type: DataType,
+}
+
+impl Accumulator for TakeAny {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> DFResult<()> {
+        if self.value.is_none() {
+            let array = &values[0];
+            if let Some(row) = (0..array.len()).find(|&r| array.is_valid(r)) {
+                self.value = Some(ScalarValue::try_from_array(array, row)?);
+            }
+        }
+        Ok(())
+    }
+    fn evaluate(&mut self) -> DFResult<ScalarValue> {
+        match &self.value {
+            Some(v) => Ok(v.clone()),
+            None => ScalarValue::try_from(&self.data_type),
+        }
+    }
+    fn size(&self) -> usize {
+        size_of::<Self>() + self.value.as_ref().map_or(0, ScalarValue::size)
+    }
+    fn state(&mut self) -> DFResult<Vec<ScalarValue>> {
+        Ok(vec![self.evaluate()?])
+    }
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> DFResult<()> {
+        self.update_batch(states)
+    }
+}
+
+// ---------------------------------------------------------------- make_set / make_list / make_bag
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum CollectKind {
+    Set,
+    List,
+    Bag,
+}
+
+/// `make_set`, `make_list`, `make_bag` and their `_if` forms. Nulls are skipped, "" is kept;
+/// a set flattens array inputs; order is first seen.
+#[derive(Debug)]
+struct Collect {
+    kind: CollectKind,
+    max_size: usize,
+    predicate: Option<usize>,
+    types: Vec<KustoType>,
+    items: Vec<Value>,
+    seen: HashSet<String>,
+    bag: Map<String, Value>,
+}
+
+impl Collect {
+    fn push(&mut self, value: Value) {
+        match self.kind {
+            CollectKind::List => {
+                if self.items.len() < self.max_size {
+                    self.items.push(value);
+                }
+            }
+            CollectKind::Set => match value {
+                Value::Array(elements) => {
+                    for element in elements {
+                        self.push(element);
+                    }
+                }
+                value => {
+                    if self.items.len() < self.max_size && self.seen.insert(value.to_string()) {
+                        self.items.push(value);
+                    }
+                }
+            },
+            CollectKind::Bag => {
+                if let Value::Object(map) = value {
+                    for (key, v) in map {
+                        if self.bag.len() >= self.max_size {
+                            break;
+                        }
+                        self.bag.entry(key).or_insert(v);
+                    }
+                }
+            }
+        }
+    }
+
+    fn result(&self) -> Value {
+        match self.kind {
+            CollectKind::Bag => Value::Object(self.bag.clone()),
+            _ => Value::Array(self.items.clone()),
+        }
+    }
+}
+
+fn json_value_at(array: &dyn Array, row: usize, ty: KustoType) -> Value {
+    if ty == KustoType::Dynamic {
+        return string_value(array, row).map_or(Value::Null, crate::dynamic::parse_lenient);
+    }
+    json_at(array, row, ty)
+}
+
+impl Accumulator for Collect {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> DFResult<()> {
+        let mask = predicate_mask(values, self.predicate, &self.types)?;
+        let (array, ty) = (&values[0], self.types[0]);
+        for row in 0..array.len() {
+            if !selected(&mask, row) {
+                continue;
+            }
+            let value = json_value_at(array.as_ref(), row, ty);
+            if !value.is_null() {
+                self.push(value);
+            }
+        }
+        Ok(())
+    }
+    fn evaluate(&mut self) -> DFResult<ScalarValue> {
+        Ok(ScalarValue::Utf8(Some(self.result().to_string())))
+    }
+    fn size(&self) -> usize {
+        size_of::<Self>() + self.items.len() * 48 + self.seen.len() * 48 + self.bag.len() * 64
+    }
+    fn state(&mut self) -> DFResult<Vec<ScalarValue>> {
+        Ok(vec![ScalarValue::Binary(Some(
+            self.result().to_string().into_bytes(),
+        ))])
+    }
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> DFResult<()> {
+        for bytes in binary_states(states)? {
+            let value: Value = serde_json::from_slice(bytes).map_err(|_| corrupt("make_set"))?;
+            match (self.kind, value) {
+                (CollectKind::Bag, bag) => self.push(bag),
+                (_, Value::Array(items)) => {
+                    for item in items {
+                        // List items that are arrays must stay whole; sets flatten anyway.
+                        match self.kind {
+                            CollectKind::List => self.push(item),
+                            _ => self.push(item),
+                        }
+                    }
+                }
+                _ => return Err(corrupt("make_set")),
+            }
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------- dcount
+
+#[derive(Debug)]
+struct DCount {
+    counter: DistinctCounter,
+    predicate: Option<usize>,
+    types: Vec<KustoType>,
+}
+
+impl Accumulator for DCount {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> DFResult<()> {
+        let mask = predicate_mask(values, self.predicate, &self.types)?;
+        self.counter
+            .add_array(values[0].as_ref(), self.types[0], |row| {
+                selected(&mask, row)
+            });
+        Ok(())
+    }
+    fn evaluate(&mut self) -> DFResult<ScalarValue> {
+        Ok(ScalarValue::Int64(Some(self.counter.count())))
+    }
+    fn size(&self) -> usize {
+        size_of::<Self>() + self.counter.to_bytes().len()
+    }
+    fn state(&mut self) -> DFResult<Vec<ScalarValue>> {
+        Ok(vec![ScalarValue::Binary(Some(self.counter.to_bytes()))])
+    }
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> DFResult<()> {
+        for bytes in binary_states(states)? {
+            let other = DistinctCounter::from_bytes(bytes).ok_or_else(|| corrupt("dcount"))?;
+            self.counter.merge(&other);
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------- arg_max / arg_min
+
+/// `arg_max(by, value)` / `arg_min(by, value)`: the `value` of the row with the largest
+/// (smallest) non-null `by`; the first such row wins ties. The planner passes the wanted
+/// columns as one struct (`named_struct(...)`) and unpacks the result with `get_field`.
+#[derive(Debug)]
+struct ArgExtreme {
+    maximum: bool,
+    best_by: Option<ArrayRef>,
+    best_value: Option<ArrayRef>,
+    value_type: DataType,
+}
+
+impl ArgExtreme {
+    fn consider(&mut self, by: &ArrayRef, value: &ArrayRef) -> DFResult<()> {
+        let options = SortOptions {
+            descending: false,
+            nulls_first: true,
+        };
+        let compare = make_comparator(by.as_ref(), by.as_ref(), options)?;
+        let mut best: Option<usize> = None;
+        for row in 0..by.len() {
+            if by.is_null(row) {
+                continue;
+            }
+            let better = match best {
+                None => true,
+                Some(b) => {
+                    let order = compare(row, b);
+                    if self.maximum {
+                        order.is_gt()
+                    } else {
+                        order.is_lt()
+                    }
+                }
+            };
+            if better {
+                best = Some(row);
+            }
+        }
+        let Some(row) = best else { return Ok(()) };
+        let replace = match &self.best_by {
+            None => true,
+            Some(current) => {
+                let compare = make_comparator(by.as_ref(), current.as_ref(), options)?;
+                let order = compare(row, 0);
+                if self.maximum {
+                    order.is_gt()
+                } else {
+                    order.is_lt()
+                }
+            }
+        };
+        if replace {
+            self.best_by = Some(by.slice(row, 1));
+            self.best_value = Some(value.slice(row, 1));
+        }
+        Ok(())
+    }
+}
+
+impl Accumulator for ArgExtreme {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> DFResult<()> {
+        self.consider(&values[0], &values[1])
+    }
+    fn evaluate(&mut self) -> DFResult<ScalarValue> {
+        match &self.best_value {
+            Some(value) => ScalarValue::try_from_array(value, 0),
+            None => ScalarValue::try_from(&self.value_type),
+        }
+    }
+    fn size(&self) -> usize {
+        size_of::<Self>()
+            + self
+                .best_by
+                .as_ref()
+                .map_or(0, |a| a.get_array_memory_size())
+            + self
+                .best_value
+                .as_ref()
+                .map_or(0, |a| a.get_array_memory_size())
+    }
+    fn state(&mut self) -> DFResult<Vec<ScalarValue>> {
+        let by = match &self.best_by {
+            Some(by) => ScalarValue::try_from_array(by, 0)?,
+            None => ScalarValue::Null,
+        };
+        Ok(vec![by, self.evaluate()?])
+    }
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> DFResult<()> {
+        self.consider(&states[0], &states[1])
+    }
+}
+
+// ---------------------------------------------------------------- percentile
+
+/// `percentile(x, p)`: the nearest-rank percentile, exact (every value is kept). Kusto uses a
+/// T-Digest, whose answer for small inputs is the nearest-rank value; see docs/engine-types.md.
+#[derive(Debug)]
+struct Percentile {
+    percent: f64,
+    ty: KustoType,
+    integers: Vec<i64>,
+    reals: Vec<f64>,
+}
+
+impl Percentile {
+    fn integral(&self) -> bool {
+        !matches!(
+            self.ty,
+            KustoType::Real | KustoType::Decimal | KustoType::Dynamic
+        )
+    }
+
+    fn add(&mut self, array: &ArrayRef) -> DFResult<()> {
+        if self.integral() {
+            let longs = match self.ty {
+                KustoType::DateTime | KustoType::TimeSpan => {
+                    arrow::compute::cast(array, &DataType::Int64)?
+                        .as_primitive::<arrow::datatypes::Int64Type>()
+                        .clone()
+                }
+                ty => to_long_array(array, ty)?,
+            };
+            self.integers.extend(longs.iter().flatten());
+        } else {
+            let reals = to_real_array(array, self.ty)?;
+            self.reals
+                .extend(reals.iter().flatten().filter(|v| !v.is_nan()));
+        }
+        Ok(())
+    }
+
+    fn rank(&self, count: usize) -> Option<usize> {
+        if count == 0 {
+            return None;
+        }
+        let rank = (self.percent / 100.0 * count as f64).ceil() as usize;
+        Some(rank.clamp(1, count) - 1)
+    }
+}
+
+impl Accumulator for Percentile {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> DFResult<()> {
+        self.add(&values[0])
+    }
+    fn evaluate(&mut self) -> DFResult<ScalarValue> {
+        if self.integral() {
+            self.integers.sort_unstable();
+            let value = self.rank(self.integers.len()).map(|i| self.integers[i]);
+            return Ok(match self.ty {
+                KustoType::DateTime => ScalarValue::TimestampNanosecond(value, Some("UTC".into())),
+                KustoType::TimeSpan => ScalarValue::DurationNanosecond(value),
+                _ => ScalarValue::Int64(value),
+            });
+        }
+        self.reals.sort_unstable_by(f64::total_cmp);
+        Ok(ScalarValue::Float64(
+            self.rank(self.reals.len()).map(|i| self.reals[i]),
+        ))
+    }
+    fn size(&self) -> usize {
+        size_of::<Self>() + self.integers.capacity() * 8 + self.reals.capacity() * 8
+    }
+    fn state(&mut self) -> DFResult<Vec<ScalarValue>> {
+        let mut bytes = Vec::with_capacity(8 * (self.integers.len() + self.reals.len()));
+        for v in &self.integers {
+            bytes.extend_from_slice(&v.to_le_bytes());
+        }
+        for v in &self.reals {
+            bytes.extend_from_slice(&v.to_le_bytes());
+        }
+        Ok(vec![ScalarValue::Binary(Some(bytes))])
+    }
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> DFResult<()> {
+        let integral = self.integral();
+        for bytes in binary_states(states)? {
+            for chunk in bytes.chunks_exact(8) {
+                let raw: [u8; 8] = chunk.try_into().map_err(|_| corrupt("percentile"))?;
+                if integral {
+                    self.integers.push(i64::from_le_bytes(raw));
+                } else {
+                    self.reals.push(f64::from_le_bytes(raw));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------- definitions
+
+fn collect(name: &'static str, kind: CollectKind, with_predicate: bool) -> KustoAggregate {
+    let size_index = if with_predicate { 2 } else { 1 };
+    KustoAggregate::new(
+        name,
+        size_index,
+        Some(size_index + 1),
+        returns(KustoType::Dynamic),
+        Arc::new(move |call: &AggregateCall| {
+            let max_size = call.constant_usize(size_index, "the maximum size", DEFAULT_MAX_SIZE)?;
+            Ok(Box::new(Collect {
+                kind,
+                max_size,
+                predicate: with_predicate.then_some(1),
+                types: call.types.clone(),
+                items: Vec::new(),
+                seen: HashSet::new(),
+                bag: Map::new(),
+            }) as Box<dyn Accumulator>)
+        }),
+    )
+}
+
+fn dcount(name: &'static str, with_predicate: bool) -> KustoAggregate {
+    let accuracy_index = if with_predicate { 2 } else { 1 };
+    KustoAggregate::new(
+        name,
+        accuracy_index,
+        Some(accuracy_index + 1),
+        returns(KustoType::Long),
+        Arc::new(move |call: &AggregateCall| {
+            let level = call.constant_usize(accuracy_index, "the accuracy level", 1)?;
+            let precision =
+                accuracy_precision(level).ok_or_else(|| EngineError::InvalidArgument {
+                    name: call.name.clone(),
+                    message: format!("accuracy level must be 0 to 4, got {level}"),
+                })?;
+            Ok(Box::new(DCount {
+                counter: DistinctCounter::new(precision),
+                predicate: with_predicate.then_some(1),
+                types: call.types.clone(),
+            }) as Box<dyn Accumulator>)
+        }),
+    )
+}
+
+fn sum_avg(name: &'static str, average: bool, with_predicate: bool) -> KustoAggregate {
+    let arity = if with_predicate { 2 } else { 1 };
+    KustoAggregate::new(
+        name,
+        arity,
+        Some(arity),
+        Arc::new(move |name, args| {
+            let kind = number_kind(name, args.first().copied().unwrap_or(KustoType::Long))?;
+            Ok(match (kind, average) {
+                (NumberKind::TimeSpan, _) => KustoType::TimeSpan,
+                (_, true) | (NumberKind::Real, false) => KustoType::Real,
+                (NumberKind::Integer, false) => KustoType::Long,
+            })
+        }),
+        Arc::new(move |call: &AggregateCall| {
+            Ok(Box::new(SumAvg {
+                kind: number_kind(&call.name, call.types[0])?,
+                average,
+                predicate: with_predicate.then_some(1),
+                types: call.types.clone(),
+                integer_sum: 0,
+                real_sum: 0.0,
+                count: 0,
+            }) as Box<dyn Accumulator>)
+        }),
+    )
+}
+
+fn same_field_as(index: usize, name: &'static str) -> super::FieldRule {
+    Arc::new(move |fields: &[FieldRef]| {
+        Ok(fields.get(index).map_or_else(
+            || Field::new(name, DataType::Null, true),
+            |f| f.as_ref().clone().with_name(name).with_nullable(true),
+        ))
+    })
+}
+
+fn arg_extreme(name: &'static str, maximum: bool) -> KustoAggregate {
+    KustoAggregate::new(
+        name,
+        2,
+        Some(2),
+        Arc::new(|_, args| Ok(args.get(1).copied().unwrap_or(KustoType::Dynamic))),
+        Arc::new(move |call: &AggregateCall| {
+            Ok(Box::new(ArgExtreme {
+                maximum,
+                best_by: None,
+                best_value: None,
+                value_type: call.return_field.data_type().clone(),
+            }) as Box<dyn Accumulator>)
+        }),
+    )
+    .with_field_rule(same_field_as(1, name))
+    .with_state_rule(Arc::new(|inputs: &[FieldRef]| {
+        inputs
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                Arc::new(
+                    f.as_ref()
+                        .clone()
+                        .with_name(format!("arg[{i}]"))
+                        .with_nullable(true),
+                )
+            })
+            .collect()
+    }))
+}
+
+fn percentile(name: &'static str) -> KustoAggregate {
+    KustoAggregate::new(
+        name,
+        2,
+        Some(2),
+        Arc::new(|name, args| match args.first().copied() {
+            Some(KustoType::Int | KustoType::Long | KustoType::Bool) => Ok(KustoType::Long),
+            Some(ty @ (KustoType::DateTime | KustoType::TimeSpan)) => Ok(ty),
+            Some(ty) if is_numeric(ty) || ty == KustoType::Dynamic => Ok(KustoType::Real),
+            other => Err(EngineError::ArgumentType {
+                name: name.to_string(),
+                position: 1,
+                expected: "a number, datetime or timespan".to_string(),
+                got: other.map_or_else(|| "nothing".to_string(), |t| t.to_string()),
+            }),
+        }),
+        Arc::new(|call: &AggregateCall| {
+            let percent = call.constant_f64(1, "the percentile")?;
+            if !(0.0..=100.0).contains(&percent) {
+                return Err(EngineError::InvalidArgument {
+                    name: call.name.clone(),
+                    message: format!("the percentile must be between 0 and 100, got {percent}"),
+                }
+                .into());
+            }
+            Ok(Box::new(Percentile {
+                percent,
+                ty: call.types[0],
+                integers: Vec::new(),
+                reals: Vec::new(),
+            }) as Box<dyn Accumulator>)
+        }),
+    )
+}
+
+fn take_any(name: &'static str) -> KustoAggregate {
+    KustoAggregate::new(
+        name,
+        1,
+        Some(1),
+        Arc::new(|_, args| Ok(args.first().copied().unwrap_or(KustoType::Dynamic))),
+        Arc::new(|call: &AggregateCall| {
+            Ok(Box::new(TakeAny {
+                value: None,
+                data_type: call.return_field.data_type().clone(),
+            }) as Box<dyn Accumulator>)
+        }),
+    )
+    .with_field_rule(same_field_as(0, name))
+    .with_state_rule(Arc::new(|inputs: &[FieldRef]| {
+        inputs
+            .iter()
+            .take(1)
+            .map(|f| {
+                Arc::new(
+                    f.as_ref()
+                        .clone()
+                        .with_name("take_any[state]")
+                        .with_nullable(true),
+                )
+            })
+            .collect()
+    }))
+}
+
+pub(super) fn functions() -> Vec<KustoAggregate> {
+    vec![
+        KustoAggregate::new(
+            "countif",
+            1,
+            Some(1),
+            returns(KustoType::Long),
+            Arc::new(|call: &AggregateCall| {
+                Ok(Box::new(CountIf {
+                    count: 0,
+                    types: call.types.clone(),
+                }) as Box<dyn Accumulator>)
+            }),
+        ),
+        sum_avg("sum", false, false),
+        sum_avg("sumif", false, true),
+        sum_avg("avg", true, false),
+        sum_avg("avgif", true, true),
+        take_any("take_any"),
+        collect("make_set", CollectKind::Set, false),
+        collect("make_set_if", CollectKind::Set, true),
+        collect("make_list", CollectKind::List, false),
+        collect("make_list_if", CollectKind::List, true),
+        collect("make_bag", CollectKind::Bag, false),
+        collect("make_bag_if", CollectKind::Bag, true),
+        dcount("dcount", false),
+        dcount("dcountif", true),
+        arg_extreme("arg_max", true),
+        arg_extreme("arg_min", false),
+        percentile("percentile"),
+    ]
+}

@@ -1,0 +1,329 @@
+//! Conversions: `tostring`, `toint`, `tolong`, `toreal`/`todouble`, `tobool`, `toguid`,
+//! `todatetime`, `totimespan`, `gettype`. Values that do not convert give null, as in Kusto.
+
+use std::sync::{Arc, LazyLock};
+
+use arrow::array::{
+    Array, ArrayRef, BooleanArray, DurationNanosecondArray, Float64Array, Int32Array, Int64Array,
+    StringArray, TimestampNanosecondArray,
+};
+use arrow::datatypes::DataType;
+use datafusion::common::Result as DFResult;
+use goshawk_types::{KustoType, NANOS_PER_TICK};
+use regex::Regex;
+use serde_json::Value;
+
+use super::{KustoScalar, returns};
+use crate::format::{KustoValue, value_at};
+use crate::time::{parse_datetime, parse_timespan};
+
+fn values(array: &ArrayRef, ty: KustoType) -> impl Iterator<Item = Option<KustoValue>> + '_ {
+    (0..array.len()).map(move |row| value_at(array.as_ref(), row, ty))
+}
+
+fn dynamic_scalar(value: Value) -> Option<KustoValue> {
+    match value {
+        Value::Null => None,
+        Value::Bool(b) => Some(KustoValue::Bool(b)),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => Some(KustoValue::Long(i)),
+            None => n.as_f64().map(KustoValue::Real),
+        },
+        Value::String(s) => Some(KustoValue::String(s)),
+        other => Some(KustoValue::Dynamic(other)),
+    }
+}
+
+fn unwrap_dynamic(value: Option<KustoValue>) -> Option<KustoValue> {
+    match value {
+        Some(KustoValue::Dynamic(v)) => dynamic_scalar(v),
+        other => other,
+    }
+}
+
+fn value_to_long(value: Option<KustoValue>) -> Option<i64> {
+    match unwrap_dynamic(value)? {
+        KustoValue::Bool(b) => Some(i64::from(b)),
+        KustoValue::Long(v) => Some(v),
+        KustoValue::Real(v) if v.is_finite() => Some(v.trunc() as i64),
+        KustoValue::Real(_) => None,
+        KustoValue::Decimal(text) => text.parse::<f64>().ok().map(|v| v.trunc() as i64),
+        KustoValue::String(text) => text.trim().parse::<i64>().ok(),
+        KustoValue::DateTime(nanos) | KustoValue::TimeSpan(nanos) => Some(nanos / NANOS_PER_TICK),
+        KustoValue::Dynamic(_) => None,
+    }
+}
+
+fn value_to_real(value: Option<KustoValue>) -> Option<f64> {
+    match unwrap_dynamic(value)? {
+        KustoValue::Bool(b) => Some(if b { 1.0 } else { 0.0 }),
+        KustoValue::Long(v) => Some(v as f64),
+        KustoValue::Real(v) => Some(v),
+        KustoValue::Decimal(text) => text.parse().ok(),
+        KustoValue::String(text) => parse_real_text(text.trim()),
+        KustoValue::DateTime(nanos) | KustoValue::TimeSpan(nanos) => {
+            Some((nanos / NANOS_PER_TICK) as f64)
+        }
+        KustoValue::Dynamic(_) => None,
+    }
+}
+
+fn parse_real_text(text: &str) -> Option<f64> {
+    match text.to_ascii_lowercase().as_str() {
+        "nan" => Some(f64::NAN),
+        "inf" | "+inf" | "infinity" | "+infinity" => Some(f64::INFINITY),
+        "-inf" | "-infinity" => Some(f64::NEG_INFINITY),
+        "" => None,
+        _ => text.parse().ok(),
+    }
+}
+
+fn value_to_bool(value: Option<KustoValue>) -> Option<bool> {
+    match unwrap_dynamic(value)? {
+        KustoValue::Bool(b) => Some(b),
+        KustoValue::Long(v) => Some(v != 0),
+        KustoValue::Real(v) => Some(v != 0.0),
+        KustoValue::String(text) => match text.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" => Some(true),
+            "false" | "0" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Kusto's `tolong()` of a column.
+pub fn to_long_array(array: &ArrayRef, ty: KustoType) -> DFResult<Int64Array> {
+    if matches!(ty, KustoType::Int | KustoType::Long)
+        && !matches!(array.data_type(), DataType::Utf8)
+    {
+        let cast = arrow::compute::cast(array, &DataType::Int64)?;
+        if let Some(longs) = cast.as_any().downcast_ref::<Int64Array>() {
+            return Ok(longs.clone());
+        }
+    }
+    Ok(values(array, ty).map(value_to_long).collect())
+}
+
+/// Kusto's `toreal()` of a column.
+pub fn to_real_array(array: &ArrayRef, ty: KustoType) -> DFResult<Float64Array> {
+    if matches!(ty, KustoType::Int | KustoType::Long | KustoType::Real)
+        && !matches!(array.data_type(), DataType::Utf8)
+    {
+        let cast = arrow::compute::cast(array, &DataType::Float64)?;
+        if let Some(reals) = cast.as_any().downcast_ref::<Float64Array>() {
+            return Ok(reals.clone());
+        }
+    }
+    Ok(values(array, ty).map(value_to_real).collect())
+}
+
+/// Kusto's `tobool()` of a column.
+pub fn to_bool_array(array: &ArrayRef, ty: KustoType) -> DFResult<BooleanArray> {
+    if let Some(bools) = array.as_any().downcast_ref::<BooleanArray>() {
+        return Ok(bools.clone());
+    }
+    Ok(values(array, ty).map(value_to_bool).collect())
+}
+
+/// Kusto's `todatetime()` of a column: datetimes pass through, strings are parsed with
+/// [`parse_datetime`], anything else is null.
+pub fn to_datetime_array(array: &ArrayRef, ty: KustoType) -> DFResult<TimestampNanosecondArray> {
+    let result: TimestampNanosecondArray = values(array, ty)
+        .map(|v| match unwrap_dynamic(v)? {
+            KustoValue::DateTime(nanos) => Some(nanos),
+            KustoValue::String(text) => parse_datetime(&text),
+            _ => None,
+        })
+        .collect();
+    Ok(result.with_timezone("UTC"))
+}
+
+/// Kusto's `totimespan()` of a column: timespans pass through, strings are parsed with
+/// [`parse_timespan`], numbers count ticks.
+pub fn to_timespan_array(array: &ArrayRef, ty: KustoType) -> DFResult<DurationNanosecondArray> {
+    Ok(values(array, ty)
+        .map(|v| match unwrap_dynamic(v)? {
+            KustoValue::TimeSpan(nanos) => Some(nanos),
+            KustoValue::String(text) => parse_timespan(&text),
+            KustoValue::Long(ticks) => ticks.checked_mul(NANOS_PER_TICK),
+            KustoValue::Real(ticks) if ticks.is_finite() => Some(ticks as i64 * NANOS_PER_TICK),
+            _ => None,
+        })
+        .collect())
+}
+
+static GUID: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\{?([0-9A-Fa-f]{8})-?([0-9A-Fa-f]{4})-?([0-9A-Fa-f]{4})-?([0-9A-Fa-f]{4})-?([0-9A-Fa-f]{12})\}?$")
+        .unwrap_or_else(|err| unreachable!("fixed regex: {err}"))
+});
+
+/// Kusto's `toguid()` of one string: the canonical lower-case form, or `None`.
+pub fn parse_guid(text: &str) -> Option<String> {
+    let caps = GUID.captures(text.trim())?;
+    Some(
+        format!(
+            "{}-{}-{}-{}-{}",
+            &caps[1], &caps[2], &caps[3], &caps[4], &caps[5]
+        )
+        .to_ascii_lowercase(),
+    )
+}
+
+/// Kusto's `gettype()` of one value of declared type `ty`.
+pub fn gettype_of(value: Option<&KustoValue>, ty: KustoType) -> &'static str {
+    match (ty, value) {
+        (KustoType::Dynamic, None) => "null",
+        (KustoType::Dynamic, Some(KustoValue::Dynamic(v))) => crate::dynamic::gettype(v),
+        (KustoType::Int, _) => "int",
+        (KustoType::Long, _) => "long",
+        (KustoType::Real, _) => "real",
+        (KustoType::Decimal, _) => "decimal",
+        (KustoType::Bool, _) => "bool",
+        (KustoType::String, _) => "string",
+        (KustoType::DateTime, _) => "datetime",
+        (KustoType::TimeSpan, _) => "timespan",
+        (KustoType::Guid, _) => "guid",
+        (KustoType::Dynamic, Some(_)) => "string",
+    }
+}
+
+pub(super) fn functions() -> Vec<KustoScalar> {
+    vec![
+        KustoScalar::new(
+            "tostring",
+            1,
+            Some(1),
+            returns(KustoType::String),
+            Arc::new(|call| Ok(Arc::new(call.strings(0)) as ArrayRef)),
+        ),
+        KustoScalar::new(
+            "tolong",
+            1,
+            Some(1),
+            returns(KustoType::Long),
+            Arc::new(|call| Ok(Arc::new(call.longs(0)?) as ArrayRef)),
+        ),
+        KustoScalar::new(
+            "toint",
+            1,
+            Some(1),
+            returns(KustoType::Int),
+            Arc::new(|call| {
+                let longs = call.longs(0)?;
+                let ints: Int32Array = longs
+                    .iter()
+                    .map(|v| v.and_then(|v| i32::try_from(v).ok()))
+                    .collect();
+                Ok(Arc::new(ints) as ArrayRef)
+            }),
+        ),
+        KustoScalar::new(
+            "toreal",
+            1,
+            Some(1),
+            returns(KustoType::Real),
+            Arc::new(|call| Ok(Arc::new(to_real_array(&call.args[0], call.types[0])?) as ArrayRef)),
+        ),
+        KustoScalar::new(
+            "tobool",
+            1,
+            Some(1),
+            returns(KustoType::Bool),
+            Arc::new(|call| Ok(Arc::new(to_bool_array(&call.args[0], call.types[0])?) as ArrayRef)),
+        ),
+        KustoScalar::new(
+            "todatetime",
+            1,
+            Some(1),
+            returns(KustoType::DateTime),
+            Arc::new(|call| {
+                Ok(Arc::new(to_datetime_array(&call.args[0], call.types[0])?) as ArrayRef)
+            }),
+        ),
+        KustoScalar::new(
+            "totimespan",
+            1,
+            Some(1),
+            returns(KustoType::TimeSpan),
+            Arc::new(|call| {
+                Ok(Arc::new(to_timespan_array(&call.args[0], call.types[0])?) as ArrayRef)
+            }),
+        ),
+        KustoScalar::new(
+            "toguid",
+            1,
+            Some(1),
+            returns(KustoType::Guid),
+            Arc::new(|call| {
+                let strings = call.strings(0);
+                let guids: StringArray = strings.iter().map(|s| s.and_then(parse_guid)).collect();
+                Ok(Arc::new(guids) as ArrayRef)
+            }),
+        ),
+        KustoScalar::new(
+            "gettype",
+            1,
+            Some(1),
+            returns(KustoType::String),
+            Arc::new(|call| {
+                let ty = call.types[0];
+                let names: StringArray = values(&call.args[0], ty)
+                    .map(|v| Some(gettype_of(v.as_ref(), ty)))
+                    .collect();
+                Ok(Arc::new(names) as ArrayRef)
+            }),
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::scalar::test_support::{eval, lit_str};
+
+    #[tokio::test]
+    async fn failed_conversions_are_null() {
+        let out = eval("tolong", vec![lit_str("abc")]).await;
+        assert_eq!(out, ["null"]);
+        assert_eq!(eval("toint", vec![lit_str("12.5")]).await, ["null"]);
+        assert_eq!(eval("toreal", vec![lit_str("")]).await, ["null"]);
+        assert_eq!(
+            eval("todatetime", vec![lit_str("not a date")]).await,
+            ["null"]
+        );
+        assert_eq!(eval("tobool", vec![lit_str("maybe")]).await, ["null"]);
+        assert_eq!(eval("toguid", vec![lit_str("xyz")]).await, ["null"]);
+    }
+
+    #[tokio::test]
+    async fn successful_conversions() {
+        assert_eq!(eval("tolong", vec![lit_str(" 42 ")]).await, ["42"]);
+        assert_eq!(eval("toreal", vec![lit_str("1.5")]).await, ["1.5"]);
+        assert_eq!(eval("tobool", vec![lit_str("TRUE")]).await, ["True"]);
+        assert_eq!(
+            eval("todatetime", vec![lit_str("2020-01-01T13:45:00Z")]).await,
+            ["2020-01-01T13:45:00.0000000Z"]
+        );
+        assert_eq!(
+            eval("totimespan", vec![lit_str("1.02:03:04.5")]).await,
+            ["1.02:03:04.5000000"]
+        );
+        assert_eq!(
+            eval(
+                "toguid",
+                vec![lit_str("550E8400-E29B-41D4-A716-446655440000")]
+            )
+            .await,
+            ["550e8400-e29b-41d4-a716-446655440000"]
+        );
+    }
+
+    #[tokio::test]
+    async fn gettype_names_dynamic_contents() {
+        let parsed = crate::scalar::test_support::call("parse_json", vec![lit_str("123")]);
+        assert_eq!(eval("gettype", vec![parsed]).await, ["long"]);
+        let parsed = crate::scalar::test_support::call("parse_json", vec![lit_str("{}")]);
+        assert_eq!(eval("gettype", vec![parsed]).await, ["dictionary"]);
+        assert_eq!(eval("gettype", vec![lit_str("x")]).await, ["string"]);
+    }
+}

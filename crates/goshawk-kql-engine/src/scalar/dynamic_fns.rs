@@ -1,0 +1,329 @@
+//! Dynamic functions: `parse_json`/`todynamic`, `array_length`, `pack`/`bag_pack`,
+//! `pack_array`, `bag_keys`, `set_union`, `set_intersect`, `set_difference`, `array_concat`,
+//! and `dynamic_path`, the member/index access the planner lowers `x.a.b[0]` to.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Int64Array, StringArray};
+use datafusion::common::Result as DFResult;
+use goshawk_types::KustoType;
+use serde_json::{Map, Value};
+
+use super::{Call, KustoScalar, is_numeric, returns};
+use crate::dynamic::{self, PathStep};
+use crate::error::EngineError;
+use crate::format::{json_at, string_value};
+
+/// The JSON value of every row of argument `index` (`Value::Null` for nulls).
+fn json_values(call: &Call<'_>, index: usize) -> Vec<Value> {
+    let (array, ty) = (&call.args[index], call.types[index]);
+    (0..call.rows)
+        .map(|row| {
+            if ty == KustoType::Dynamic {
+                string_value(array.as_ref(), row).map_or(Value::Null, dynamic::parse_lenient)
+            } else {
+                json_at(array.as_ref(), row, ty)
+            }
+        })
+        .collect()
+}
+
+fn dynamic_result(values: impl IntoIterator<Item = Option<Value>>) -> ArrayRef {
+    Arc::new(
+        values
+            .into_iter()
+            .map(|v| v.filter(|v| !v.is_null()).map(|v| v.to_string()))
+            .collect::<StringArray>(),
+    )
+}
+
+fn set_function(name: &'static str, combine: fn(&[Vec<Value>]) -> Vec<Value>) -> KustoScalar {
+    KustoScalar::new(
+        name,
+        2,
+        Some(64),
+        returns(KustoType::Dynamic),
+        Arc::new(move |call| {
+            let columns: Vec<Vec<Value>> =
+                (0..call.args.len()).map(|i| json_values(call, i)).collect();
+            Ok(dynamic_result((0..call.rows).map(|row| {
+                let arrays: Option<Vec<Vec<Value>>> =
+                    columns.iter().map(|c| c[row].as_array().cloned()).collect();
+                arrays.map(|arrays| Value::Array(combine(&arrays)))
+            })))
+        }),
+    )
+}
+
+fn distinct(values: impl IntoIterator<Item = Value>) -> Vec<Value> {
+    let mut seen = HashSet::new();
+    values
+        .into_iter()
+        .filter(|v| seen.insert(dynamic::identity_key(v)))
+        .collect()
+}
+
+fn keys(values: &[Value]) -> HashSet<String> {
+    values.iter().map(dynamic::identity_key).collect()
+}
+
+/// The path steps of `dynamic_path`'s arguments 1.., which must be constants: numbers index
+/// arrays, strings name members.
+fn path_steps(call: &Call<'_>) -> DFResult<Vec<PathStep>> {
+    (1..call.args.len())
+        .map(|index| {
+            let text = call.constant_string(index, "a path step")?;
+            if is_numeric(call.types[index]) {
+                let position = text
+                    .parse::<i64>()
+                    .map_err(|_| EngineError::InvalidArgument {
+                        name: call.name.to_string(),
+                        message: format!("array index '{text}' is not an integer"),
+                    })?;
+                Ok(PathStep::Index(position))
+            } else {
+                Ok(PathStep::Key(text))
+            }
+        })
+        .collect()
+}
+
+pub(super) fn functions() -> Vec<KustoScalar> {
+    let parse = |name: &'static str| {
+        KustoScalar::new(
+            name,
+            1,
+            Some(1),
+            returns(KustoType::Dynamic),
+            Arc::new(|call| {
+                if call.types[0] == KustoType::Dynamic {
+                    return Ok(Arc::clone(&call.args[0]));
+                }
+                let values = json_values(call, 0);
+                Ok(dynamic_result(values.into_iter().map(|v| match v {
+                    Value::String(text) => Some(dynamic::parse_lenient(&text)),
+                    other => Some(other),
+                })))
+            }),
+        )
+    };
+    let pack = |name: &'static str| {
+        KustoScalar::new(
+            name,
+            0,
+            None,
+            Arc::new(|name, args| {
+                if args.len() % 2 == 1 {
+                    return Err(EngineError::InvalidArgument {
+                        name: name.to_string(),
+                        message: format!(
+                            "expects key/value pairs (an even number of arguments), got {}",
+                            args.len()
+                        ),
+                    });
+                }
+                Ok(KustoType::Dynamic)
+            }),
+            Arc::new(|call| {
+                let keys: Vec<StringArray> = (0..call.args.len())
+                    .step_by(2)
+                    .map(|i| call.strings(i))
+                    .collect();
+                let values: Vec<Vec<Value>> = (1..call.args.len())
+                    .step_by(2)
+                    .map(|i| json_values(call, i))
+                    .collect();
+                Ok(dynamic_result((0..call.rows).map(|row| {
+                    let mut bag = Map::new();
+                    for (k, v) in keys.iter().zip(&values) {
+                        bag.insert(k.value(row).to_string(), v[row].clone());
+                    }
+                    Some(Value::Object(bag))
+                })))
+            }),
+        )
+    };
+    vec![
+        parse("parse_json"),
+        parse("todynamic"),
+        pack("pack"),
+        pack("bag_pack"),
+        KustoScalar::new(
+            "pack_array",
+            1,
+            None,
+            returns(KustoType::Dynamic),
+            Arc::new(|call| {
+                let columns: Vec<Vec<Value>> =
+                    (0..call.args.len()).map(|i| json_values(call, i)).collect();
+                Ok(dynamic_result((0..call.rows).map(|row| {
+                    Some(Value::Array(
+                        columns.iter().map(|c| c[row].clone()).collect(),
+                    ))
+                })))
+            }),
+        ),
+        KustoScalar::new(
+            "array_length",
+            1,
+            Some(1),
+            returns(KustoType::Long),
+            Arc::new(|call| {
+                let lengths: Int64Array = json_values(call, 0)
+                    .iter()
+                    .map(dynamic::array_length)
+                    .collect();
+                Ok(Arc::new(lengths) as ArrayRef)
+            }),
+        ),
+        KustoScalar::new(
+            "bag_keys",
+            1,
+            Some(1),
+            returns(KustoType::Dynamic),
+            Arc::new(|call| {
+                Ok(dynamic_result(
+                    json_values(call, 0).iter().map(dynamic::bag_keys),
+                ))
+            }),
+        ),
+        set_function("set_union", |arrays| {
+            distinct(arrays.iter().flatten().cloned())
+        }),
+        set_function("set_intersect", |arrays| {
+            let others: Vec<HashSet<String>> = arrays[1..].iter().map(|a| keys(a)).collect();
+            distinct(
+                arrays[0]
+                    .iter()
+                    .filter(|v| others.iter().all(|o| o.contains(&dynamic::identity_key(v))))
+                    .cloned(),
+            )
+        }),
+        set_function("set_difference", |arrays| {
+            let others: Vec<HashSet<String>> = arrays[1..].iter().map(|a| keys(a)).collect();
+            distinct(
+                arrays[0]
+                    .iter()
+                    .filter(|v| !others.iter().any(|o| o.contains(&dynamic::identity_key(v))))
+                    .cloned(),
+            )
+        }),
+        set_function("array_concat", |arrays| {
+            arrays.iter().flatten().cloned().collect()
+        }),
+        KustoScalar::new(
+            "dynamic_path",
+            1,
+            None,
+            returns(KustoType::Dynamic),
+            Arc::new(|call| {
+                let steps = path_steps(call)?;
+                let values = json_values(call, 0);
+                Ok(dynamic_result(
+                    values.iter().map(|v| dynamic::get_path(v, &steps).cloned()),
+                ))
+            }),
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::logical_expr::lit;
+
+    use crate::scalar::test_support::{call, eval, lit_str};
+
+    fn json(text: &str) -> datafusion::logical_expr::Expr {
+        call("parse_json", vec![lit_str(text)])
+    }
+
+    #[tokio::test]
+    async fn member_and_index_access() {
+        let doc = json(r#"{"a":1,"nested":{"deep":[true,false]}}"#);
+        let path = vec![doc.clone(), lit_str("nested"), lit_str("deep"), lit(0_i64)];
+        assert_eq!(eval("dynamic_path", path).await, ["true"]);
+        assert_eq!(
+            eval("dynamic_path", vec![doc.clone(), lit_str("missing")]).await,
+            ["null"]
+        );
+        let split = call("split", vec![lit_str("a,b,c,d"), lit_str(",")]);
+        assert_eq!(
+            eval("dynamic_path", vec![split.clone(), lit(2_i64)]).await,
+            [r#""c""#]
+        );
+        assert_eq!(
+            eval("dynamic_path", vec![split, lit(5_i64)]).await,
+            ["null"]
+        );
+        let element = call("dynamic_path", vec![doc, lit_str("a")]);
+        assert_eq!(eval("tostring", vec![element]).await, ["1"]);
+    }
+
+    #[tokio::test]
+    async fn parse_json_keeps_non_json_as_string() {
+        assert_eq!(
+            eval("parse_json", vec![lit_str("hello")]).await,
+            [r#""hello""#]
+        );
+        assert_eq!(
+            eval("todynamic", vec![lit_str("[1,2,3]")]).await,
+            ["[1,2,3]"]
+        );
+        assert_eq!(eval("array_length", vec![json("[1,2,3]")]).await, ["3"]);
+        assert_eq!(eval("array_length", vec![json("{}")]).await, ["null"]);
+        assert_eq!(eval("bag_keys", vec![json("{}")]).await, ["[]"]);
+        assert_eq!(
+            eval("bag_keys", vec![json(r#"{"a":1,"b":[1]}"#)]).await,
+            [r#"["a","b"]"#]
+        );
+    }
+
+    #[tokio::test]
+    async fn pack_keeps_order_and_types() {
+        let packed = eval(
+            "pack",
+            vec![
+                lit_str("name"),
+                lit_str("alice"),
+                lit_str("age"),
+                lit(30_i64),
+            ],
+        )
+        .await;
+        assert_eq!(packed, [r#"{"name":"alice","age":30}"#]);
+        assert_eq!(
+            eval("pack_array", vec![lit(1_i64), lit_str("x"), lit(2.5_f64)]).await,
+            [r#"[1,"x",2.5]"#]
+        );
+        let odd =
+            crate::scalar::test_support::try_eval_expr(call("bag_pack", vec![lit_str("k")])).await;
+        assert!(
+            odd.err()
+                .unwrap_or_default()
+                .contains("expects key/value pairs")
+        );
+    }
+
+    #[tokio::test]
+    async fn set_functions() {
+        let (a, b) = (json("[1,2,3,2]"), json("[3,4]"));
+        assert_eq!(
+            eval("set_union", vec![a.clone(), b.clone()]).await,
+            ["[1,2,3,4]"]
+        );
+        assert_eq!(
+            eval("set_intersect", vec![a.clone(), b.clone()]).await,
+            ["[3]"]
+        );
+        assert_eq!(
+            eval("set_difference", vec![a.clone(), b.clone()]).await,
+            ["[1,2]"]
+        );
+        assert_eq!(eval("array_concat", vec![a, b]).await, ["[1,2,3,2,3,4]"]);
+        assert_eq!(
+            eval("set_union", vec![json("[1]"), json("{}")]).await,
+            ["null"]
+        );
+    }
+}
