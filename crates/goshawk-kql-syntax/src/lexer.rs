@@ -10,7 +10,8 @@ pub fn tokenize(source: &str) -> Vec<Token> {
         bytes: source.as_bytes(),
         pos: 0,
     };
-    let mut tokens = Vec::with_capacity(source.len() / 4 + 1);
+    // About one token per 6 to 8 bytes of real queries; growing past that is amortised.
+    let mut tokens = Vec::with_capacity(source.len() / 8 + 16);
     loop {
         let token = lexer.next_token();
         tokens.push(token);
@@ -43,9 +44,8 @@ impl Lexer<'_> {
             match self.peek(0) {
                 b' ' | b'\t' | b'\r' | b'\n' | 0x0c => self.pos += 1,
                 b'/' if self.peek(1) == b'/' => {
-                    while self.pos < self.bytes.len() && self.bytes[self.pos] != b'\n' {
-                        self.pos += 1;
-                    }
+                    let rest = &self.bytes[self.pos..];
+                    self.pos += rest.iter().position(|&byte| byte == b'\n').unwrap_or(rest.len());
                 }
                 // U+00A0 (no-break space) and U+FEFF (byte-order mark) appear in pasted queries.
                 0xC2 if self.peek(1) == 0xA0 => self.pos += 2,
