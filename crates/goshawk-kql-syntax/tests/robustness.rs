@@ -194,6 +194,43 @@ fn random_token_soup_never_panics() {
 }
 
 #[test]
+fn random_bytes_never_panic() {
+    on_small_stack(|| {
+        let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+        for _ in 0..20_000 {
+            let length = (rng.next() % 64) as usize;
+            // Bias towards ASCII punctuation and letters so the parser gets past the lexer.
+            const ALPHABET: &[u8] = b" |()[]{},;.:=!<>~+-*/%\\\"'@`$hxd0123456789abcinon";
+            let bytes: Vec<u8> = (0..length)
+                .map(|_| match rng.next() % 4 {
+                    0 => (rng.next() % 256) as u8,
+                    _ => ALPHABET[(rng.next() % ALPHABET.len() as u64) as usize],
+                })
+                .collect();
+            let query = String::from_utf8_lossy(&bytes);
+            let _ = parse_query(&query);
+            let _ = parse_expression(&query);
+        }
+    });
+}
+
+#[test]
+fn extreme_numbers_do_not_overflow() {
+    for query in [
+        "print long(-0x8000000000000000)",
+        "print dynamic([-0x8000000000000000, -9223372036854775808])",
+        "print int(-0xFFFFFFFF), int(-2147483648), long(-9223372036854775808)",
+        "print time(-106751.23:47:16.8547758), time(9999999999999999999d)",
+        "print 1e999, 0xFFFFFFFFFFFFFFFFFF, 99999999999999999999d, 1.00000000000000000000000001s",
+        "print -(-9223372036854775808)",
+    ] {
+        if let Err(diagnostic) = parse_query(query) {
+            assert!(!diagnostic.message.is_empty(), "{query}");
+        }
+    }
+}
+
+#[test]
 fn large_flat_input_parses_in_linear_time() {
     let values: Vec<String> = (0..200_000).map(|i| i.to_string()).collect();
     let query = format!("datatable(x:long)[{}]", values.join(","));
