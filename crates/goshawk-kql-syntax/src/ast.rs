@@ -680,8 +680,16 @@ pub enum OperatorKind {
         schema: Vec<ColumnDecl>,
         values: Vec<Expr>,
     },
+    /// `externaldata` (also spelled `external_data`).
     ExternalData {
         schema: Vec<ColumnDecl>,
+        uris: Vec<Literal>,
+        properties: Vec<OperatorParam>,
+    },
+    /// `inline_external_table(schema) kind=storage dataformat=csv (uris) [with (...)]`
+    InlineExternalTable {
+        schema: Vec<ColumnDecl>,
+        params: Vec<OperatorParam>,
         uris: Vec<Literal>,
         properties: Vec<OperatorParam>,
     },
@@ -775,6 +783,7 @@ impl OperatorKind {
             OperatorKind::Range { .. } => "range",
             OperatorKind::Datatable { .. } => "datatable",
             OperatorKind::ExternalData { .. } => "externaldata",
+            OperatorKind::InlineExternalTable { .. } => "inline_external_table",
             OperatorKind::MakeGraph { .. } => "make-graph",
             OperatorKind::GraphMatch { .. } => "graph-match",
             OperatorKind::GraphShortestPaths { .. } => "graph-shortest-paths",

@@ -45,7 +45,10 @@ impl Lexer<'_> {
                 b' ' | b'\t' | b'\r' | b'\n' | 0x0c => self.pos += 1,
                 b'/' if self.peek(1) == b'/' => {
                     let rest = &self.bytes[self.pos..];
-                    self.pos += rest.iter().position(|&byte| byte == b'\n').unwrap_or(rest.len());
+                    self.pos += rest
+                        .iter()
+                        .position(|&byte| byte == b'\n')
+                        .unwrap_or(rest.len());
                 }
                 // U+00A0 (no-break space) and U+FEFF (byte-order mark) appear in pasted queries.
                 0xC2 if self.peek(1) == 0xA0 => self.pos += 2,

@@ -391,6 +391,12 @@ pub fn walk_operator<V: Visitor + ?Sized>(visitor: &mut V, operator: &Operator) 
         }
         OperatorKind::Datatable { values, .. } => walk_exprs(visitor, values),
         OperatorKind::ExternalData { properties, .. } => walk_op_params(visitor, properties),
+        OperatorKind::InlineExternalTable {
+            params, properties, ..
+        } => {
+            walk_op_params(visitor, params);
+            walk_op_params(visitor, properties);
+        }
         OperatorKind::MakeGraph {
             params,
             source_column,

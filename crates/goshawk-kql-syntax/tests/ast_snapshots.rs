@@ -90,6 +90,18 @@ const QUERIES: &[(&str, &str)] = &[
         "externaldata",
         "externaldata(a:string, b:long) [\"https://x/y.csv\", h\"https://secret\"] with (format=\"csv\", ignoreFirstRecord=true)",
     ),
+    (
+        "external_data_alias",
+        "external_data(a:string) ['https://x/a.csv']",
+    ),
+    (
+        "inline_external_table",
+        "inline_external_table(T:datetime, P:string) kind=storage dataformat=csv (h@\"https://a/b.csv\", \"https://a/c.csv\") with (includeHeaders='All')",
+    ),
+    (
+        "inline_external_table_delta",
+        "inline_external_table kind=delta (h@'abfss://x/y') | take 1",
+    ),
     ("print", "print x = 1, y = \"a\", 2"),
     ("print_empty", "print"),
     ("range", "range x from 1 to 10 step 2"),

@@ -275,7 +275,11 @@ impl Parser<'_> {
                     i64::MIN
                 } else {
                     let magnitude = parse_int(digits, span).map_err(|_| invalid())?;
-                    if negative { magnitude.wrapping_neg() } else { magnitude }
+                    if negative {
+                        magnitude.wrapping_neg()
+                    } else {
+                        magnitude
+                    }
                 };
                 if ty == ScalarType::Int {
                     let is_hex = digits.starts_with("0x") || digits.starts_with("0X");
@@ -384,7 +388,11 @@ impl Parser<'_> {
                     return Ok(DynamicValue::Long(i64::MIN));
                 }
                 let value = parse_int(text, number.span)?;
-                Ok(DynamicValue::Long(if negative { value.wrapping_neg() } else { value }))
+                Ok(DynamicValue::Long(if negative {
+                    value.wrapping_neg()
+                } else {
+                    value
+                }))
             }
             TokenKind::Int => {
                 self.bump();

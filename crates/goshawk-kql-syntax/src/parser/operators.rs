@@ -63,6 +63,8 @@ pub const PIPE_OPERATORS: &[&str] = &[
 const SOURCE_OPERATORS: &[&str] = &[
     "datatable",
     "externaldata",
+    "external_data",
+    "inline_external_table",
     "print",
     "range",
     "union",
@@ -103,7 +105,8 @@ impl Parser<'_> {
                 | TokenKind::Dot
         );
         match word {
-            "datatable" | "externaldata" => next == TokenKind::LParen,
+            "datatable" | "externaldata" | "external_data" => next == TokenKind::LParen,
+            "inline_external_table" => matches!(next, TokenKind::LParen | TokenKind::Ident),
             "range" | "evaluate" => next == TokenKind::Ident,
             // `find(...)` / `search(...)` would be calls of functions with those names.
             "find" | "search" => !ends_a_name && next != TokenKind::LParen,
@@ -820,7 +823,39 @@ impl Parser<'_> {
                 self.expect_close(open, "the datatable values")?;
                 OperatorKind::Datatable { schema, values }
             }
-            "externaldata" if as_source => {
+            "inline_external_table" if as_source => {
+                // The schema is optional (delta tables carry their own).
+                let has_schema = self.at(TokenKind::LParen)
+                    && self.kind_at(1) == TokenKind::Ident
+                    && self.kind_at(2) == TokenKind::Colon;
+                let schema = if has_schema {
+                    self.column_decl_list("the inline_external_table schema")?
+                } else {
+                    Vec::new()
+                };
+                let params = self.parse_params(&["kind", "dataformat"])?;
+                let open = self.expect(TokenKind::LParen, "to start the storage URIs")?;
+                let mut uris = Vec::new();
+                while !self.at(TokenKind::RParen) {
+                    uris.push(self.parse_string_literal()?);
+                    if self.eat(TokenKind::Comma).is_none() {
+                        break;
+                    }
+                }
+                self.expect_close(open, "the storage URIs")?;
+                let properties = if self.eat_word("with").is_some() {
+                    self.parse_property_list("the inline_external_table properties")?
+                } else {
+                    Vec::new()
+                };
+                OperatorKind::InlineExternalTable {
+                    schema,
+                    params,
+                    uris,
+                    properties,
+                }
+            }
+            "externaldata" | "external_data" if as_source => {
                 let schema = self.column_decl_list("the externaldata schema")?;
                 let open = self.expect(TokenKind::LBracket, "to start the externaldata URIs")?;
                 let mut uris = Vec::new();
