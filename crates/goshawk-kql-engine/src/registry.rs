@@ -160,7 +160,6 @@ pub const ALIASES: &[(&str, &str)] = &[
     ("any", "take_any"),
     ("iif", "iff"),
     ("todynamic", "parse_json"),
-    ("percentiles", "percentile"),
     ("bag_pack", "pack"),
 ];
 
@@ -334,4 +333,223 @@ pub fn arg_extreme_call(
         })
         .collect();
     Ok((aggregate, readers))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argument_counts_are_checked_with_kusto_wording() {
+        let make_set = resolve("make_set").map_err(|e| e.to_string());
+        let err = make_set.and_then(|e| e.check_arg_count(3).map_err(|e| e.to_string()));
+        assert_eq!(
+            err.err().as_deref(),
+            Some("make_set expects 1 or 2 arguments, got 3")
+        );
+        let strlen = resolve("strlen").map(|e| e.check_arg_count(0).map_err(|e| e.to_string()));
+        assert_eq!(
+            strlen.ok().and_then(Result::err).as_deref(),
+            Some("strlen expects 1 argument, got 0")
+        );
+        let strcat = resolve("strcat").map(|e| e.check_arg_count(0).map_err(|e| e.to_string()));
+        assert_eq!(
+            strcat.ok().and_then(Result::err).as_deref(),
+            Some("strcat expects 1 to 64 arguments, got 0")
+        );
+        let unknown = resolve("no_such_fn").err().map(|e| e.to_string());
+        assert_eq!(unknown.as_deref(), Some("unknown function 'no_such_fn'"));
+        // ago/now hide the fixed "now" the registry appends.
+        assert_eq!(
+            lookup("ago").map(FunctionEntry::arg_bounds),
+            Some((1, Some(1)))
+        );
+        assert_eq!(
+            lookup("now").map(FunctionEntry::arg_bounds),
+            Some((0, Some(1)))
+        );
+    }
+
+    #[test]
+    fn aliases_resolve_to_the_canonical_function() {
+        for (alias, canonical) in ALIASES {
+            assert_eq!(
+                lookup(alias).map(FunctionEntry::name),
+                Some(*canonical),
+                "{alias}"
+            );
+        }
+        assert_eq!(
+            lookup("makeset").map(FunctionEntry::kind),
+            Some(FunctionKind::Aggregate)
+        );
+        assert_eq!(
+            lookup("todouble").map(FunctionEntry::kind),
+            Some(FunctionKind::Scalar)
+        );
+    }
+
+    #[test]
+    fn return_types_follow_kusto() {
+        let ty =
+            |name: &str, args: &[KustoType]| resolve(name).and_then(|e| e.return_type(args)).ok();
+        assert_eq!(ty("count", &[]), Some(KustoType::Long));
+        assert_eq!(ty("sum", &[KustoType::Int]), Some(KustoType::Long));
+        assert_eq!(ty("sum", &[KustoType::Real]), Some(KustoType::Real));
+        assert_eq!(ty("avg", &[KustoType::Long]), Some(KustoType::Real));
+        assert_eq!(ty("max", &[KustoType::DateTime]), Some(KustoType::DateTime));
+        assert_eq!(
+            ty("make_set", &[KustoType::String, KustoType::Long]),
+            Some(KustoType::Dynamic)
+        );
+        assert_eq!(ty("dcount", &[KustoType::Guid]), Some(KustoType::Long));
+        assert_eq!(
+            ty("percentile", &[KustoType::Int, KustoType::Long]),
+            Some(KustoType::Long)
+        );
+        assert_eq!(
+            ty("bin", &[KustoType::DateTime, KustoType::TimeSpan]),
+            Some(KustoType::DateTime)
+        );
+        assert_eq!(
+            ty("bin", &[KustoType::Real, KustoType::Long]),
+            Some(KustoType::Real)
+        );
+        assert_eq!(ty("ago", &[KustoType::TimeSpan]), Some(KustoType::DateTime));
+        assert_eq!(
+            ty("iff", &[KustoType::Bool, KustoType::Int, KustoType::Long]),
+            Some(KustoType::Long)
+        );
+        assert_eq!(
+            ty("coalesce", &[KustoType::Dynamic, KustoType::String]),
+            Some(KustoType::String)
+        );
+        assert_eq!(
+            ty("tostring", &[KustoType::Dynamic]),
+            Some(KustoType::String)
+        );
+        assert_eq!(
+            ty("has", &[KustoType::String, KustoType::String]),
+            Some(KustoType::Bool)
+        );
+        assert_eq!(
+            ty("parse_json", &[KustoType::String]),
+            Some(KustoType::Dynamic)
+        );
+        let sum_of_string = resolve("sum").and_then(|e| e.return_type(&[KustoType::String]));
+        assert_eq!(
+            sum_of_string.err().map(|e| e.to_string()).as_deref(),
+            Some("sum: argument 1 has type string, expected a number or timespan")
+        );
+        let case_even =
+            resolve("case").and_then(|e| e.return_type(&[KustoType::Bool, KustoType::Long]));
+        assert!(case_even.is_err());
+    }
+
+    #[test]
+    fn default_column_names_match_the_oracle() {
+        assert_eq!(default_column_name("count", None, None), "count_");
+        assert_eq!(default_column_name("countif", None, None), "countif_");
+        assert_eq!(
+            default_column_name("countif", Some("active"), None),
+            "countif_active"
+        );
+        assert_eq!(
+            default_column_name("dcount", Some("name"), None),
+            "dcount_name"
+        );
+        assert_eq!(default_column_name("make_set", Some("i"), None), "set_i");
+        assert_eq!(default_column_name("makelist", Some("x"), None), "list_x");
+        assert_eq!(default_column_name("make_bag", Some("v"), None), "bag_v");
+        assert_eq!(
+            default_column_name("max", Some("TimeGenerated"), None),
+            "max_TimeGenerated"
+        );
+        assert_eq!(default_column_name("avg", None, None), "avg_");
+        assert_eq!(
+            default_column_name("percentiles", Some("score"), Some("50")),
+            "percentile_score_50"
+        );
+        assert_eq!(default_column_name("sumif", Some("v"), None), "sumif_v");
+    }
+
+    #[test]
+    fn every_sentinel_function_used_by_two_percent_of_queries_is_registered() {
+        // Function names called in >= 2% of the Sentinel corpus (measured with
+        // `grep -o 'name('` over sentinel/queries.jsonl), minus operators and table functions.
+        let used = [
+            "ago",
+            "count",
+            "dcount",
+            "make_set",
+            "min",
+            "max",
+            "tostring",
+            "parse_json",
+            "todynamic",
+            "bin",
+            "iff",
+            "isnotempty",
+            "isempty",
+            "strcat",
+            "split",
+            "tolower",
+            "toupper",
+            "extract",
+            "arg_max",
+            "make_list",
+            "countif",
+            "sum",
+            "pack",
+            "bag_pack",
+            "array_length",
+            "coalesce",
+            "startofday",
+            "datetime_diff",
+            "toint",
+            "tolong",
+            "todatetime",
+            "case",
+            "replace_string",
+            "trim",
+            "indexof",
+            "substring",
+            "strlen",
+            "isnull",
+            "isnotnull",
+            "format_datetime",
+            "now",
+            "toreal",
+            "todouble",
+            "take_any",
+            "any",
+            "makeset",
+            "makelist",
+            "dcountif",
+            "make_set_if",
+            "arg_min",
+            "avg",
+            "percentile",
+            "percentiles",
+            "gettype",
+            "extract_all",
+            "set_union",
+            "set_difference",
+            "set_intersect",
+            "array_concat",
+            "bag_keys",
+            "pack_array",
+            "strcat_array",
+            "replace_regex",
+            "toguid",
+            "tobool",
+            "totimespan",
+        ];
+        let missing: Vec<&str> = used
+            .iter()
+            .copied()
+            .filter(|n| lookup(n).is_none())
+            .collect();
+        assert!(missing.is_empty(), "not registered: {missing:?}");
+    }
 }

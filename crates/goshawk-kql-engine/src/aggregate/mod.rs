@@ -258,3 +258,6 @@ impl AggregateUDFImpl for KustoAggregate {
 pub fn all_aggregates() -> Vec<KustoAggregate> {
     accumulators::functions()
 }
+
+#[cfg(test)]
+mod tests;

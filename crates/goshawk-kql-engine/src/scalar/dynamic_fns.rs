@@ -146,9 +146,7 @@ pub(super) fn functions() -> Vec<KustoScalar> {
     };
     vec![
         parse("parse_json"),
-        parse("todynamic"),
         pack("pack"),
-        pack("bag_pack"),
         KustoScalar::new(
             "pack_array",
             1,

@@ -131,7 +131,6 @@ fn coalesce_kernel(call: &Call<'_>) -> DFResult<ArrayRef> {
 pub(super) fn functions() -> Vec<KustoScalar> {
     vec![
         iff("iff"),
-        iff("iif"),
         KustoScalar::new(
             "case",
             3,
