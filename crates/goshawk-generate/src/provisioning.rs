@@ -94,7 +94,9 @@ impl Status {
             Status::Success => "Success",
             Status::Failure => "Failure",
             Status::Skipped => "Skipped",
-            Status::Warning => "Warning",
+            // Log Analytics documents only Success, Failure and Skipped; a warning is an
+            // operation that went through with caveats.
+            Status::Warning => "Success",
         }
     }
 }

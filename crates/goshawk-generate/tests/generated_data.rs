@@ -283,7 +283,12 @@ fn load(out: &Path) -> Records {
             let status = object["provisioningStatusInfo"]["status"]
                 .as_str()
                 .unwrap_or_default();
-            let expected = format!("{}{}", status[..1].to_ascii_uppercase(), &status[1..]);
+            let expected = match status {
+                "success" | "warning" => "Success",
+                "failure" => "Failure",
+                "skipped" => "Skipped",
+                other => panic!("{context}: status {other}"),
+            };
             assert_eq!(envelope["resultType"], Value::from(expected), "{context}");
             assert_eq!(
                 time_of(envelope, "time", &context),
@@ -935,4 +940,128 @@ fn invalid_options_are_rejected_with_the_option_named() {
     fs::write(opts.out_dir.join("keep.txt"), "x").expect("write");
     let err = generate(&opts).expect_err("non-empty directory");
     assert!(err.to_string().contains("not empty"), "{err}");
+}
+
+fn corpus() -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus");
+    assert!(
+        path.join("samples/azure_activity/activity_log_records.json")
+            .is_file(),
+        "the shared test corpus is missing at {} (expected shared/ beside the repository)",
+        path.display()
+    );
+    path
+}
+
+fn keys(value: &Value) -> BTreeSet<String> {
+    value
+        .as_object()
+        .map_or_else(BTreeSet::new, |map| map.keys().cloned().collect())
+}
+
+#[test]
+fn activity_records_use_the_keys_of_real_exports() {
+    let samples = read_json(&corpus().join("samples/azure_activity/activity_log_records.json"));
+    let mut top = BTreeSet::new();
+    let mut authorization = BTreeSet::new();
+    let mut evidence = BTreeSet::new();
+    let mut claims = BTreeSet::new();
+    let mut properties = BTreeSet::new();
+    for record in samples["records"].as_array().expect("records") {
+        top.extend(keys(record));
+        authorization.extend(keys(&record["identity"]["authorization"]));
+        evidence.extend(keys(&record["identity"]["authorization"]["evidence"]));
+        claims.extend(keys(&record["identity"]["claims"]));
+        properties.extend(keys(&record["properties"]));
+    }
+    // Documented members the seven samples happen not to show: the managed identity's resource
+    // id claim and the policy event properties.
+    claims.insert("xms_mirid".to_string());
+    for key in [
+        "isComplianceCheck",
+        "resourceLocation",
+        "ancestors",
+        "policies",
+    ] {
+        properties.insert(key.to_string());
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = options(dir.path(), 1, 9);
+    generate(&opts).expect("generate");
+    let records = load(&opts.out_dir);
+    let mut seen_claims = BTreeSet::new();
+    for (path, record) in &records.activity {
+        let context = path.display().to_string();
+        let subset = |found: BTreeSet<String>, known: &BTreeSet<String>, what: &str| {
+            let unknown: Vec<_> = found.difference(known).collect();
+            assert!(
+                unknown.is_empty(),
+                "{context}: {what} keys absent from real exports: {unknown:?}"
+            );
+        };
+        subset(keys(record), &top, "record");
+        subset(
+            keys(&record["identity"]["authorization"]),
+            &authorization,
+            "authorization",
+        );
+        subset(
+            keys(&record["identity"]["authorization"]["evidence"]),
+            &evidence,
+            "evidence",
+        );
+        subset(keys(&record["identity"]["claims"]), &claims, "claims");
+        subset(keys(&record["properties"]), &properties, "properties");
+        seen_claims.extend(keys(&record["identity"]["claims"]));
+    }
+    for claim in [
+        "name",
+        "appid",
+        "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn",
+    ] {
+        assert!(
+            seen_claims.contains(claim),
+            "no record carries the {claim} claim"
+        );
+    }
+}
+
+#[test]
+fn provisioning_objects_carry_every_graph_property_the_schema_notes_map() {
+    let schema = read_json(&corpus().join("schemas/AADProvisioningLogs.json"));
+    let notes = schema["notes"].as_array().expect("notes");
+    let graph_note = notes
+        .iter()
+        .filter_map(Value::as_str)
+        .find(|note| note.contains("provisioningObjectSummary"))
+        .expect("the note on the Graph object");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = options(dir.path(), 1, 9);
+    generate(&opts).expect("generate");
+    let records = load(&opts.out_dir);
+    let (_, object) = records.provisioning.first().expect("a provisioning record");
+    // Every camelCase property named in "a -> B" mappings of the note exists in our objects.
+    let mut mapped = 0;
+    for part in graph_note.split(['(', ',']) {
+        let Some((graph, _column)) = part.split_once(" -> ") else {
+            continue;
+        };
+        let graph = graph.trim().split('.').next().unwrap_or_default().trim();
+        if graph.is_empty() || graph.contains(' ') {
+            continue;
+        }
+        assert!(
+            object.get(graph).is_some(),
+            "Graph property {graph} is missing"
+        );
+        mapped += 1;
+    }
+    assert!(mapped >= 14, "only {mapped} mappings found in the note");
+    let result_types: BTreeSet<&str> = records
+        .provisioning_envelopes
+        .iter()
+        .filter_map(|e| e["resultType"].as_str())
+        .collect();
+    let documented: BTreeSet<&str> = ["Success", "Failure", "Skipped"].into_iter().collect();
+    assert_eq!(result_types, documented, "ResultType values");
 }
