@@ -9,6 +9,7 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::Result as DFResult;
+use datafusion::functions::core::expr_fn::coalesce;
 use datafusion::functions_aggregate::expr_fn as agg;
 use datafusion::logical_expr::expr::AggregateFunction;
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
@@ -16,7 +17,7 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, Expr, ExprFunctionExt, Signature, Volatility, lit,
 };
 use datafusion::scalar::ScalarValue;
-use goshawk_kql_syntax::ast::{self, ExprKind};
+use goshawk_kql_syntax::ast;
 use goshawk_types::KustoType;
 use serde_json::Value;
 
@@ -56,12 +57,11 @@ impl Planner<'_> {
     ) -> PlanResult<Aggregate> {
         let name = call.name.name.as_str();
         let args: Vec<&ast::Expr> = call.args.iter().map(|a| &a.value).collect();
-        let first_column = args.first().and_then(|a| match &a.kind {
-            ExprKind::Name(ident) => Some(ident.name.clone()),
-            _ => None,
-        });
+        let first_column = args
+            .first()
+            .and_then(|a| super::ops::implicit_name(a).or_else(|| super::ops::call_column_name(a)));
         let default_name = match (name, &first_column) {
-            ("count", _) | ("countif", _) => format!("{name}_"),
+            ("take_any" | "any", Some(column)) => column.clone(),
             (_, Some(column)) => format!("{}_{column}", name_prefix(name)),
             _ => format!("{}_", name_prefix(name)),
         };
@@ -114,8 +114,11 @@ impl Planner<'_> {
         };
         let (expr, ty) = match name {
             "count" => {
-                arity(0, 0)?;
-                (agg::count(lit(1_i64)), KustoType::Long)
+                arity(0, 1)?;
+                match args.first() {
+                    None => (agg::count(lit(1_i64)), KustoType::Long),
+                    Some(_) => (agg::count(lower(0)?.expr), KustoType::Long),
+                }
             }
             "countif" => {
                 arity(1, 1)?;
@@ -168,7 +171,8 @@ impl Planner<'_> {
                         .build()
                         .map_err(|e| super::df_error(e, call.span))?;
                 }
-                (expr, ty)
+                // Kusto's sum over no (non-null) values is 0, not null.
+                (coalesce(vec![expr, super::literal::zero_of(ty)]), ty)
             }
             "avg" | "avgif" => {
                 if name == "avg" {
@@ -187,7 +191,8 @@ impl Planner<'_> {
                         .build()
                         .map_err(|e| super::df_error(e, call.span))?;
                 }
-                (expr, KustoType::Real)
+                // Kusto's average of no values is NaN (0/0).
+                (coalesce(vec![expr, lit(f64::NAN)]), KustoType::Real)
             }
             "min" | "max" | "minif" | "maxif" => {
                 if name.ends_with("if") {
@@ -229,7 +234,8 @@ impl Planner<'_> {
                 } else {
                     agg::var_sample(value.expr)
                 };
-                (expr, KustoType::Real)
+                // One value has no spread: Kusto says 0 where the sample formula has none.
+                (coalesce(vec![expr, lit(0.0_f64)]), KustoType::Real)
             }
             "take_any" | "any" => {
                 arity(1, 1)?;
@@ -385,6 +391,22 @@ impl CollectionAccumulator {
         if self.values.len() >= self.max || value.is_null() {
             return;
         }
+        // Dynamic arrays contribute their elements, as in Kusto.
+        if self.input == KustoType::Dynamic {
+            if let Value::Array(items) = value {
+                for item in items {
+                    self.push_one(item);
+                }
+                return;
+            }
+        }
+        self.push_one(value);
+    }
+
+    fn push_one(&mut self, value: Value) {
+        if self.values.len() >= self.max || value.is_null() {
+            return;
+        }
         if self.distinct && !self.seen.insert(crate::dynamic::identity_key(&value)) {
             return;
         }
@@ -433,7 +455,7 @@ impl Accumulator for CollectionAccumulator {
         for text in texts.iter().flatten() {
             if let Ok(Value::Array(items)) = serde_json::from_str::<Value>(text) {
                 for item in items {
-                    self.push(item);
+                    self.push_one(item);
                 }
             }
         }

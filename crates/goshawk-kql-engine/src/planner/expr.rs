@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use arrow::datatypes::DataType;
+use datafusion::functions::core::expr_fn::nullif;
 use datafusion::logical_expr::expr::InList;
 use datafusion::logical_expr::{BinaryExpr, Cast, Expr, Operator as DfOp, lit, when};
 use datafusion::scalar::ScalarValue;
@@ -150,10 +151,24 @@ impl Planner<'_> {
                                 expr.span,
                             ));
                         }
-                        Ok(Typed {
-                            expr: Expr::Negative(Box::new(inner.expr)),
-                            ty: inner.ty,
-                        })
+                        if let Some(ScalarValue::DurationNanosecond(Some(n))) =
+                            constant_value(&inner.expr)
+                        {
+                            return Ok(typed_lit(
+                                ScalarValue::DurationNanosecond(Some(-n)),
+                                KustoType::TimeSpan,
+                            ));
+                        }
+                        let expr = if inner.ty == KustoType::TimeSpan {
+                            // DataFusion cannot negate durations; negate the tick count.
+                            cast(
+                                Expr::Negative(Box::new(ticks(inner.expr))),
+                                KustoType::TimeSpan.arrow_type(),
+                            )
+                        } else {
+                            Expr::Negative(Box::new(inner.expr))
+                        };
+                        Ok(Typed { expr, ty: inner.ty })
                     }
                 }
             }
@@ -444,8 +459,13 @@ impl Planner<'_> {
                 return self.lower_arithmetic(op, right, left, span);
             }
             (a, _, b) if is_numeric(a) && is_numeric(b) => {
-                let ty = a.max(b);
-                let (l, r) = if a == b {
+                // Kusto computes int arithmetic in long (int + int can exceed int).
+                let ty = if a.max(b) == K::Int {
+                    K::Long
+                } else {
+                    a.max(b)
+                };
+                let (l, r) = if a == ty && b == ty {
                     (left.expr, right.expr)
                 } else {
                     (
@@ -453,10 +473,30 @@ impl Planner<'_> {
                         cast(right.expr, ty.arrow_type()),
                     )
                 };
-                Typed {
-                    expr: binary(l, df_op, r),
-                    ty,
-                }
+                let integral = matches!(ty, K::Long);
+                let expr = match df_op {
+                    // Integer division or modulo by zero is null in Kusto, not an error.
+                    DfOp::Divide if integral => binary(l, df_op, nullif(r, lit(0_i64))),
+                    // Kusto's integer modulo is never negative (-7 % 3 == 2).
+                    DfOp::Modulo if integral => {
+                        let divisor = nullif(r, lit(0_i64));
+                        let remainder = binary(l, DfOp::Modulo, divisor.clone());
+                        let magnitude = when(
+                            divisor.clone().lt(lit(0_i64)),
+                            Expr::Negative(Box::new(divisor.clone())),
+                        )
+                        .otherwise(divisor)
+                        .unwrap_or_else(|_| lit(ScalarValue::Int64(None)));
+                        when(
+                            remainder.clone().lt(lit(0_i64)),
+                            binary(remainder.clone(), DfOp::Plus, magnitude),
+                        )
+                        .otherwise(remainder)
+                        .unwrap_or_else(|_| lit(ScalarValue::Int64(None)))
+                    }
+                    _ => binary(l, df_op, r),
+                };
+                Typed { expr, ty }
             }
             (K::Dynamic, _, other) | (other, _, K::Dynamic)
                 if is_numeric(other) || other == K::Dynamic =>

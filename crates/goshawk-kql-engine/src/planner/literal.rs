@@ -54,8 +54,25 @@ pub fn kusto_type_of_scalar(ty: ScalarType) -> KustoType {
     }
 }
 
-/// A typed null of a Kusto type.
+/// The zero of a numeric Kusto type.
+pub fn zero_of(ty: KustoType) -> Expr {
+    let value = match ty {
+        KustoType::Int => ScalarValue::Int32(Some(0)),
+        KustoType::Long => ScalarValue::Int64(Some(0)),
+        KustoType::Decimal => ScalarValue::try_from(&ty.arrow_type())
+            .and_then(|v| ScalarValue::new_zero(&v.data_type()))
+            .unwrap_or(ScalarValue::Float64(Some(0.0))),
+        _ => ScalarValue::Float64(Some(0.0)),
+    };
+    typed_lit(value, ty).expr
+}
+
+/// A typed null of a Kusto type; a string "null" is the empty string, as strings are never
+/// null in Kusto.
 pub fn null_of(ty: KustoType) -> Typed {
+    if ty == KustoType::String {
+        return typed_lit(ScalarValue::Utf8(Some(String::new())), ty);
+    }
     let value = ScalarValue::try_from(&ty.arrow_type()).unwrap_or(ScalarValue::Utf8(None));
     typed_lit(value, ty)
 }

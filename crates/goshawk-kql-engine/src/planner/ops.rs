@@ -58,7 +58,7 @@ fn build(
 }
 
 /// The name Kusto gives an unnamed expression: a column keeps its name, `a.b` becomes `a_b`.
-fn implicit_name(expr: &ast::Expr) -> Option<String> {
+pub(crate) fn implicit_name(expr: &ast::Expr) -> Option<String> {
     match &expr.kind {
         ExprKind::Name(ident) => Some(ident.name.clone()),
         ExprKind::Paren(inner) => implicit_name(inner),
@@ -72,6 +72,18 @@ fn implicit_name(expr: &ast::Expr) -> Option<String> {
             }) => Some(format!("{}_{key}", implicit_name(target)?)),
             _ => None,
         },
+        _ => None,
+    }
+}
+
+/// The name Kusto derives from a function call over one column: `tostring(tag)` is `tag`.
+pub(crate) fn call_column_name(expr: &ast::Expr) -> Option<String> {
+    match &expr.kind {
+        ExprKind::Call(call) => call
+            .args
+            .iter()
+            .find_map(|a| implicit_name(&a.value).or_else(|| call_column_name(&a.value))),
+        ExprKind::Paren(inner) => call_column_name(inner),
         _ => None,
     }
 }
@@ -554,7 +566,7 @@ impl Planner<'_> {
                             .and_then(|a| implicit_name(&a.value))
                             .unwrap_or_default()
                     }
-                    _ => match implicit_name(&item.expr) {
+                    _ => match implicit_name(&item.expr).or_else(|| call_column_name(&item.expr)) {
                         Some(name) => name,
                         None => {
                             unnamed += 1;
@@ -947,14 +959,24 @@ impl Planner<'_> {
                 }
                 UnionOperand::Pattern(pattern) => {
                     let tab = self.resolve_table_name(&pattern.pattern, pattern.span, env)?;
-                    parts.push((pattern.pattern.clone(), tab));
+                    // Kusto names let-bound inputs by position, catalog tables by name.
+                    let name = if env.get(&pattern.pattern).is_some() {
+                        format!("union_arg{}", parts.len())
+                    } else {
+                        pattern.pattern.clone()
+                    };
+                    parts.push((name, tab));
                 }
                 UnionOperand::ScopedPattern { span, .. } => {
                     return Err(unsupported("tables of other databases or clusters", *span));
                 }
                 UnionOperand::Tabular(tabular) => {
                     let name = match tabular.source.as_deref().map(|s| &s.kind) {
-                        Some(ast::SourceKind::Name(ident)) => ident.name.clone(),
+                        Some(ast::SourceKind::Name(ident))
+                            if tabular.operators.is_empty() && env.get(&ident.name).is_none() =>
+                        {
+                            ident.name.clone()
+                        }
                         _ => format!("union_arg{}", parts.len()),
                     };
                     parts.push((name, self.plan_tabular(tabular, env, None)?));
@@ -1151,8 +1173,27 @@ impl Planner<'_> {
                 name = format!("{}{suffix}", column.name);
             }
             used.push(name.clone());
-            let out = KustoColumn::new(name, column.ty);
-            right_items.push((col(&column.name), out.clone()));
+            // A right key of another numeric type is cast to the left key's type.
+            let key_type = keys
+                .iter()
+                .find(|(_, r)| r.name == column.name)
+                .map(|(l, _)| l.ty);
+            let (value, ty) = match key_type {
+                Some(ty) if ty != column.ty => (
+                    align_to(
+                        Typed {
+                            expr: col(&column.name),
+                            ty: column.ty,
+                        },
+                        ty,
+                    )
+                    .expr,
+                    ty,
+                ),
+                _ => (col(&column.name), column.ty),
+            };
+            let out = KustoColumn::new(name, ty);
+            right_items.push((value, out.clone()));
             renamed.push(out);
         }
         let renamed_right = self.project_tab(right.clone(), right_items, span)?;
@@ -1185,32 +1226,23 @@ impl Planner<'_> {
             JoinKind::LeftSemi => JoinType::LeftSemi,
             JoinKind::RightSemi => JoinType::RightSemi,
         };
-        let on: Vec<Expr> = keys
+        let left_keys: Vec<datafusion::common::Column> = keys
             .iter()
-            .zip(&right_key_names)
-            .map(|((l, r), right_name)| {
-                let ty = l.ty.max(r.ty);
-                let left_key = align_to(
-                    Typed {
-                        expr: col(&l.name),
-                        ty: l.ty,
-                    },
-                    ty,
-                )
-                .expr;
-                let right_key = align_to(
-                    Typed {
-                        expr: col(right_name),
-                        ty: r.ty,
-                    },
-                    ty,
-                )
-                .expr;
-                left_key.eq(right_key)
-            })
+            .map(|(l, _)| datafusion::common::Column::new_unqualified(&l.name))
             .collect();
+        let right_keys: Vec<datafusion::common::Column> = right_key_names
+            .iter()
+            .map(datafusion::common::Column::new_unqualified)
+            .collect();
+        // Kusto matches null keys with null keys.
         let plan = build(
-            LogicalPlanBuilder::from(left.plan.clone()).join_on(renamed_right.plan, join_type, on),
+            LogicalPlanBuilder::from(left.plan.clone()).join_detailed(
+                renamed_right.plan,
+                join_type,
+                (left_keys, right_keys),
+                None,
+                datafusion::common::NullEquality::NullEqualsNull,
+            ),
             span,
         )?;
         let mut columns: Vec<KustoColumn> = match join_type {
@@ -1234,7 +1266,16 @@ impl Planner<'_> {
                 if matches!(join_type, JoinType::RightAnti | JoinType::RightSemi) {
                     out.name = original_of(&c.name);
                 }
-                (col(&c.name), out)
+                // Unmatched rows of outer joins have nulls; Kusto strings are never null.
+                let value = if c.ty == KustoType::String {
+                    datafusion::functions::core::expr_fn::coalesce(vec![
+                        col(&c.name),
+                        datafusion::logical_expr::lit(""),
+                    ])
+                } else {
+                    col(&c.name)
+                };
+                (value, out)
             })
             .collect();
         self.project_tab(tab, items, span)
@@ -1253,10 +1294,10 @@ impl Planner<'_> {
         let mut index_column: Option<String> = None;
         for param in params {
             match (param.name.name.as_str(), &param.value.kind) {
-                ("bagexpansion", ExprKind::Name(value)) if value.name == "array" => {
+                ("bagexpansion" | "kind", ExprKind::Name(value)) if value.name == "array" => {
                     bag_as_array = true
                 }
-                ("bagexpansion", ExprKind::Name(value)) if value.name == "bag" => {
+                ("bagexpansion" | "kind", ExprKind::Name(value)) if value.name == "bag" => {
                     bag_as_array = false
                 }
                 ("with_itemindex", ExprKind::Name(value)) => {
@@ -1332,7 +1373,7 @@ impl Planner<'_> {
             .map_or(KustoType::Dynamic, |t| kusto_type_of_scalar(t.value));
         let expanded = convert_to(
             Typed {
-                expr: col(ITEMS),
+                expr: super::udf::tag(col(ITEMS), KustoType::Dynamic),
                 ty: KustoType::Dynamic,
             },
             expanded_ty,
@@ -1408,6 +1449,7 @@ impl Planner<'_> {
                         .map_or(KustoType::String, |t| kusto_type_of_scalar(t.value));
                     let group = match (ty, last) {
                         (_, true) if kind != ParseKind::Regex => "(.*)",
+                        (KustoType::String, _) if kind == ParseKind::Regex => "(.*)",
                         (KustoType::Int | KustoType::Long, _) => r"(-?\d+)",
                         (KustoType::Real, _) => r"(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)",
                         _ => "(.*?)",

@@ -431,3 +431,51 @@ impl ScalarUDFImpl for MvItems {
         finish(array, scalar)
     }
 }
+
+/// Marks a value with its Kusto type. DataFusion drops alias metadata when it merges
+/// projections, so values that do not come from a scan or a library function (unnested
+/// items) carry their type through this identity function instead.
+pub fn tag(value: Expr, ty: KustoType) -> Expr {
+    let udf = TagType {
+        ty,
+        signature: Signature::any(1, Volatility::Immutable),
+    };
+    call(Arc::new(ScalarUDF::new_from_impl(udf)), vec![value])
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct TagType {
+    ty: KustoType,
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for TagType {
+    fn name(&self) -> &str {
+        "kusto_type"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _: &[DataType]) -> DFResult<DataType> {
+        Ok(self.ty.arrow_type())
+    }
+
+    fn return_field_from_args(&self, _: ReturnFieldArgs) -> DFResult<FieldRef> {
+        Ok(Arc::new(self.ty.field(self.ty.name())))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DFResult<ColumnarValue> {
+        let wanted = self.ty.arrow_type();
+        match &args.args[0] {
+            ColumnarValue::Array(array) if array.data_type() != &wanted => {
+                Ok(ColumnarValue::Array(arrow::compute::cast(array, &wanted)?))
+            }
+            ColumnarValue::Scalar(value) if value.data_type() != wanted => {
+                Ok(ColumnarValue::Scalar(value.cast_to(&wanted)?))
+            }
+            other => Ok(other.clone()),
+        }
+    }
+}
