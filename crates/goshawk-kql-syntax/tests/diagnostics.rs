@@ -43,6 +43,10 @@ const CASES: &[(&str, &str)] = &[
     ("unclosed dynamic", "print dynamic({\"a\": 1)"),
     ("unclosed function body", "let f = () { T | take 1 ; f()"),
     ("between without range", "T | where x between (1, 2)"),
+    ("missing semicolon after let", "let x = 1\nT | take x"),
+    ("hyphenated operator without operand", "T | mv-expand"),
+    ("dot without member", "T | extend x = a."),
+    ("case-sensitive operator name", "T | Where x == 1"),
 ];
 
 fn deep_query() -> String {

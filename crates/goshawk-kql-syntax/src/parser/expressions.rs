@@ -159,7 +159,7 @@ impl Parser<'_> {
         if let Some(lexical) = self.lexical_error() {
             return lexical;
         }
-        let op_text = self.text(op_token);
+        let op_text = self.operator_text_ending_with(op_token);
         let next = self.peek();
         let line_break =
             self.src[op_token.span.end as usize..next.span.start as usize].contains('\n');
@@ -171,6 +171,25 @@ impl Parser<'_> {
         };
         Diagnostic::new(format!("expected an expression after '{op_text}'"), span)
             .with_expected(vec!["an expression".to_string()])
+    }
+
+    /// The text of `token`, extended backwards over a hyphenated operator name so that the
+    /// message says `'mv-expand'` rather than `'expand'`.
+    fn operator_text_ending_with(&self, token: crate::token::Token) -> &str {
+        let Some(index) = self.tokens.iter().rposition(|t| t.span == token.span) else {
+            return self.text(token);
+        };
+        let mut first = index;
+        while first >= 2
+            && token.kind == TokenKind::Ident
+            && self.tokens[first - 1].kind == TokenKind::Minus
+            && self.tokens[first - 2].kind == TokenKind::Ident
+            && self.tokens[first - 2].span.end == self.tokens[first - 1].span.start
+            && self.tokens[first - 1].span.end == self.tokens[first].span.start
+        {
+            first -= 2;
+        }
+        &self.src[self.tokens[first].span.start as usize..token.span.end as usize]
     }
 
     fn peek_infix(&self) -> Option<Infix> {
@@ -400,6 +419,11 @@ impl Parser<'_> {
                     }
                 }
                 TokenKind::LBracket => expr = self.finish_index(expr)?,
+                // `database('d').*` is a wildcard pattern, read by the union/find operand.
+                TokenKind::Dot if self.kind_at(1) != TokenKind::Star => {
+                    self.bump();
+                    return Err(self.expected("a name or '['", "after '.'"));
+                }
                 _ => return Ok(expr),
             }
         }

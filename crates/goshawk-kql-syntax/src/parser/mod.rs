@@ -437,9 +437,18 @@ impl<'a> Parser<'a> {
                         Some(op) => format!("after the '{}' operator", op.kind.name()),
                         None => "after the tabular expression".to_string(),
                     },
+                    Some(StatementKind::Let(_)) => "after the let statement".to_string(),
                     _ => "after the statement".to_string(),
                 };
-                return Err(self.unexpected(&context, expected));
+                let mut diagnostic = self.unexpected(&context, expected);
+                let ends_with_statement = matches!(
+                    statements.last().map(|s| &s.kind),
+                    Some(StatementKind::Let(_) | StatementKind::Set { .. })
+                );
+                if ends_with_statement && diagnostic.hint.is_none() {
+                    diagnostic = diagnostic.with_hint("end each let or set statement with ';'");
+                }
+                return Err(diagnostic);
             }
         }
     }

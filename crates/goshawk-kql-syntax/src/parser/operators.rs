@@ -349,6 +349,10 @@ impl Parser<'_> {
             .iter()
             .map(|op| (strsim::damerau_levenshtein(&lower, op), *op))
             .min_by_key(|(distance, _)| *distance);
+        if let Some((0, op)) = best {
+            diagnostic.message = format!("unknown operator '{name}'; did you mean '{op}'?");
+            return diagnostic.with_hint("operator names are case-sensitive");
+        }
         if let Some((distance, op)) = best
             && distance <= (name.len() / 3).max(1)
         {
