@@ -1,0 +1,209 @@
+//! Planning without I/O (in-memory catalog): logical plan snapshots for the main operators,
+//! semantic error snapshots rendered with a caret, and small end-to-end results.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray, TimestampNanosecondArray};
+use goshawk_kql_engine::catalog::MemoryCatalog;
+use goshawk_kql_engine::output::write_csv;
+use goshawk_kql_engine::planner::Planner;
+use goshawk_kql_engine::session::QueryEngine;
+use goshawk_kql_syntax::RenderOptions;
+use goshawk_types::{KustoType, arrow_schema};
+
+fn ts(text: &str) -> i64 {
+    goshawk_kql_engine::time::parse_datetime(text).unwrap_or_default()
+}
+
+fn catalog() -> MemoryCatalog {
+    let schema = arrow_schema([
+        ("TimeGenerated", KustoType::DateTime),
+        ("UserPrincipalName", KustoType::String),
+        ("ResultType", KustoType::String),
+        ("Attempts", KustoType::Long),
+        ("Props", KustoType::Dynamic),
+    ]);
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(
+            TimestampNanosecondArray::from(vec![
+                ts("2026-11-20T10:00:00Z"),
+                ts("2026-11-20T11:30:00Z"),
+                ts("2026-11-21T09:00:00Z"),
+                ts("2026-11-21T09:15:00Z"),
+            ])
+            .with_timezone("UTC"),
+        ),
+        Arc::new(StringArray::from(vec![
+            Some("alice"),
+            Some("bob"),
+            None,
+            Some("alice"),
+        ])),
+        Arc::new(StringArray::from(vec!["0", "50126", "50126", "0"])),
+        Arc::new(Int64Array::from(vec![Some(1), Some(3), None, Some(2)])),
+        Arc::new(StringArray::from(vec![
+            Some(r#"{"ip":"10.0.0.1","tags":["a","b"]}"#),
+            Some(r#"{"ip":"10.0.0.2","tags":[]}"#),
+            None,
+            Some(r#"{"ip":"10.0.0.1"}"#),
+        ])),
+    ];
+    let batch = RecordBatch::try_new(schema.clone(), columns).expect("batch");
+    let mut catalog = MemoryCatalog::new();
+    catalog
+        .add_batches("Signins", schema, vec![batch])
+        .expect("table");
+    catalog
+}
+
+const NOW: &str = "2026-11-22T00:00:00Z";
+
+fn plan(kql: &str) -> String {
+    let catalog = catalog();
+    let planner = Planner::new(&catalog, ts(NOW));
+    match planner.plan_text(kql) {
+        Ok(planned) => {
+            let columns: Vec<String> = planned
+                .columns
+                .iter()
+                .map(|c| format!("{}:{}", c.name, c.ty))
+                .collect();
+            format!(
+                "columns: {}\n{}",
+                columns.join(", "),
+                planned.plan.display_indent()
+            )
+        }
+        Err(diagnostic) => panic!("{}", diagnostic.render(kql, &RenderOptions::default())),
+    }
+}
+
+fn plan_error(kql: &str) -> String {
+    let catalog = catalog();
+    let planner = Planner::new(&catalog, ts(NOW));
+    match planner.plan_text(kql) {
+        Ok(_) => panic!("expected an error for {kql}"),
+        Err(diagnostic) => diagnostic.render(kql, &RenderOptions::default()),
+    }
+}
+
+async fn run(kql: &str) -> String {
+    let catalog = catalog();
+    let engine = QueryEngine::new(&catalog, ts(NOW));
+    let result = match engine.query(kql).await {
+        Ok(result) => result,
+        Err(err) => panic!("{}", err.render(kql, "test")),
+    };
+    let mut out = Vec::new();
+    write_csv(&result, &mut out).expect("csv");
+    String::from_utf8(out).expect("utf8")
+}
+
+#[test]
+fn plans_of_the_main_operators() {
+    let queries = [
+        "Signins | where ResultType == '50126' and TimeGenerated > ago(2d)",
+        "Signins | extend ResultType = toint(ResultType), Ip = tostring(Props.ip)",
+        "Signins | project User = UserPrincipalName, Attempts, Props.ip",
+        "Signins | project-away Props, Res* | project-rename Who = UserPrincipalName",
+        "Signins | summarize count(), make_set(UserPrincipalName), max(TimeGenerated) by bin(TimeGenerated, 1d)",
+        "Signins | count",
+        "Signins | distinct UserPrincipalName",
+        "Signins | top 2 by Attempts",
+        "Signins | sort by UserPrincipalName asc, Attempts | take 3",
+        "Signins | join kind=leftouter (Signins | project UserPrincipalName, Attempts) on UserPrincipalName",
+        "Signins | join (Signins | summarize c = count() by UserPrincipalName) on UserPrincipalName",
+        "union Signins, (print x = 1)",
+        "Signins | mv-expand with_itemindex=i Tag = Props.tags to typeof(string)",
+        "let threshold = 2; let f = (n:long) { n * 10 }; Signins | where Attempts >= threshold | extend Big = f(Attempts)",
+        "print a = 1, 'two', now()",
+        "datatable(a:long, b:string)[1, 'x', 2, 'y'] | parse b with * 'x' rest",
+    ];
+    let mut snapshot = String::new();
+    for query in queries {
+        snapshot.push_str(&format!("=== {query}\n{}\n\n", plan(query)));
+    }
+    insta::assert_snapshot!(snapshot);
+}
+
+#[test]
+fn semantic_errors_point_at_the_source() {
+    let queries = [
+        "Signins | where UserPrincipalNam == 'alice'",
+        "Signin | take 1",
+        "Signins | extend x = tostrin(Attempts)",
+        "Signins | extend x = strlen()",
+        "Signins | where Attempts",
+        "Signins | scan with (step s: true;)",
+        "Signins | summarize avg(UserPrincipalName)",
+        "Signins | extend d = TimeGenerated + 'x'",
+        "Signins | where count() > 1",
+        "Signins | join (Signins) on Nope",
+        "Signins | take Attempts",
+    ];
+    let mut snapshot = String::new();
+    for query in queries {
+        snapshot.push_str(&format!("=== {query}\n{}\n", plan_error(query)));
+    }
+    insta::assert_snapshot!(snapshot);
+}
+
+#[tokio::test]
+async fn null_strings_from_files_read_as_empty_and_group_together() {
+    let csv = run("Signins | summarize n = count() by UserPrincipalName | order by n desc, UserPrincipalName asc").await;
+    assert_eq!(csv, "UserPrincipalName,n\nalice,2\n,1\nbob,1\n");
+}
+
+#[tokio::test]
+async fn sort_puts_nulls_last_descending_and_first_ascending() {
+    let desc = run("Signins | project Attempts | sort by Attempts").await;
+    assert_eq!(desc, "Attempts\n3\n2\n1\n\n");
+    let asc = run("Signins | project Attempts | sort by Attempts asc").await;
+    assert_eq!(asc, "Attempts\n\n1\n2\n3\n");
+}
+
+#[tokio::test]
+async fn extend_replaces_a_column_in_place() {
+    let csv = run("Signins | take 1 | extend ResultType = 7, New = 1 | project-away Props").await;
+    assert_eq!(
+        csv,
+        "TimeGenerated,UserPrincipalName,ResultType,Attempts,New\n2026-11-20T10:00:00.0000000Z,alice,7,1,1\n"
+    );
+}
+
+#[tokio::test]
+async fn join_renames_clashing_right_columns_and_dedups_the_left_side() {
+    let csv = run("datatable(k:long, v:string)[1,'a', 1,'b', 2,'c'] \
+         | join (datatable(k:long, v:string)[1,'x', 1,'y']) on k \
+         | summarize n = count(), rights = dcount(v1) by k")
+    .await;
+    // innerunique keeps one left row for k=1, which meets both right rows.
+    assert_eq!(csv, "k,n,rights\n1,2,2\n");
+}
+
+#[tokio::test]
+async fn summarize_default_names_and_empty_input() {
+    let csv = run("Signins | where Attempts > 100 | summarize count(), sum(Attempts), avg(Attempts), dcount(UserPrincipalName)").await;
+    assert_eq!(
+        csv,
+        "count_,sum_Attempts,avg_Attempts,dcount_UserPrincipalName\n0,0,NaN,0\n"
+    );
+}
+
+#[tokio::test]
+async fn mv_expand_expands_arrays_and_drops_empty_ones() {
+    let csv = run(
+        "Signins | mv-expand Tag = Props.tags to typeof(string) | project UserPrincipalName, Tag",
+    )
+    .await;
+    // Row 2 has an empty array (no rows), row 3 a null Props (one row, empty tag).
+    assert_eq!(csv, "UserPrincipalName,Tag\nalice,a\nalice,b\n,\nalice,\n");
+}
+
+#[tokio::test]
+async fn print_range_and_toscalar() {
+    assert_eq!(run("print 1 + 1, s = 'x'").await, "print_0,s\n2,x\n");
+    assert_eq!(run("range i from 1 to 7 step 3").await, "i\n1\n4\n7\n");
+    let csv = run("let most = toscalar(Signins | summarize max(Attempts)); Signins | where Attempts == most | project UserPrincipalName").await;
+    assert_eq!(csv, "UserPrincipalName\nbob\n");
+}
