@@ -12,10 +12,42 @@ pub(crate) const TICKS_PER_DAY: i64 = 24 * TICKS_PER_HOUR;
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Whether any byte is a control character, `"` or `\`, eight bytes at a time (exact).
+fn needs_escape(bytes: &[u8]) -> bool {
+    let has_zero = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word_bytes = [0u8; 8];
+        word_bytes.copy_from_slice(chunk);
+        let word = u64::from_le_bytes(word_bytes);
+        let control = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
+        if control
+            | has_zero(word ^ (ONES * u64::from(b'"')))
+            | has_zero(word ^ (ONES * u64::from(b'\\')))
+            != 0
+        {
+            return true;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .any(|&byte| byte < 0x20 || byte == b'"' || byte == b'\\')
+}
+
 /// A JSON string literal, escaped.
 pub(crate) fn str(buf: &mut Vec<u8>, value: &str) {
     buf.push(b'"');
     let bytes = value.as_bytes();
+    // Almost every value (ids, names, paths) needs no escaping: copy it in one go.
+    if !needs_escape(bytes) {
+        buf.extend_from_slice(bytes);
+        buf.push(b'"');
+        return;
+    }
     let mut start = 0;
     for (index, &byte) in bytes.iter().enumerate() {
         let escape: &[u8] = match byte {
@@ -221,6 +253,22 @@ mod tests {
         buf.clear();
         datetime_raw(&mut buf, 951_782_400 * TICKS_PER_SECOND, 3);
         assert_eq!(String::from_utf8_lossy(&buf), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn escape_detection_matches_a_byte_by_byte_check() {
+        let slow = |bytes: &[u8]| bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\');
+        let mut samples: Vec<Vec<u8>> = Vec::new();
+        for special in [0u8, 0x1f, b'"', b'\\', b' ', b'!', 0x7f, 0xc3, b'#', b']'] {
+            for position in 0..19 {
+                let mut text = b"abcdefghijklmnopqrs".to_vec();
+                text[position] = special;
+                samples.push(text);
+            }
+        }
+        for sample in &samples {
+            assert_eq!(needs_escape(sample), slow(sample), "{sample:?}");
+        }
     }
 
     #[test]
