@@ -392,15 +392,14 @@ impl CollectionAccumulator {
             return;
         }
         // Dynamic arrays contribute their elements, as in Kusto.
-        if self.input == KustoType::Dynamic {
-            if let Value::Array(items) = value {
+        match value {
+            Value::Array(items) if self.input == KustoType::Dynamic => {
                 for item in items {
                     self.push_one(item);
                 }
-                return;
             }
+            other => self.push_one(other),
         }
-        self.push_one(value);
     }
 
     fn push_one(&mut self, value: Value) {

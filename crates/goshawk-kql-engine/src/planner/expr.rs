@@ -575,17 +575,15 @@ impl Planner<'_> {
         for element in list {
             let typed = self.lower_expr(element, columns, env)?;
             // A dynamic array constant contributes its elements.
-            if typed.ty == KustoType::Dynamic {
-                if let Some(ScalarValue::Utf8(Some(text))) = constant_value(&typed.expr) {
-                    if let Ok(serde_json::Value::Array(values)) =
-                        serde_json::from_str::<serde_json::Value>(&text)
-                    {
-                        for v in values {
-                            items.push(json_constant(&v));
-                        }
-                        continue;
-                    }
+            if typed.ty == KustoType::Dynamic
+                && let Some(ScalarValue::Utf8(Some(text))) = constant_value(&typed.expr)
+                && let Ok(serde_json::Value::Array(values)) =
+                    serde_json::from_str::<serde_json::Value>(&text)
+            {
+                for v in values {
+                    items.push(json_constant(&v));
                 }
+                continue;
             }
             items.push(typed);
         }
@@ -722,10 +720,9 @@ impl Planner<'_> {
                 // A constant folds to a datetime literal, which lake partition pruning needs.
                 if let Some(ScalarValue::DurationNanosecond(Some(nanos))) =
                     constant_value(&span_value.expr)
+                    && let Some(at) = self.now_nanos.checked_sub(nanos)
                 {
-                    if let Some(at) = self.now_nanos.checked_sub(nanos) {
-                        return Ok(typed_lit(datetime_value(Some(at)), KustoType::DateTime));
-                    }
+                    return Ok(typed_lit(datetime_value(Some(at)), KustoType::DateTime));
                 }
                 return self.lower_binary(BinaryOp::Sub, self.now_literal(), span_value, call.span);
             }
@@ -825,12 +822,11 @@ impl Planner<'_> {
             StatementKind::Scalar(body) => self.lower_expr(body, columns, &scope),
             StatementKind::Tabular(tabular) => {
                 // A body like `{ x * 2 }` may parse as a tabular expression over a name.
-                if tabular.operators.is_empty() {
-                    if let Some(source) = &tabular.source {
-                        if let ast::SourceKind::Name(ident) = &source.kind {
-                            return self.lower_name(&ident.name, ident.span, columns, &scope);
-                        }
-                    }
+                if tabular.operators.is_empty()
+                    && let Some(source) = &tabular.source
+                    && let ast::SourceKind::Name(ident) = &source.kind
+                {
+                    return self.lower_name(&ident.name, ident.span, columns, &scope);
                 }
                 Err(error(
                     format!("function '{name}' returns a table; it cannot be used as a value"),
@@ -887,10 +883,10 @@ pub(crate) fn align_to(typed: Typed, ty: KustoType) -> Typed {
     if typed.ty == KustoType::Dynamic {
         return convert_to(typed, ty);
     }
-    if let Expr::Literal(value, _) = &typed.expr {
-        if value.is_null() {
-            return literal::null_of(ty);
-        }
+    if let Expr::Literal(value, _) = &typed.expr
+        && value.is_null()
+    {
+        return literal::null_of(ty);
     }
     typed
 }

@@ -362,6 +362,7 @@ impl<'a> Planner<'a> {
 
     /// Binds a user function's parameters (arguments or defaults) in its captured scope.
     /// Scalar arguments are lowered against `columns` (the caller's row).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn bind_arguments(
         &self,
         name: &str,

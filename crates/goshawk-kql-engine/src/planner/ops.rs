@@ -696,7 +696,7 @@ impl Planner<'_> {
         if schema.is_empty() {
             return Err(error("datatable needs at least one column", span));
         }
-        if values.len() % schema.len() != 0 {
+        if !values.len().is_multiple_of(schema.len()) {
             return Err(error(
                 format!(
                     "datatable has {} values, not a multiple of its {} columns",
