@@ -2,9 +2,12 @@
 //!
 //! In the engine a dynamic value is what the lake stores: compact JSON text in a Utf8 column
 //! tagged `dynamic` (see docs/engine-types.md for the measurements behind this choice). A
-//! dynamic null is an Arrow null. Accessors parse the text with `serde_json` (object key order
-//! preserved, as Kusto keeps it) and re-serialise only the part they return.
+//! dynamic null is an Arrow null (or the text `null`). The hot accessors (member/index paths,
+//! `array_length`, `bag_keys`, `tostring`) walk the text lazily with `jiter`, skipping what they
+//! do not need and returning slices of the input; functions that build values (sets, packs)
+//! parse into `serde_json` trees with object key order preserved, as Kusto keeps it.
 
+use jiter::{Jiter, Peek};
 use serde_json::Value;
 
 /// One step of a dynamic member/index path: `.name`, `["name"]` or `[index]`.
@@ -88,6 +91,111 @@ pub fn bag_keys(value: &Value) -> Option<Value> {
         .map(|map| Value::Array(map.keys().map(|key| Value::String(key.clone())).collect()))
 }
 
+/// Follows `path` through JSON text without building a tree and returns the raw text of the
+/// element, `None` when a step does not exist or the element is `null`. Negative indexes and
+/// malformed text fall back to [`get_path`] on a parsed tree.
+pub fn find_raw<'a>(text: &'a str, path: &[PathStep]) -> Option<std::borrow::Cow<'a, str>> {
+    if path
+        .iter()
+        .any(|s| matches!(s, PathStep::Index(i) if *i < 0))
+    {
+        let value = parse_stored(text)?;
+        return get_path(&value, path).map(|v| std::borrow::Cow::Owned(v.to_string()));
+    }
+    let mut jiter = Jiter::new(text.as_bytes());
+    for step in path {
+        match step {
+            PathStep::Key(wanted) => {
+                if jiter.peek().ok()? != Peek::Object {
+                    return None;
+                }
+                let mut key = jiter.next_object().ok()?;
+                loop {
+                    if key? == wanted {
+                        break;
+                    }
+                    jiter.next_skip().ok()?;
+                    key = jiter.next_key().ok()?;
+                }
+            }
+            PathStep::Index(wanted) => {
+                if jiter.peek().ok()? != Peek::Array {
+                    return None;
+                }
+                let mut element = jiter.next_array().ok()?;
+                let mut index = 0;
+                loop {
+                    element?;
+                    if index == *wanted {
+                        break;
+                    }
+                    jiter.next_skip().ok()?;
+                    element = jiter.array_step().ok()?;
+                    index += 1;
+                }
+            }
+        }
+    }
+    let peek = jiter.peek().ok()?;
+    // peek() has consumed leading whitespace, so the value starts one byte back.
+    let start = jiter.current_index();
+    if peek == Peek::Null {
+        return None;
+    }
+    jiter.known_skip(peek).ok()?;
+    let raw = std::str::from_utf8(jiter.slice_to_current(start)).ok()?;
+    Some(std::borrow::Cow::Borrowed(raw))
+}
+
+/// Kusto's `tostring()` of dynamic text: a JSON string gives its unescaped text, `null` gives
+/// "", anything else its JSON text.
+pub fn text_to_kusto_string(text: &str) -> String {
+    let trimmed = text.trim();
+    if trimmed.starts_with('"') {
+        let mut jiter = Jiter::new(trimmed.as_bytes());
+        if let Ok(unescaped) = jiter.next_str() {
+            return unescaped.to_string();
+        }
+    }
+    if trimmed == "null" {
+        String::new()
+    } else {
+        trimmed.to_string()
+    }
+}
+
+/// `array_length` of dynamic text, without building a tree.
+pub fn text_array_length(text: &str) -> Option<i64> {
+    let mut jiter = Jiter::new(text.as_bytes());
+    if jiter.peek().ok()? != Peek::Array {
+        return None;
+    }
+    let mut count = 0;
+    let mut element = jiter.next_array().ok()?;
+    while let Some(peek) = element {
+        count += 1;
+        jiter.known_skip(peek).ok()?;
+        element = jiter.array_step().ok()?;
+    }
+    Some(count)
+}
+
+/// `bag_keys` of dynamic text as a JSON array, without building a tree.
+pub fn text_bag_keys(text: &str) -> Option<Value> {
+    let mut jiter = Jiter::new(text.as_bytes());
+    if jiter.peek().ok()? != Peek::Object {
+        return None;
+    }
+    let mut keys = Vec::new();
+    let mut key = jiter.next_object().ok()?;
+    while let Some(k) = key {
+        keys.push(Value::String(k.to_string()));
+        jiter.next_skip().ok()?;
+        key = jiter.next_key().ok()?;
+    }
+    Some(Value::Array(keys))
+}
+
 /// The canonical text used to decide whether two dynamic values are the same set member.
 pub fn identity_key(value: &Value) -> String {
     value.to_string()
@@ -123,6 +231,46 @@ mod tests {
         assert_eq!(gettype(&parse_lenient("1.5")), "real");
         assert_eq!(gettype(&parse_lenient(r#""x""#)), "string");
         assert_eq!(gettype(&parse_lenient("{}")), "dictionary");
+    }
+
+    #[test]
+    fn lazy_accessors_agree_with_the_tree() {
+        let text = r#"{"a":1,"nested":{"deep":[true,{"x":"q\"uote"}],"n":null},"arr":[1, 2 ,3]}"#;
+        let steps = |s: &[PathStep]| find_raw(text, s).map(|c| c.into_owned());
+        let key = |k: &str| PathStep::Key(k.to_string());
+        assert_eq!(steps(&[key("a")]).as_deref(), Some("1"));
+        assert_eq!(
+            steps(&[key("nested"), key("deep"), PathStep::Index(1)]).as_deref(),
+            Some(r#"{"x":"q\"uote"}"#)
+        );
+        let quoted = steps(&[key("nested"), key("deep"), PathStep::Index(1), key("x")]);
+        assert_eq!(
+            quoted.as_deref().map(text_to_kusto_string).as_deref(),
+            Some("q\"uote")
+        );
+        assert_eq!(steps(&[key("nested"), key("n")]), None);
+        assert_eq!(
+            steps(&[key("arr"), PathStep::Index(2)]).as_deref(),
+            Some("3")
+        );
+        assert_eq!(
+            steps(&[key("arr"), PathStep::Index(-1)]).as_deref(),
+            Some("3")
+        );
+        assert_eq!(steps(&[key("arr"), PathStep::Index(3)]), None);
+        assert_eq!(steps(&[key("a"), key("b")]), None);
+        assert_eq!(steps(&[PathStep::Index(0)]), None);
+        assert_eq!(text_array_length(r#"[1,[2,3],{"a":[]}]"#), Some(3));
+        assert_eq!(text_array_length("{}"), None);
+        assert_eq!(
+            text_bag_keys(r#"{"b":1,"a":{"c":2}}"#)
+                .map(|v| v.to_string())
+                .as_deref(),
+            Some(r#"["b","a"]"#)
+        );
+        assert_eq!(text_to_kusto_string("null"), "");
+        assert_eq!(text_to_kusto_string("[1,2]"), "[1,2]");
+        assert_eq!(find_raw("not json", &[key("a")]), None);
     }
 
     #[test]

@@ -184,6 +184,9 @@ pub fn kusto_string_at(array: &dyn Array, row: usize, kusto_type: KustoType) -> 
                     .map(|v| v.to_kusto_string())
                     .unwrap_or_default()
             }),
+        KustoType::Dynamic if array.data_type() != &DataType::Null => string_value(array, row)
+            .map(dynamic::text_to_kusto_string)
+            .unwrap_or_default(),
         _ => value_at(array, row, kusto_type)
             .map(|v| v.to_kusto_string())
             .unwrap_or_default(),

@@ -217,6 +217,15 @@ pub(super) fn functions() -> Vec<KustoScalar> {
             returns(KustoType::Dynamic),
             Arc::new(|call| {
                 let steps = path_steps(call)?;
+                if call.types[0] == KustoType::Dynamic {
+                    let array = call.args[0].as_ref();
+                    let found: StringArray = (0..call.rows)
+                        .map(|row| {
+                            string_value(array, row).and_then(|t| dynamic::find_raw(t, &steps))
+                        })
+                        .collect();
+                    return Ok(Arc::new(found) as ArrayRef);
+                }
                 let values = json_values(call, 0);
                 Ok(dynamic_result(
                     values.iter().map(|v| dynamic::get_path(v, &steps).cloned()),
