@@ -78,25 +78,37 @@ impl Diagnostic {
         };
         let _ = writeln!(out, "{pad}--> {origin}:{reported_line}:{reported_column}");
         let _ = writeln!(out, "{pad} |");
-        let _ = writeln!(out, "{gutter} | {line_text}");
-
-        // Keep tabs so the caret lines up with the snippet however the terminal expands them.
-        let indent: String = line_text
-            .chars()
-            .take(position.column - 1)
-            .map(|ch| if ch == '\t' { '\t' } else { ' ' })
-            .collect();
-        let chars_left_on_line = line_text
-            .chars()
-            .count()
-            .saturating_sub(position.column - 1);
+        let line_chars: Vec<char> = line_text.chars().collect();
+        let caret_column = (position.column - 1).min(line_chars.len());
         let span_chars = self
             .span
             .text(source)
             .chars()
             .take_while(|&ch| ch != '\n')
             .count();
-        let carets = span_chars.min(chars_left_on_line).max(1);
+        let window = SnippetWindow::around(line_chars.len(), caret_column);
+        let shown: String = line_chars[window.start..window.end].iter().collect();
+        let before = if window.start > 0 { "…" } else { "" };
+        let after = if window.end < line_chars.len() {
+            "…"
+        } else {
+            ""
+        };
+        let _ = writeln!(out, "{gutter} | {before}{shown}{after}");
+
+        // Keep tabs so the caret lines up with the snippet however the terminal expands them.
+        let indent: String = before
+            .chars()
+            .map(|_| ' ')
+            .chain(
+                line_chars[window.start..caret_column.max(window.start)]
+                    .iter()
+                    .map(|&ch| if ch == '\t' { '\t' } else { ' ' }),
+            )
+            .collect();
+        let carets = span_chars
+            .min(window.end.saturating_sub(caret_column))
+            .max(1);
         let _ = writeln!(
             out,
             "{pad} | {indent}{} {}",
@@ -115,5 +127,37 @@ impl Diagnostic {
             [only] => format!("expected {only}"),
             [init @ .., last] => format!("expected {} or {last}", init.join(", ")),
         }
+    }
+}
+
+/// Lines longer than this are shown as a window around the error, so that one 400-character line
+/// does not flood the terminal.
+const MAX_SNIPPET_CHARS: usize = 120;
+/// How much of a long line the window shows before the caret.
+const CONTEXT_BEFORE_CARET: usize = 40;
+
+/// The character range of the offending line that a rendered diagnostic shows.
+struct SnippetWindow {
+    start: usize,
+    end: usize,
+}
+
+impl SnippetWindow {
+    fn around(line_len: usize, caret_column: usize) -> SnippetWindow {
+        if line_len <= MAX_SNIPPET_CHARS {
+            return SnippetWindow {
+                start: 0,
+                end: line_len,
+            };
+        }
+        // Room for the two `…` marks.
+        let width = MAX_SNIPPET_CHARS - 2;
+        let mut start = caret_column.saturating_sub(CONTEXT_BEFORE_CARET);
+        let end = (start + width).min(line_len);
+        // Near the end of the line, show more of what comes before.
+        if end - start < width {
+            start = end.saturating_sub(width);
+        }
+        SnippetWindow { start, end }
     }
 }

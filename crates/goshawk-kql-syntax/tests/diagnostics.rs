@@ -1,7 +1,7 @@
 //! Rendered diagnostics for typical mistakes, snapshotted together so the wording and caret
 //! positions can be reviewed in one file (tests/snapshots/diagnostics__rendered.snap).
 
-use goshawk_kql_syntax::{RenderOptions, parse_expression, parse_query};
+use goshawk_kql_syntax::{RenderOptions, check_query_shape, parse_expression, parse_query};
 
 const CASES: &[(&str, &str)] = &[
     ("unterminated string", "T\n| where Name == \"abc\n| count"),
@@ -27,7 +27,11 @@ const CASES: &[(&str, &str)] = &[
     ("missing operand after and", "T | where a == 1 and"),
     ("management command", ".show tables"),
     ("too deep nesting", "PLACEHOLDER_DEEP"),
-    ("bad timespan unit", "T | where TimeGenerated > ago(5x)"),
+    ("bad timespan unit", "T | where TimeGenerated > ago(1.5x)"),
+    (
+        "timespan literal out of range",
+        "T | where TimeGenerated > ago(99999999999999999999d)",
+    ),
     ("int literal overflow", "print 9223372036854775808"),
     ("int() out of range", "print int(3000000000)"),
     ("invalid escape sequence", "print \"C:\\q\""),
@@ -36,8 +40,6 @@ const CASES: &[(&str, &str)] = &[
     ("join without on", "T | join (U)"),
     ("sort without by", "T | sort A"),
     ("missing let value", "let x = ;\nT"),
-    ("query without tabular result", "let x = 1;"),
-    ("scalar expression as query", "1 + 2"),
     ("unexpected character", "T | where a == 1 # comment"),
     ("malformed guid", "print guid(not-a-guid)"),
     ("unclosed dynamic", "print dynamic({\"a\": 1)"),
@@ -47,7 +49,33 @@ const CASES: &[(&str, &str)] = &[
     ("hyphenated operator without operand", "T | mv-expand"),
     ("dot without member", "T | extend x = a."),
     ("case-sensitive operator name", "T | Where x == 1"),
+    ("error in a long line", "PLACEHOLDER_LONG"),
 ];
+
+/// Queries that parse (as in Kusto's parser) but break the semantic rule on a query's shape,
+/// reported by `check_query_shape`.
+const SHAPE_CASES: &[(&str, &str)] = &[
+    ("query without tabular result", "let x = 1;"),
+    ("scalar expression as query", "1 + 2"),
+    (
+        "scalar statement before the result",
+        "let x = 1;\nx * 2;\nT",
+    ),
+    ("empty query", "// only a comment\n"),
+];
+
+/// A 400-character line with the error in the middle: the snippet shows a window around it.
+fn long_line_query() -> String {
+    let conditions: Vec<String> = (0..14)
+        .map(|i| format!("Field{i:02} == \"v{i}\""))
+        .collect();
+    let (head, tail) = conditions.split_at(7);
+    format!(
+        "SigninLogs\n| where {} and Field99 === 1 and {}\n| count",
+        head.join(" and "),
+        tail.join(" and ")
+    )
+}
 
 fn deep_query() -> String {
     format!("print {}1{}", "(".repeat(300), ")".repeat(300))
@@ -57,10 +85,10 @@ fn deep_query() -> String {
 fn rendered() {
     let mut out = String::new();
     for (name, query) in CASES {
-        let query = if *query == "PLACEHOLDER_DEEP" {
-            deep_query()
-        } else {
-            (*query).to_string()
+        let query = match *query {
+            "PLACEHOLDER_DEEP" => deep_query(),
+            "PLACEHOLDER_LONG" => long_line_query(),
+            _ => (*query).to_string(),
         };
         let Err(diagnostic) = parse_query(&query) else {
             panic!("{name}: expected an error for {query:?}");
@@ -75,7 +103,68 @@ fn rendered() {
         out.push_str(&diagnostic.render(&query, &opts));
         out.push('\n');
     }
+    for (name, query) in SHAPE_CASES {
+        let parsed = parse_query(query)
+            .unwrap_or_else(|diagnostic| panic!("{name}: must parse: {}", diagnostic.message));
+        let Err(diagnostic) = check_query_shape(&parsed) else {
+            panic!("{name}: expected a shape error for {query:?}");
+        };
+        let origin = format!("rules/{}.kql", name.replace(' ', "_"));
+        let opts = RenderOptions {
+            origin: &origin,
+            line_offset: 0,
+            column_offset: 0,
+        };
+        out.push_str(&format!("### shape: {name}\n"));
+        out.push_str(&diagnostic.render(query, &opts));
+        out.push('\n');
+    }
     insta::assert_snapshot!("rendered", out);
+}
+
+#[test]
+fn well_shaped_queries_pass_the_shape_check() {
+    for query in [
+        "T | take 1",
+        "let x = 1;\nprint x",
+        "let f = () { 1 };\nT;\nU | count",
+    ] {
+        let parsed = parse_query(query).unwrap_or_else(|d| panic!("{query}: {}", d.message));
+        assert_eq!(check_query_shape(&parsed), Ok(()), "{query}");
+    }
+}
+
+#[test]
+fn long_lines_show_a_window_with_exact_columns() {
+    let query = long_line_query();
+    let error_line = query.lines().nth(1).unwrap_or_default();
+    assert!(error_line.chars().count() > 200, "{error_line}");
+    let diagnostic = parse_query(&query).expect_err("'===' must fail");
+    let rendered = diagnostic.render(&query, &RenderOptions::default());
+    // The third '=' of '===' is the unexpected token.
+    let column = error_line.find("===").map_or(0, |byte| byte + 3);
+    assert!(
+        rendered.contains(&format!(" --> <query>:2:{column}")),
+        "{rendered}"
+    );
+    let lines: Vec<&str> = rendered.lines().collect();
+    let snippet_index = lines
+        .iter()
+        .position(|line| line.starts_with("2 | "))
+        .unwrap_or_else(|| panic!("no snippet line in\n{rendered}"));
+    let snippet: Vec<char> = lines[snippet_index].chars().collect();
+    let caret_line: Vec<char> = lines[snippet_index + 1].chars().collect();
+    assert!(
+        snippet[4] == '…' && snippet.last() == Some(&'…'),
+        "{rendered}"
+    );
+    assert!(snippet.len() < 140, "{rendered}");
+    let caret = caret_line.iter().position(|&c| c == '^');
+    assert_eq!(
+        caret.map(|at| &snippet[at - 2..=at]),
+        Some(&['=', '=', '='][..]),
+        "{rendered}"
+    );
 }
 
 #[test]

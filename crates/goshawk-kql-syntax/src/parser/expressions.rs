@@ -449,6 +449,20 @@ impl Parser<'_> {
     fn parse_primary(&mut self) -> PResult<Expr> {
         let token = self.peek();
         match token.kind {
+            TokenKind::NumberWithSuffix if self.at_digit_name(0) => {
+                let name = self.parse_ident("")?;
+                if self.at(TokenKind::LParen) {
+                    let call = self.finish_call(name)?;
+                    return Ok(Expr {
+                        span: call.span,
+                        kind: ExprKind::Call(call),
+                    });
+                }
+                Ok(Expr {
+                    span: name.span,
+                    kind: ExprKind::Name(name),
+                })
+            }
             TokenKind::Int | TokenKind::Real | TokenKind::NumberWithSuffix | TokenKind::String => {
                 let literal = self.parse_plain_literal()?;
                 Ok(Expr {

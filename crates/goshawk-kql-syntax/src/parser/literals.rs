@@ -457,13 +457,13 @@ fn parse_real(text: &str, span: Span) -> PResult<f64> {
         .map_err(|_| Diagnostic::new(format!("invalid number '{text}'"), span))
 }
 
-/// The ticks of a `10m`-style token, if it is a valid timespan.
-pub(crate) fn parse_timespan_token_text(text: &str) -> Option<i64> {
+/// Whether a number-with-letters token is written as a timespan (`10m`, `2days`), in range or
+/// not; anything else made of letters, digits and `_` is a name.
+pub(crate) fn is_timespan_shaped(text: &str) -> bool {
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    scaled_ticks(number, timespan_unit(unit)?)
+    timespan_unit(&text[split..]).is_some()
 }
 
 fn parse_timespan_token(text: &str, span: Span) -> PResult<i64> {

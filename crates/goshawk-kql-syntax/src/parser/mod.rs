@@ -34,6 +34,42 @@ pub fn parse_query(source: &str) -> PResult<Query> {
     parser.query()
 }
 
+/// Checks what Kusto checks semantically about a whole query's statements: no statement is a
+/// bare scalar expression, and the last statement is a tabular expression (the query's result).
+/// [`parse_query`] accepts both, as Kusto's own parser does.
+pub fn check_query_shape(query: &Query) -> PResult<()> {
+    if let Some(statement) = query
+        .statements
+        .iter()
+        .find(|statement| matches!(statement.kind, StatementKind::Scalar(_)))
+    {
+        return Err(Diagnostic::new(
+            "expected a tabular expression (a table, a let-bound name or a query), found a \
+             scalar expression",
+            statement.span,
+        )
+        .with_expected(vec!["a tabular expression".to_string()])
+        .with_hint("use `print` to compute a scalar value"));
+    }
+    match query.statements.last() {
+        Some(Statement {
+            kind: StatementKind::Tabular(_),
+            ..
+        }) => Ok(()),
+        last => {
+            let end = last.map_or(query.span.start, |statement| statement.span.end);
+            Err(Diagnostic::new(
+                "a query must end with a tabular expression",
+                Span::new(end, end),
+            )
+            .with_expected(vec!["a tabular expression".to_string()])
+            .with_hint(
+                "end the query with its result, e.g. a table, or `print` for a scalar value",
+            ))
+        }
+    }
+}
+
 pub fn parse_expression(source: &str) -> PResult<Expr> {
     let mut parser = Parser::new(source)?;
     let expr = parser.parse_expr()?;
@@ -288,7 +324,7 @@ impl<'a> Parser<'a> {
 
     /// A name: an identifier or `['quoted name']` / `["quoted name"]`.
     pub(crate) fn at_ident(&self) -> bool {
-        self.at(TokenKind::Ident) || self.at_bracket_ident(0)
+        self.at(TokenKind::Ident) || self.at_bracket_ident(0) || self.at_digit_name(0)
     }
 
     pub(crate) fn at_bracket_ident(&self, ahead: usize) -> bool {
@@ -297,12 +333,17 @@ impl<'a> Parser<'a> {
             && self.kind_at(ahead + 2) == TokenKind::RBracket
     }
 
-    /// Kusto accepts names that start with digits, such as `90th_Percentile` or `4xxrate`, where
-    /// the text is not a timespan.
+    /// Kusto accepts names that start with digits, such as `90th_Percentile`, `5Minutebin` or
+    /// `4xxrate`, where the text is not a number or timespan literal. A token with a `.` (`1.5x`)
+    /// or an out-of-range timespan (`99999999999999999d`) stays a malformed literal.
     pub(crate) fn at_digit_name(&self, ahead: usize) -> bool {
         let token = self.peek_at(ahead);
-        token.kind == TokenKind::NumberWithSuffix
-            && literals::parse_timespan_token_text(self.text(token)).is_none()
+        if token.kind != TokenKind::NumberWithSuffix {
+            return false;
+        }
+        let text = self.text(token);
+        text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            && !literals::is_timespan_shaped(text)
     }
 
     pub(crate) fn parse_ident(&mut self, context: &str) -> PResult<Ident> {
@@ -336,7 +377,7 @@ impl<'a> Parser<'a> {
             });
         }
         let first = self.peek();
-        if !matches!(first.kind, TokenKind::Ident | TokenKind::Star) {
+        if !matches!(first.kind, TokenKind::Ident | TokenKind::Star) && !self.at_digit_name(0) {
             return Err(self.expected("a column or table name", context));
         }
         let mut pattern = String::from({
@@ -393,20 +434,6 @@ impl<'a> Parser<'a> {
             );
         }
         let statements = self.statement_list(TokenKind::Eof, false)?;
-        match statements.last() {
-            Some(Statement {
-                kind: StatementKind::Tabular(_),
-                ..
-            }) => {}
-            _ => {
-                let span = statements.last().map_or(Span::default(), |s| s.span);
-                return Err(Diagnostic::new(
-                    "a query must end with a tabular expression",
-                    Span::new(span.end, span.end),
-                )
-                .with_expected(vec!["a tabular expression".to_string()]));
-            }
-        }
         Ok(Query {
             statements,
             span: Span::new(0, self.src.len() as u32),
@@ -509,20 +536,15 @@ impl<'a> Parser<'a> {
                 match expr.kind {
                     ExprKind::Tabular(tabular) => StatementKind::Tabular(*tabular),
                     _ if in_body => StatementKind::Scalar(expr),
+                    // Kusto's grammar allows any expression as a statement; a scalar one is
+                    // rejected only semantically, by `check_query_shape`.
                     _ => match self.expr_to_source(expr.clone()) {
                         Some(source) => StatementKind::Tabular(TabularExpr {
                             span: source.span,
                             source: Some(Box::new(source)),
                             operators: Vec::new(),
                         }),
-                        None => {
-                            return Err(Diagnostic::new(
-                                "expected a tabular expression (a table, a let-bound name or \
-                                 a query), found a scalar expression",
-                                expr.span,
-                            )
-                            .with_hint("use `print` to compute a scalar value"));
-                        }
+                        None => StatementKind::Scalar(expr),
                     },
                 }
             }
