@@ -438,6 +438,16 @@ pub struct ReorderColumn {
 pub enum FindProjection {
     Columns(Vec<Expr>),
     Smart(Span),
+    /// A list in which at least one column has a type: `project Level, ProcessId:string`.
+    Typed(Vec<FindColumn>),
+}
+
+/// `Column` or `Column:type` in `find ... project`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FindColumn {
+    pub expr: Expr,
+    pub ty: Option<TypeName>,
+    pub span: Span,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -498,6 +508,23 @@ pub struct GraphPattern {
     pub span: Span,
 }
 
+/// `partitioned-by Column ( subquery )`: the subquery runs on one graph per value of `column`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MakeGraphPartition {
+    pub column: Ident,
+    pub subquery: Box<TabularExpr>,
+    pub span: Span,
+}
+
+/// The entities `macro-expand` runs its subquery on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EntityGroup {
+    /// A stored entity group or a let-bound one: `MyEntityGroup`.
+    Name(Ident),
+    /// `entity_group [cluster('c').database('d'), ...]`
+    Inline { entities: Vec<Expr>, span: Span },
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct MakeGraphNodes {
     pub table: TabularExpr,
@@ -528,6 +555,10 @@ pub enum OperatorKind {
     },
     ProjectReorder {
         columns: Vec<ReorderColumn>,
+    },
+    /// `project-by-names "A", column_names_of(T), dynamic_list`: string or string-array values.
+    ProjectByNames {
+        columns: Vec<Expr>,
     },
     Summarize {
         params: Vec<OperatorParam>,
@@ -700,6 +731,7 @@ pub enum OperatorKind {
         directed: bool,
         target_column: Ident,
         nodes: Vec<MakeGraphNodes>,
+        partitioned_by: Option<MakeGraphPartition>,
     },
     GraphMatch {
         params: Vec<OperatorParam>,
@@ -724,6 +756,14 @@ pub enum OperatorKind {
         right: Box<TabularExpr>,
         on: Vec<JoinKey>,
     },
+    /// `macro-expand [params] EntityGroup as X ( subquery )`: the subquery, with `X.T` naming
+    /// table `T` of each entity, runs once per entity and the results are unioned.
+    MacroExpand {
+        params: Vec<OperatorParam>,
+        entity_group: EntityGroup,
+        alias: Ident,
+        subquery: Box<TabularExpr>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -746,6 +786,7 @@ impl OperatorKind {
             OperatorKind::ProjectKeep { .. } => "project-keep",
             OperatorKind::ProjectRename { .. } => "project-rename",
             OperatorKind::ProjectReorder { .. } => "project-reorder",
+            OperatorKind::ProjectByNames { .. } => "project-by-names",
             OperatorKind::Summarize { .. } => "summarize",
             OperatorKind::Count { .. } => "count",
             OperatorKind::Distinct { .. } => "distinct",
@@ -790,6 +831,7 @@ impl OperatorKind {
             OperatorKind::GraphMarkComponents { .. } => "graph-mark-components",
             OperatorKind::GraphToTable { .. } => "graph-to-table",
             OperatorKind::GraphMerge { .. } => "graph-merge",
+            OperatorKind::MacroExpand { .. } => "macro-expand",
         }
     }
 }

@@ -329,8 +329,14 @@ pub fn walk_operator<V: Visitor + ?Sized>(visitor: &mut V, operator: &Operator) 
                 }
             }
             visitor.visit_expr(predicate);
-            if let Some(FindProjection::Columns(columns)) = projection {
-                walk_exprs(visitor, columns);
+            match projection {
+                Some(FindProjection::Columns(columns)) => walk_exprs(visitor, columns),
+                Some(FindProjection::Typed(columns)) => {
+                    for column in columns {
+                        visitor.visit_expr(&column.expr);
+                    }
+                }
+                Some(FindProjection::Smart(_)) | None => {}
             }
         }
         OperatorKind::Facet { columns, with } => {
@@ -402,6 +408,7 @@ pub fn walk_operator<V: Visitor + ?Sized>(visitor: &mut V, operator: &Operator) 
             source_column,
             target_column,
             nodes,
+            partitioned_by,
             ..
         } => {
             walk_op_params(visitor, params);
@@ -409,6 +416,10 @@ pub fn walk_operator<V: Visitor + ?Sized>(visitor: &mut V, operator: &Operator) 
             visitor.visit_column_name(&target_column.name);
             for node in nodes {
                 visitor.visit_tabular(&node.table);
+            }
+            if let Some(partition) = partitioned_by {
+                visitor.visit_column_name(&partition.column.name);
+                visitor.visit_tabular(&partition.subquery);
             }
         }
         OperatorKind::GraphMatch {
@@ -437,6 +448,19 @@ pub fn walk_operator<V: Visitor + ?Sized>(visitor: &mut V, operator: &Operator) 
         OperatorKind::GraphMerge { right, on } => {
             visitor.visit_tabular(right);
             walk_join_keys(visitor, on);
+        }
+        OperatorKind::ProjectByNames { columns } => walk_exprs(visitor, columns),
+        OperatorKind::MacroExpand {
+            params,
+            entity_group,
+            subquery,
+            ..
+        } => {
+            walk_op_params(visitor, params);
+            if let EntityGroup::Inline { entities, .. } = entity_group {
+                walk_exprs(visitor, entities);
+            }
+            visitor.visit_tabular(subquery);
         }
     }
 }

@@ -264,3 +264,78 @@ fn keywords_are_valid_column_names() {
     );
     parses("T | summarize count() by Type | sort by count_ desc");
 }
+
+fn name_of(source: &str) -> Option<String> {
+    match parse_expression(source) {
+        Ok(Expr {
+            kind: ExprKind::Name(ident),
+            ..
+        }) => Some(ident.name),
+        _ => None,
+    }
+}
+
+#[test]
+fn digit_leading_words_are_names_unless_they_are_literals() {
+    assert_eq!(name_of("5Minutebin").as_deref(), Some("5Minutebin"));
+    assert_eq!(
+        name_of("90th_Percentile").as_deref(),
+        Some("90th_Percentile")
+    );
+    assert_eq!(name_of("4xx").as_deref(), Some("4xx"));
+    assert_eq!(literal("5min"), LiteralKind::Timespan(3_000_000_000));
+    assert_eq!(literal("2days"), LiteralKind::Timespan(1_728_000_000_000));
+    // A '.' cannot be part of a name, and a timespan out of range is still a timespan.
+    for malformed in ["1.5x", "99999999999999999999d"] {
+        assert!(parse_expression(malformed).is_err(), "{malformed}");
+    }
+}
+
+#[test]
+fn macro_expand_is_a_source_only() {
+    let query = parse_query("macro-expand G as X (X.T | take 1) | count").unwrap_or_else(|d| {
+        panic!("{}", d.message);
+    });
+    let Some(StatementKind::Tabular(tabular)) = query.statements.first().map(|s| &s.kind) else {
+        panic!("expected a tabular statement: {query:?}");
+    };
+    let Some(SourceKind::Operator(operator)) = tabular.source.as_deref().map(|s| &s.kind) else {
+        panic!("expected an operator source: {tabular:?}");
+    };
+    assert_eq!(operator.kind.name(), "macro-expand");
+    assert_eq!(tabular.operators.len(), 1);
+
+    let diagnostic = parse_query("T | macro-expand G as X (X.T)").expect_err("not after '|'");
+    assert_eq!(
+        diagnostic.message,
+        "'macro-expand' starts a query; it cannot follow '|'"
+    );
+    // With spaces it is a subtraction of two columns.
+    let query = parse_query("T | extend d = macro - expand").unwrap_or_else(|d| {
+        panic!("{}", d.message);
+    });
+    assert_eq!(query.statements.len(), 1);
+}
+
+#[test]
+fn new_operators_are_walked() {
+    let query = parse_query(
+        "macro-expand G as X (X.Logs | project-by-names \"A\", cols) | make-graph S --> D \
+         partitioned-by P (graph-match (a)-->(b) project x = f(a.Id))",
+    )
+    .unwrap_or_else(|d| panic!("{}", d.message));
+    let summary = summarize_query(&query);
+    for operator in [
+        "macro-expand",
+        "project-by-names",
+        "make-graph",
+        "graph-match",
+    ] {
+        assert!(
+            summary.operators.iter().any(|o| o == operator),
+            "{operator}: {summary:?}"
+        );
+    }
+    assert!(summary.functions.iter().any(|f| f == "f"), "{summary:?}");
+    assert!(summary.columns.iter().any(|c| c == "P"), "{summary:?}");
+}

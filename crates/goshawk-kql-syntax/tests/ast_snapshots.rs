@@ -280,6 +280,35 @@ const QUERIES: &[(&str, &str)] = &[
         "G | graph-to-table nodes as N with_node_id=Id, edges as E",
     ),
     ("graph_merge", "G1 | graph-merge G2"),
+    (
+        "make_graph_partitioned",
+        "E | make-graph Src --> Dst with N on Id partitioned-by Tenant (graph-match (a)-[e]->(b) project a.Id, b.Id)",
+    ),
+    // macro-expand and project-by-names
+    (
+        "macro_expand_inline_group",
+        "macro-expand kind=inner entity_group [cluster('C1').database('D'), database('E')] as X (X.Logs | extend db = X.$current_database) | count",
+    ),
+    (
+        "macro_expand_nested",
+        "macro-expand G1 as X (macro-expand G2 as Y (X.T | join (Y.T) on Id))",
+    ),
+    (
+        "project_by_names",
+        "T | project-by-names \"Name\", column_names_of(U), extra_columns",
+    ),
+    (
+        "find_typed_project",
+        "find in (T1, T2) where ProcessId == 1001 project Level, ProcessId:string",
+    ),
+    // statements that parse but fail `check_query_shape`
+    ("scalar_statement", "let x = 2;\nx * 3"),
+    ("let_only_block", "let x = 2;\nlet y = x;"),
+    // names that start with digits
+    (
+        "digit_leading_names",
+        "T | summarize 90th_Percentile = percentile(x, 90) by 5Minutebin = bin(t, 5m) | where 5Minutebin > ago(1d) | project-away 90th_Percentile",
+    ),
     // scalar forms inside queries
     ("tabular_in_operand", "T | where A in (U | project A)"),
     (

@@ -50,6 +50,10 @@ const CASES: &[(&str, &str)] = &[
     ("dot without member", "T | extend x = a."),
     ("case-sensitive operator name", "T | Where x == 1"),
     ("error in a long line", "PLACEHOLDER_LONG"),
+    (
+        "GQL instead of KQL",
+        "match (a)-[e]->(b) return a.name, b.name",
+    ),
 ];
 
 /// Queries that parse (as in Kusto's parser) but break the semantic rule on a query's shape,

@@ -433,7 +433,19 @@ impl<'a> Parser<'a> {
                 ),
             );
         }
-        let statements = self.statement_list(TokenKind::Eof, false)?;
+        let looks_like_gql = self.at_word("match") && self.kind_at(1) == TokenKind::LParen;
+        let statements = self
+            .statement_list(TokenKind::Eof, false)
+            .map_err(|diagnostic| {
+                if looks_like_gql && diagnostic.hint.is_none() {
+                    diagnostic.with_hint(
+                        "this looks like GQL (`match (a)-[e]->(b) return ...`), which Kusto runs \
+                         as a separate query language; in KQL use `graph(...) | graph-match`",
+                    )
+                } else {
+                    diagnostic
+                }
+            })?;
         Ok(Query {
             statements,
             span: Span::new(0, self.src.len() as u32),

@@ -39,6 +39,7 @@ pub const PIPE_OPERATORS: &[&str] = &[
     "partition",
     "project",
     "project-away",
+    "project-by-names",
     "project-keep",
     "project-rename",
     "project-reorder",
@@ -87,6 +88,9 @@ impl Parser<'_> {
         let Some(word) = self.word_at(0) else {
             return false;
         };
+        if word == "macro" {
+            return self.at_macro_expand();
+        }
         if !SOURCE_OPERATORS.contains(&word) {
             return false;
         }
@@ -120,6 +124,15 @@ impl Parser<'_> {
             }
             _ => !ends_a_name,
         }
+    }
+
+    /// `macro-expand` written without spaces (otherwise `macro - expand` is a subtraction).
+    fn at_macro_expand(&self) -> bool {
+        self.at_word("macro")
+            && self.kind_at(1) == TokenKind::Minus
+            && self.word_at(2) == Some("expand")
+            && self.adjacent(0)
+            && self.adjacent(1)
     }
 
     /// A pipeline with a source.
@@ -229,7 +242,7 @@ impl Parser<'_> {
             let candidate = format!("{name}-{}", self.text(self.peek_at(1)));
             if !PIPE_OPERATORS
                 .iter()
-                .chain(["project-smart"].iter())
+                .chain(["project-smart", "macro-expand"].iter())
                 .any(|op| *op == candidate || op.starts_with(&format!("{candidate}-")))
             {
                 break;
@@ -401,6 +414,17 @@ impl Parser<'_> {
             "project-away" => OperatorKind::ProjectAway {
                 columns: self.pattern_list()?,
             },
+            "project-by-names" => OperatorKind::ProjectByNames {
+                columns: self.parse_expr_list()?,
+            },
+            "macro-expand" if as_source => self.macro_expand()?,
+            "macro-expand" => {
+                return Err(Diagnostic::new(
+                    "'macro-expand' starts a query; it cannot follow '|'",
+                    name_span,
+                )
+                .with_hint("write `macro-expand Group as X (X.T | ...)` and pipe its result"));
+            }
             "project-keep" => OperatorKind::ProjectKeep {
                 columns: self.pattern_list()?,
             },
@@ -1390,7 +1414,7 @@ impl Parser<'_> {
             self.bump();
             Some(FindProjection::Smart(self.span_from(start)))
         } else if self.eat_word("project").is_some() {
-            Some(FindProjection::Columns(self.parse_expr_list()?))
+            Some(self.find_columns()?)
         } else {
             None
         };
@@ -1399,6 +1423,68 @@ impl Parser<'_> {
             tables,
             predicate,
             projection,
+        })
+    }
+
+    /// `project A, B:type, ...` of `find`: a plain list unless some column has a type.
+    fn find_columns(&mut self) -> PResult<FindProjection> {
+        let mut columns = Vec::new();
+        loop {
+            let start = self.start();
+            let expr = self.parse_expr()?;
+            let ty = match self.eat(TokenKind::Colon) {
+                Some(_) => Some(self.type_name()?),
+                None => None,
+            };
+            columns.push(FindColumn {
+                expr,
+                ty,
+                span: self.span_from(start),
+            });
+            if self.eat(TokenKind::Comma).is_none() {
+                break;
+            }
+        }
+        if columns.iter().any(|column| column.ty.is_some()) {
+            return Ok(FindProjection::Typed(columns));
+        }
+        Ok(FindProjection::Columns(
+            columns.into_iter().map(|column| column.expr).collect(),
+        ))
+    }
+
+    /// `macro-expand [kind=...] [isfuzzy=...] Group as X ( subquery )`, after the name.
+    fn macro_expand(&mut self) -> PResult<OperatorKind> {
+        let params = self.parse_params(&["kind", "isfuzzy"])?;
+        let entity_group = if self.at_word("entity_group") && self.kind_at(1) == TokenKind::LBracket
+        {
+            let start = self.bump().span.start;
+            let open = self.bump();
+            let mut entities = Vec::new();
+            while !self.at(TokenKind::RBracket) {
+                entities.push(self.parse_expr()?);
+                if self.eat(TokenKind::Comma).is_none() {
+                    break;
+                }
+            }
+            self.expect_close(open, "the entity group")?;
+            EntityGroup::Inline {
+                entities,
+                span: self.span_from(start),
+            }
+        } else {
+            EntityGroup::Name(self.parse_ident("after 'macro-expand'")?)
+        };
+        self.expect_word("as", "after the entity group")?;
+        let alias = self.parse_ident("after 'as'")?;
+        let open = self.expect(TokenKind::LParen, "to start the macro-expand subquery")?;
+        let subquery = self.parse_tabular()?;
+        self.expect_close(open, "the macro-expand subquery")?;
+        Ok(OperatorKind::MacroExpand {
+            params,
+            entity_group,
+            alias,
+            subquery: Box::new(subquery),
         })
     }
 
@@ -1493,12 +1579,34 @@ impl Parser<'_> {
                 }
             }
         }
+        let partitioned_by = if self.at_word("partitioned")
+            && self.kind_at(1) == TokenKind::Minus
+            && self.word_at(2) == Some("by")
+            && self.adjacent(0)
+            && self.adjacent(1)
+        {
+            let start = self.bump().span.start;
+            self.bump();
+            self.bump();
+            let column = self.parse_ident("after 'partitioned-by'")?;
+            let open = self.expect(TokenKind::LParen, "to start the per-partition subquery")?;
+            let subquery = self.parse_input_subquery()?;
+            self.expect_close(open, "the per-partition subquery")?;
+            Some(MakeGraphPartition {
+                column,
+                subquery: Box::new(subquery),
+                span: self.span_from(start),
+            })
+        } else {
+            None
+        };
         Ok(OperatorKind::MakeGraph {
             params,
             source_column,
             directed,
             target_column,
             nodes,
+            partitioned_by,
         })
     }
 
