@@ -10,7 +10,7 @@ con.execute(
     f"""
     COPY (
         SELECT unnest(records, recursive := false)
-        FROM read_json('{src}/*.json', format = 'auto', maximum_object_size = 1073741824)
+        FROM read_json('{src}/*.json', format = 'auto', maximum_object_size = 67108864)
     ) TO '{dst}' (FORMAT parquet, COMPRESSION zstd)
     """
 )

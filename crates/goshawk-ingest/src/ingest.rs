@@ -45,8 +45,10 @@ impl Default for IngestOptions {
             table: None,
             max_record_bytes: 32 << 20,
             max_reject_raw_bytes: 64 << 10,
-            max_buffered_bytes: 96 << 20,
-            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            max_buffered_bytes: 64 << 20,
+            // Twice the cores: every source ends in fsyncs (data, directory, manifest), and a
+            // second worker per core keeps the CPU busy while one waits for the disk.
+            threads: std::thread::available_parallelism().map_or(2, |n| 2 * n.get()),
             pause_after_source: std::env::var(PAUSE_ENV)
                 .ok()
                 .and_then(|v| v.parse().ok())
