@@ -156,6 +156,17 @@ pub(super) fn functions() -> Vec<KustoScalar> {
             Arc::new(|_, args| Ok(common_type(args))),
             Arc::new(coalesce_kernel),
         ),
+        KustoScalar::new(
+            "not",
+            1,
+            Some(1),
+            returns(KustoType::Bool),
+            Arc::new(|call| {
+                // not(null) stays null, so `where not(x > 0)` drops rows where x is null.
+                let bools = to_bool_array(&call.args[0], call.types[0])?;
+                Ok(Arc::new(arrow::compute::not(&bools)?) as ArrayRef)
+            }),
+        ),
         predicate("isnull", is_null_at, false),
         predicate("isnotnull", is_null_at, true),
         predicate("isempty", is_empty_at, false),
@@ -187,6 +198,15 @@ mod tests {
         assert_eq!(
             eval("isempty", vec![call("tostring", vec![dyn_null])]).await,
             ["True"]
+        );
+    }
+
+    #[tokio::test]
+    async fn not_keeps_nulls() {
+        assert_eq!(eval("not", vec![lit(true)]).await, ["False"]);
+        assert_eq!(
+            eval("not", vec![lit(ScalarValue::Boolean(None))]).await,
+            ["null"]
         );
     }
 

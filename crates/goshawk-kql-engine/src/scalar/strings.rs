@@ -271,6 +271,30 @@ fn indexof(text: &str, lookup: &str, start: i64, length: i64, occurrence: i64) -
     -1
 }
 
+/// Kusto's `ipv4_is_private`: whether an address (or a whole `a.b.c.d/prefix` range) lies in
+/// 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16; `None` for text that is not IPv4.
+pub fn ipv4_is_private(text: &str) -> Option<bool> {
+    let text = text.trim();
+    let (address, prefix) = match text.split_once('/') {
+        Some((address, prefix)) => (
+            address,
+            prefix.trim().parse::<u8>().ok().filter(|p| *p <= 32)?,
+        ),
+        None => (text, 32),
+    };
+    let address: std::net::Ipv4Addr = address.trim().parse().ok()?;
+    let bits = u32::from(address);
+    let private = [
+        (0x0A00_0000_u32, 8_u8),
+        (0xAC10_0000, 12),
+        (0xC0A8_0000, 16),
+    ];
+    Some(private.iter().any(|&(network, length)| {
+        prefix >= length
+            && (bits >> (32 - u32::from(length))) == (network >> (32 - u32::from(length)))
+    }))
+}
+
 fn trim_kernel(start: bool, end: bool) -> super::Kernel {
     Arc::new(move |call| {
         let pattern = call.constant_string(0, "the regular expression")?;
@@ -581,6 +605,52 @@ pub(super) fn functions() -> Vec<KustoScalar> {
                             occurrences[row],
                         ))
                     })
+                    .collect();
+                Ok(Arc::new(result) as ArrayRef)
+            }),
+        ),
+        KustoScalar::new(
+            "matches regex",
+            2,
+            Some(2),
+            returns(KustoType::Bool),
+            Arc::new(|call| {
+                let regex = constant_regex(call, 1)?;
+                let values = call.strings(0);
+                let result: BooleanArray = values
+                    .iter()
+                    .map(|v| Some(regex.is_match(v.unwrap_or(""))))
+                    .collect();
+                Ok(Arc::new(result) as ArrayRef)
+            }),
+        ),
+        KustoScalar::new(
+            // Deprecated `replace(regex, rewrite, text)`: replace_regex with another order.
+            "replace",
+            3,
+            Some(3),
+            returns(KustoType::String),
+            Arc::new(|call| {
+                let regex = constant_regex(call, 0)?;
+                let template = rewrite_template(&call.constant_string(1, "the rewrite pattern")?);
+                let values = call.strings(2);
+                Ok(strings_result(values.iter().map(|v| {
+                    regex
+                        .replace_all(v.unwrap_or(""), template.as_str())
+                        .into_owned()
+                })))
+            }),
+        ),
+        KustoScalar::new(
+            "ipv4_is_private",
+            1,
+            Some(1),
+            returns(KustoType::Bool),
+            Arc::new(|call| {
+                let values = call.strings(0);
+                let result: BooleanArray = values
+                    .iter()
+                    .map(|v| ipv4_is_private(v.unwrap_or("")))
                     .collect();
                 Ok(Arc::new(result) as ArrayRef)
             }),
@@ -928,6 +998,39 @@ mod tests {
                 .unwrap_or_default()
                 .contains("invalid regular expression '('")
         );
+    }
+
+    #[tokio::test]
+    async fn matches_regex_replace_and_private_addresses() {
+        let rows = ["a1b2c3", "abc", "123", "a1", "9z9"];
+        assert_eq!(
+            filter("matches regex", &rows, "[a-z][0-9]").await,
+            ["a1b2c3", "a1", "9z9"]
+        );
+        assert_eq!(
+            filter("matches regex", &["\u{a0}nbsp", "plain"], r"\s").await,
+            ["\u{a0}nbsp"]
+        );
+        assert_eq!(
+            eval(
+                "replace",
+                vec![lit_str(r"(\w+)"), lit_str(r"[\1]"), lit_str("a-b")]
+            )
+            .await,
+            ["[a]-[b]"]
+        );
+        for (ip, expected) in [
+            ("192.168.1.1/24", Some(true)),
+            ("10.1.2.3/24", Some(true)),
+            ("202.1.2.3", Some(false)),
+            ("127.0.0.1", Some(false)),
+            ("172.31.255.255", Some(true)),
+            ("172.32.0.1", Some(false)),
+            ("10.0.0.0/7", Some(false)),
+            ("not an ip", None),
+        ] {
+            assert_eq!(ipv4_is_private(ip), expected, "{ip}");
+        }
     }
 
     #[tokio::test]
