@@ -117,3 +117,56 @@ fn bad_arguments_fail_with_a_clear_message() {
         Some("keep me")
     );
 }
+
+/// The contract with `goshawk ingest`: every listed bad record is rejected at its file and
+/// line, and nothing else is. An empty file holds no record to reject, so it is only listed.
+#[test]
+fn ingest_rejects_exactly_the_listed_bad_records() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("generated");
+    let output = goshawk(&[
+        "generate",
+        "--out",
+        path_arg(&out),
+        "--end",
+        "2026-05-01",
+        "--with-bad-records",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let lake = dir.path().join("lake");
+    let inputs = ["provisioning", "activity", "bad-records"].map(|d| out.join(d));
+    let mut args = vec!["ingest", "--quiet", "--data", path_arg(&lake)];
+    args.extend(inputs.iter().map(|p| path_arg(p)));
+    let output = goshawk(&args);
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "some records rejected: {}",
+        stderr(&output)
+    );
+
+    let manifest = std::fs::read_to_string(out.join("bad_records.jsonl")).expect("manifest");
+    let mut expected = std::collections::BTreeSet::new();
+    for line in manifest.lines() {
+        let entry: serde_json::Value = serde_json::from_str(line).expect("manifest line");
+        if entry["kind"] == "empty_file" {
+            continue;
+        }
+        let file = out.join(entry["file"].as_str().expect("file"));
+        expected.insert((
+            file.display().to_string(),
+            entry["line"].as_u64().expect("line"),
+        ));
+    }
+    let mut rejected = std::collections::BTreeSet::new();
+    let rejects = lake.join("_rejects");
+    for file in std::fs::read_dir(&rejects).expect("the lake's rejects directory") {
+        let text = std::fs::read_to_string(file.expect("entry").path()).expect("rejects file");
+        for line in text.lines() {
+            let reject: serde_json::Value = serde_json::from_str(line).expect("reject line");
+            let source = reject["source"].as_str().expect("source").to_string();
+            rejected.insert((source, reject["line"].as_u64().expect("line")));
+        }
+    }
+    assert_eq!(rejected, expected);
+}
