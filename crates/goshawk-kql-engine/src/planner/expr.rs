@@ -737,6 +737,9 @@ impl Planner<'_> {
                     ty: KustoType::Bool,
                 });
             }
+            "row_number" | "prev" | "next" | "row_cumsum" => {
+                return self.lower_window_call(name, call, columns, env);
+            }
             "isnull" | "isnotnull" => {
                 arity(1)?;
                 let inner = self.lower_expr(&call.args[0].value, columns, env)?;
@@ -786,6 +789,124 @@ impl Planner<'_> {
             expr: udf::call(function, args.into_iter().map(|a| a.expr).collect()),
             ty,
         })
+    }
+
+    /// Kusto's functions over serialized rows, as DataFusion window functions over the input
+    /// order; `Planner::with_windows` evaluates them below the projection that uses them.
+    fn lower_window_call(
+        &self,
+        name: &str,
+        call: &ast::FunctionCall,
+        columns: &[KustoColumn],
+        env: &Env,
+    ) -> PlanResult<Typed> {
+        use datafusion::functions_window::expr_fn::{lag, lead, row_number};
+        let mut args = Vec::new();
+        for argument in &call.args {
+            args.push(self.lower_expr(&argument.value, columns, env)?);
+        }
+        let constant_long = |index: usize| -> PlanResult<Option<i64>> {
+            match args.get(index) {
+                None => Ok(None),
+                Some(typed) => match constant_value(&typed.expr) {
+                    Some(ScalarValue::Int64(Some(v))) => Ok(Some(v)),
+                    Some(ScalarValue::Int32(Some(v))) => Ok(Some(i64::from(v))),
+                    _ => Err(error(
+                        format!(
+                            "{name}(): argument {} must be a constant integer",
+                            index + 1
+                        ),
+                        call.args[index].span,
+                    )),
+                },
+            }
+        };
+        match name {
+            "row_number" => {
+                if args.len() > 1 {
+                    return Err(unsupported(
+                        "row_number() with a restart condition",
+                        call.span,
+                    ));
+                }
+                let start = constant_long(0)?.unwrap_or(1);
+                let expr = binary(row_number(), DfOp::Plus, lit(start - 1));
+                Ok(Typed {
+                    expr,
+                    ty: KustoType::Long,
+                })
+            }
+            "prev" | "next" => {
+                if args.is_empty() || args.len() > 3 {
+                    return Err(error(
+                        format!("{name}() expects 1 to 3 arguments"),
+                        call.span,
+                    ));
+                }
+                let offset = constant_long(1)?.unwrap_or(1);
+                let value = args[0].clone();
+                let default = match args.get(2) {
+                    None => None,
+                    Some(typed) => {
+                        let aligned = align_to(typed.clone(), value.ty);
+                        Some(constant_value(&aligned.expr).ok_or_else(|| {
+                            error(
+                                format!("{name}(): the default must be a constant"),
+                                call.args[2].span,
+                            )
+                        })?)
+                    }
+                };
+                let expr = if name == "prev" {
+                    lag(value.expr, Some(offset), default)
+                } else {
+                    lead(value.expr, Some(offset), default)
+                };
+                Ok(Typed { expr, ty: value.ty })
+            }
+            _ => {
+                if args.len() != 1 {
+                    return Err(unsupported(
+                        "row_cumsum() with a restart condition",
+                        call.span,
+                    ));
+                }
+                let value = args[0].clone();
+                if !is_numeric(value.ty) {
+                    return Err(error(
+                        format!(
+                            "row_cumsum(): argument 1 has type {}, expected a number",
+                            value.ty
+                        ),
+                        call.args[0].span,
+                    ));
+                }
+                let ty = if value.ty == KustoType::Int {
+                    KustoType::Long
+                } else {
+                    value.ty
+                };
+                let value = align_to(value, ty);
+                use datafusion::logical_expr::{
+                    ExprFunctionExt, WindowFrame, WindowFrameBound, WindowFrameUnits,
+                };
+                let frame = WindowFrame::new_bounds(
+                    WindowFrameUnits::Rows,
+                    WindowFrameBound::Preceding(ScalarValue::UInt64(None)),
+                    WindowFrameBound::CurrentRow,
+                );
+                let window = Expr::from(datafusion::logical_expr::expr::WindowFunction::new(
+                    datafusion::logical_expr::expr::WindowFunctionDefinition::AggregateUDF(
+                        datafusion::functions_aggregate::sum::sum_udaf(),
+                    ),
+                    vec![value.expr],
+                ))
+                .window_frame(frame)
+                .build()
+                .map_err(|e| super::df_error(e, call.span))?;
+                Ok(Typed { expr: window, ty })
+            }
+        }
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -459,6 +459,8 @@ impl Planner<'_> {
         let mut unnamed = 0;
         for item in columns {
             let typed = self.lower_expr(&item.expr, &tab.columns, env)?;
+            let (windowed, typed) = self.with_windows(tab, typed, item.span)?;
+            tab = windowed;
             let name = match self.single_name(item)? {
                 Some(name) => name.to_string(),
                 None => match implicit_name(&item.expr) {
@@ -487,6 +489,39 @@ impl Planner<'_> {
         Ok(tab)
     }
 
+    /// Evaluates the window functions (`row_number()`, `prev()`, ...) inside `typed` in a
+    /// window node over `tab`, returning the new input and the expression reading their results.
+    fn with_windows(&self, tab: Tab, typed: Typed, span: Span) -> PlanResult<(Tab, Typed)> {
+        use datafusion::common::tree_node::{Transformed, TreeNode};
+        let windows =
+            datafusion::logical_expr::utils::find_window_exprs(std::slice::from_ref(&typed.expr));
+        if windows.is_empty() {
+            return Ok((tab, typed));
+        }
+        let plan = LogicalPlanBuilder::window_plan(tab.plan, windows.clone())
+            .map_err(|e| df_error(e, span))?;
+        let rewritten = typed
+            .expr
+            .transform_up(|node| {
+                if windows.contains(&node) {
+                    let name = node.schema_name().to_string();
+                    return Ok(Transformed::yes(Expr::Column(
+                        datafusion::common::Column::new_unqualified(name),
+                    )));
+                }
+                Ok(Transformed::no(node))
+            })
+            .map_err(|e| df_error(e, span))?
+            .data;
+        Ok((
+            Tab { plan, ..tab },
+            Typed {
+                expr: rewritten,
+                ty: typed.ty,
+            },
+        ))
+    }
+
     fn plan_project(
         &self,
         tab: Tab,
@@ -496,8 +531,11 @@ impl Planner<'_> {
     ) -> PlanResult<Tab> {
         let mut items = Vec::new();
         let mut unnamed = 0;
+        let mut tab = tab;
         for item in columns {
             let typed = self.lower_expr(&item.expr, &tab.columns, env)?;
+            let (windowed, typed) = self.with_windows(tab, typed, item.span)?;
+            tab = windowed;
             let name = match self.single_name(item)? {
                 Some(name) => name.to_string(),
                 None => match implicit_name(&item.expr) {
@@ -593,6 +631,22 @@ impl Planner<'_> {
                     item.expr.span,
                 ));
             };
+            if matches!(call.name.name.as_str(), "arg_max" | "arg_min") {
+                let explicit = self.single_name(item)?.map(str::to_string);
+                let outputs = self.lower_arg_extreme(call, explicit, by, &tab, env)?;
+                for (name, expr, ty) in outputs {
+                    let mut unique = name.clone();
+                    let mut suffix = 0;
+                    while taken.contains(&unique) {
+                        suffix += 1;
+                        unique = format!("{name}{suffix}");
+                    }
+                    taken.push(unique.clone());
+                    aggregate_exprs.push(named(expr, &unique, ty));
+                    output.push(KustoColumn::new(unique, ty));
+                }
+                continue;
+            }
             let lowered = self.lower_aggregate(call, &tab.columns, env)?;
             let name = match self.single_name(item)? {
                 Some(name) => name.to_string(),
@@ -622,6 +676,75 @@ impl Planner<'_> {
             columns: output,
             render: tab.render,
         })
+    }
+
+    /// `arg_max(x, a, b)` / `arg_min(x, *)`: the extreme of `x` and the other columns of the
+    /// row holding it, as (name, aggregate, type) triples; `*` means every column that is not
+    /// a `by` column or `x` itself.
+    fn lower_arg_extreme(
+        &self,
+        call: &ast::FunctionCall,
+        explicit: Option<String>,
+        by: &[NamedExpr],
+        tab: &Tab,
+        env: &Env,
+    ) -> PlanResult<Vec<(String, Expr, KustoType)>> {
+        use datafusion::functions_aggregate::expr_fn::first_value;
+        let function = call.name.name.as_str();
+        let Some((target, returned)) = call.args.split_first() else {
+            return Err(error(
+                format!("{function}() expects at least 2 arguments"),
+                call.span,
+            ));
+        };
+        if returned.is_empty() {
+            return Err(error(
+                format!("{function}() expects at least 2 arguments"),
+                call.span,
+            ));
+        }
+        let key = self.lower_expr(&target.value, &tab.columns, env)?;
+        if key.ty == KustoType::Dynamic {
+            return Err(error(
+                format!("{function}(): cannot order by a dynamic value"),
+                target.span,
+            ));
+        }
+        let descending = function == "arg_max";
+        let order = vec![key.expr.clone().sort(!descending, false)];
+        let key_name = implicit_name(&target.value)
+            .or_else(|| call_column_name(&target.value))
+            .unwrap_or_else(|| format!("{}_", &function[4..]));
+        let mut outputs = vec![(
+            explicit.unwrap_or_else(|| key_name.clone()),
+            first_value(key.expr.clone(), order.clone()),
+            key.ty,
+        )];
+        let by_names: Vec<String> = by.iter().filter_map(|b| implicit_name(&b.expr)).collect();
+        for argument in returned {
+            if argument.value.kind == ExprKind::Star {
+                for column in &tab.columns {
+                    if by_names.contains(&column.name) || column.name == key_name {
+                        continue;
+                    }
+                    outputs.push((
+                        column.name.clone(),
+                        first_value(col(&column.name), order.clone()),
+                        column.ty,
+                    ));
+                }
+                continue;
+            }
+            let value = self.lower_expr(&argument.value, &tab.columns, env)?;
+            let name = match &argument.name {
+                Some(name) => name.name.clone(),
+                None => implicit_name(&argument.value)
+                    .or_else(|| call_column_name(&argument.value))
+                    .unwrap_or_else(|| "Column1".to_string()),
+            };
+            outputs.push((name, first_value(value.expr, order.clone()), value.ty));
+        }
+        Ok(outputs)
     }
 
     pub(crate) fn plan_print(
