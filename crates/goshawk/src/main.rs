@@ -24,6 +24,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Parse KQL files and Sentinel/Elastic rules; report `ok` or the error with line and column.
+    Check(cmd::check::CheckArgs),
     /// Write realistic Azure logs with planted scenarios and ground truth.
     Generate(cmd::generate::GenerateArgs),
     /// Read Azure log exports into the Parquet lake (exit 3 when records were rejected).
@@ -39,6 +41,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Check(args) => cmd::check::run(args),
         Command::Generate(args) => cmd::generate::run(args),
         Command::Ingest(args) => cmd::ingest::run(args),
         Command::Tables(args) => cmd::tables::run(args),

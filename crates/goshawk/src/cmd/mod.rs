@@ -1,4 +1,5 @@
 //! One module per subcommand: its clap arguments and its `run` function.
+pub mod check;
 pub mod generate;
 pub mod ingest;
 pub mod tables;
