@@ -283,6 +283,12 @@ fn digit_leading_words_are_names_unless_they_are_literals() {
         Some("90th_Percentile")
     );
     assert_eq!(name_of("4xx").as_deref(), Some("4xx"));
+    let query = parse_query("let 5MinuteBins = 3;\nT | extend b = 5MinuteBins")
+        .unwrap_or_else(|d| panic!("{}", d.message));
+    let Some(StatementKind::Let(statement)) = query.statements.first().map(|s| &s.kind) else {
+        panic!("expected a let statement: {query:?}");
+    };
+    assert_eq!(statement.name.name, "5MinuteBins");
     assert_eq!(literal("5min"), LiteralKind::Timespan(3_000_000_000));
     assert_eq!(literal("2days"), LiteralKind::Timespan(1_728_000_000_000));
     // A '.' cannot be part of a name, and a timespan out of range is still a timespan.

@@ -568,7 +568,9 @@ impl<'a> Parser<'a> {
     }
 
     fn at_ident_after(&self, ahead: usize) -> bool {
-        self.kind_at(ahead) == TokenKind::Ident || self.at_bracket_ident(ahead)
+        self.kind_at(ahead) == TokenKind::Ident
+            || self.at_bracket_ident(ahead)
+            || self.at_digit_name(ahead)
     }
 
     fn looks_like_sql(&self) -> bool {
