@@ -370,7 +370,8 @@ fn build_paths(scratch: &mut Scratch, world: &World, event: &Event, op: &Operati
         }
     }
     scratch.resource_id.clear();
-    scratch.resource_id.push_str(&scope.to_ascii_uppercase());
+    scratch.resource_id.push_str(scope);
+    scratch.resource_id.make_ascii_uppercase();
     scratch.hierarchy.clear();
     let _ = write!(
         scratch.hierarchy,
@@ -465,7 +466,7 @@ fn write_record(
                 assignment ^ 0x5a5a
             ),
         );
-        json::member_str(out, "principalId", &caller.object_id.replace('-', ""));
+        json::member_str(out, "principalId", &caller.principal_id_hex);
         let principal_type = if caller.kind == CallerKind::User {
             "User"
         } else {

@@ -203,6 +203,8 @@ pub(crate) struct Caller {
     /// UPN for users, display name otherwise.
     pub principal_name: String,
     pub object_id: String,
+    /// The object id without dashes, as role-assignment evidence writes it.
+    pub principal_id_hex: String,
     pub usual_ip: &'static str,
     pub role: &'static str,
     pub usual_subscriptions: &'static [usize],
@@ -1022,6 +1024,7 @@ fn make_caller(rng: &mut StreamRng, tenant_id: &str, spec: &CallerSpec) -> Calle
     Caller {
         kind,
         principal_name,
+        principal_id_hex: object_id.replace('-', ""),
         object_id,
         usual_ip,
         role,
