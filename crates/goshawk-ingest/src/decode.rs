@@ -35,11 +35,19 @@ impl<R: Read> Read for CountingReader<R> {
     }
 }
 
+/// How much decoded text is read ahead to recognise the format (JSON or CSV).
+const SNIFF_BYTES: usize = 64 << 10;
+
+/// An opened source: UTF-8 text with any BOM removed, and its first bytes (up to the end of
+/// the first line, at most 64 KiB), which the reader still yields.
+pub struct Opened {
+    pub reader: Box<dyn BufRead + Send>,
+    pub container: Container,
+    pub head: Vec<u8>,
+}
+
 /// Opens `path` as a stream of UTF-8 bytes with any BOM removed.
-pub fn open_text(
-    path: &Path,
-    bytes_read: Arc<AtomicU64>,
-) -> io::Result<(Box<dyn BufRead + Send>, Container)> {
+pub fn open_text(path: &Path, bytes_read: Arc<AtomicU64>) -> io::Result<Opened> {
     let file = File::open(path)?;
     let mut raw = BufReader::with_capacity(
         READ_BUFFER,
@@ -56,12 +64,34 @@ pub fn open_text(
     };
     // Without a BOM the bytes pass through untouched (JSON and CSV exports are UTF-8); with one,
     // UTF-16 is transcoded and the BOM is dropped so that the first key or header is clean.
-    let decoded = DecodeReaderBytesBuilder::new()
+    let mut decoded = DecodeReaderBytesBuilder::new()
         .bom_sniffing(true)
         .strip_bom(true)
         .build(decompressed);
-    Ok((
-        Box::new(BufReader::with_capacity(READ_BUFFER, decoded)),
-        Container { gzip },
-    ))
+    // The decoder hands out its first bytes in small pieces; read ahead until the first line is
+    // complete so that format detection sees a whole header line.
+    let mut head = Vec::new();
+    let mut chunk = [0u8; 8192];
+    while head.len() < SNIFF_BYTES && !has_first_line(&head) {
+        let n = match decoded.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(err),
+        };
+        head.extend_from_slice(&chunk[..n]);
+    }
+    let reader = io::Cursor::new(head.clone()).chain(decoded);
+    Ok(Opened {
+        reader: Box::new(BufReader::with_capacity(READ_BUFFER, reader)),
+        container: Container { gzip },
+        head,
+    })
+}
+
+/// True when `head` holds a complete line with something other than whitespace.
+fn has_first_line(head: &[u8]) -> bool {
+    head.iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .is_some_and(|start| head[start..].contains(&b'\n'))
 }

@@ -378,7 +378,7 @@ fn ingest_source(shared: &Shared, path: &Path) -> Result<SourceReport> {
         committed: false,
     };
     let source_id = &hash[..SOURCE_ID_LEN];
-    let (reader, container) = match decode::open_text(path, shared.progress.bytes_read.clone()) {
+    let opened = match decode::open_text(path, shared.progress.bytes_read.clone()) {
         Ok(opened) => opened,
         Err(err) => {
             report.status = SourceStatus::Unreadable;
@@ -386,7 +386,7 @@ fn ingest_source(shared: &Shared, path: &Path) -> Result<SourceReport> {
             return Ok(report);
         }
     };
-    report.gzip = container.gzip;
+    report.gzip = opened.container.gzip;
     let source_name = path.display().to_string();
     let mut job = SourceJob {
         shared,
@@ -396,7 +396,7 @@ fn ingest_source(shared: &Shared, path: &Path) -> Result<SourceReport> {
         rows: BTreeMap::new(),
         shapes: BTreeMap::new(),
     };
-    let read_error = job.read(reader, &mut report)?;
+    let read_error = job.read(opened.reader, &opened.head, &mut report)?;
     if let Some((offset, err)) = read_error {
         report.status = SourceStatus::Partial;
         let reason = format!("read error after byte {offset} of the decoded text: {err}");
@@ -460,24 +460,22 @@ impl SourceJob<'_> {
     /// Reads every record; returns the I/O error that ended reading early, if any.
     fn read(
         &mut self,
-        mut reader: Box<dyn BufRead + Send>,
+        reader: Box<dyn BufRead + Send>,
+        head: &[u8],
         report: &mut SourceReport,
     ) -> Result<ReadFailure> {
-        let first = match peek_first_byte(&mut reader) {
-            Ok(first) => first,
-            Err(err) => return Ok(Some((0, err))),
-        };
+        let first = head.iter().copied().find(|b| !b.is_ascii_whitespace());
         match first {
-            None => {
+            None if head.is_empty() => {
                 report.format = Some("empty".to_string());
                 Ok(None)
             }
-            Some(b'{' | b'[') => {
+            Some(b'{' | b'[') | None => {
                 report.format = Some("json".to_string());
                 self.read_json(reader)
             }
             Some(_) => {
-                if first_line_has_comma(&mut reader) {
+                if first_line_has_comma(head) {
                     report.format = Some("csv".to_string());
                     self.read_csv(reader)
                 } else {
@@ -693,33 +691,13 @@ fn cells(record: &csv::ByteRecord) -> impl Iterator<Item = &[u8]> {
     })
 }
 
-/// The first byte that is not whitespace, without consuming anything.
-fn peek_first_byte(reader: &mut Box<dyn BufRead + Send>) -> std::io::Result<Option<u8>> {
-    loop {
-        let buffer = reader.fill_buf()?;
-        if buffer.is_empty() {
-            return Ok(None);
-        }
-        match buffer.iter().position(|b| !b.is_ascii_whitespace()) {
-            Some(i) => return Ok(Some(buffer[i])),
-            None => {
-                let n = buffer.len();
-                reader.consume(n);
-            }
-        }
-    }
-}
-
 /// A CSV export's first line is a header with commas; text without one is not CSV.
-fn first_line_has_comma(reader: &mut Box<dyn BufRead + Send>) -> bool {
-    match reader.fill_buf() {
-        Ok(buffer) => {
-            let line_end = memchr::memchr(b'\n', buffer).unwrap_or(buffer.len());
-            let line = &buffer[..line_end];
-            line.contains(&b',') && !line.contains(&0)
-        }
-        Err(_) => false,
-    }
+fn first_line_has_comma(head: &[u8]) -> bool {
+    let first_line = head
+        .split(|b| *b == b'\n')
+        .find(|line| line.iter().any(|b| !b.is_ascii_whitespace()))
+        .unwrap_or_default();
+    first_line.contains(&b',') && !first_line.contains(&0)
 }
 
 /// Header of a Log Analytics CSV export: column names with ` [UTC]` suffixes removed, and the

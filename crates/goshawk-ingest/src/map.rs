@@ -633,6 +633,11 @@ fn pascal_case(text: &str) -> String {
 /// Graph provisioningObjectSummary -> AADProvisioningLogs. Also maps the `properties` payload of
 /// ProvisioningLogs diagnostic records, whose envelope fields were set first and win.
 fn graph_provisioning(row: &mut RowBuilder, record: &mut Map<String, Value>) -> Result<(), String> {
+    for key in ["servicePrincipal", "initiatedBy", "sourceIdentity", "targetIdentity", "targetSystem"] {
+        if let Some(Value::Object(object)) = record.get_mut(key) {
+            log_analytics_identity_keys(object);
+        }
+    }
     if let Some(time) = record.remove("activityDateTime") {
         row.set_default("TimeGenerated", &time)?;
         row.keep_extra("activityDateTime".to_string(), time);
@@ -677,7 +682,23 @@ fn graph_provisioning(row: &mut RowBuilder, record: &mut Map<String, Value>) -> 
         row.keep_extra("sourceSystem".to_string(), source_system);
     }
     row.set_default("Category", &Value::String("ProvisioningLogs".to_string()))?;
+    // Every row of the table carries this operation name; Graph records have no such field.
+    row.set_default("OperationName", &Value::String("Provisioning activity".to_string()))?;
     row.set_default("SourceSystem", &Value::String("Azure AD".to_string()))
+}
+
+/// Log Analytics stores the identity objects of provisioning events with `Id` and `Name` keys
+/// (`{"Id":"...","Name":"ServiceNow"}`), where Graph writes `id` and `displayName`; Microsoft's
+/// own queries read `parse_json(ServicePrincipal).Name` and `SourceIdentity.Id`, and member access
+/// is case-sensitive. Other keys (`identityType`, `details`) keep Graph's spelling, as in the table.
+fn log_analytics_identity_keys(object: &mut Map<String, Value>) {
+    for (graph_key, table_key) in [("id", "Id"), ("displayName", "Name")] {
+        if !object.contains_key(table_key)
+            && let Some(value) = object.remove(graph_key)
+        {
+            object.insert(table_key.to_string(), value);
+        }
+    }
 }
 
 /// Graph signIn -> SigninLogs (also the payload of SignInLogs diagnostic records).

@@ -390,3 +390,58 @@ fn a_second_ingest_of_the_same_content_adds_nothing() {
     );
     assert_eq!(row_count(&read_table(lake.path(), "AzureActivity")), 7);
 }
+
+#[test]
+fn table_option_decides_only_where_the_content_cannot() {
+    let inputs = tempfile::tempdir().unwrap();
+    let csv_path = inputs.path().join("export.csv");
+    let csv_text = "TimeGenerated [UTC],UserPrincipalName,Note,Extra1,Extra2\n\
+                    \"4/28/2021, 2:32:14.029 PM\",alex@contoso.com,first,a,b\n\
+                    \"4/28/2021, 2:33:00.000 PM\",kim@contoso.com,second,c,d\n";
+    write(&csv_path, csv_text.as_bytes());
+
+    let unforced = tempfile::tempdir().unwrap();
+    let summary = run(
+        unforced.path(),
+        std::slice::from_ref(&csv_path),
+        &IngestOptions::default(),
+    );
+    assert_eq!((summary.ingested, summary.rejected), (0, 2));
+    assert!(
+        reject_lines(unforced.path())[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("--table")
+    );
+
+    let forced = tempfile::tempdir().unwrap();
+    let options = IngestOptions {
+        table: Some("signinlogs".to_string()),
+        ..IngestOptions::default()
+    };
+    let summary = run(forced.path(), std::slice::from_ref(&csv_path), &options);
+    assert_eq!((summary.ingested, summary.rejected), (2, 0), "{summary:#?}");
+    let rows = read_table(forced.path(), "SigninLogs");
+    assert_eq!(
+        strings(&rows, "UserPrincipalName")[0].as_deref(),
+        Some("alex@contoso.com")
+    );
+    assert_eq!(
+        times(&rows, "TimeGenerated")[0],
+        Some(parse_datetime("2021-04-28T14:32:14.029Z").unwrap())
+    );
+    let extra: Value =
+        serde_json::from_str(strings(&rows, "AdditionalFields")[0].as_deref().unwrap()).unwrap();
+    assert_eq!(extra["Note"], "first");
+
+    // Content that names its table wins; a contradicting --table rejects the record.
+    let activity = samples().join("azure_activity/activity_log_records.json");
+    let contradicted = tempfile::tempdir().unwrap();
+    let summary = run(contradicted.path(), &[activity], &options);
+    assert_eq!((summary.ingested, summary.rejected), (0, 7));
+    let reason = reject_lines(contradicted.path())[0]["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(reason.contains("--table says SigninLogs"), "{reason}");
+}
