@@ -231,6 +231,14 @@ pub fn ingest(
     let orphans = lake::remove_orphans(lake, &known_ids)?;
     let known_hashes: HashSet<String> = manifest.into_iter().map(|e| e.blake3).collect();
 
+    // `goshawk ingest . --data ./lake` must not read the lake's own files as input.
+    let lake_root = std::fs::canonicalize(lake).map_err(|e| IngestError::io(lake, e))?;
+    let inputs: Vec<PathBuf> = inputs
+        .iter()
+        .filter(|p| std::fs::canonicalize(p).map_or(true, |c| !c.starts_with(&lake_root)))
+        .cloned()
+        .collect();
+    let inputs = inputs.as_slice();
     let total: u64 = inputs
         .iter()
         .filter_map(|p| std::fs::metadata(p).ok())

@@ -84,3 +84,27 @@ fn files_carry_their_day_and_can_be_pruned_by_it() {
     );
     assert!(Lake::open(lake.path().join("missing")).is_err());
 }
+
+#[test]
+fn a_lake_inside_the_input_directory_is_not_read_as_input() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        samples().join("azure_activity/activity_log_records.json"),
+        root.path().join("records.json"),
+    )
+    .unwrap();
+    let lake = root.path().join("lake");
+    run(
+        &lake,
+        &[root.path().to_path_buf()],
+        &IngestOptions::default(),
+    );
+    let again = run(
+        &lake,
+        &[root.path().to_path_buf()],
+        &IngestOptions::default(),
+    );
+    assert_eq!(again.sources.len(), 1, "{again:#?}");
+    assert_eq!(again.rejected, 0);
+    assert_eq!(again.duplicate_sources, 1);
+}
