@@ -498,16 +498,6 @@ impl Planner<'_> {
                 };
                 Typed { expr, ty }
             }
-            (K::Dynamic, _, other) | (other, _, K::Dynamic)
-                if is_numeric(other) || other == K::Dynamic =>
-            {
-                let l = convert_to(left, K::Real);
-                let r = convert_to(right, K::Real);
-                Typed {
-                    expr: binary(l.expr, df_op, r.expr),
-                    ty: K::Real,
-                }
-            }
             (a, _, b) => {
                 return Err(error(
                     format!(
@@ -771,7 +761,14 @@ impl Planner<'_> {
             }
             _ => {}
         }
-        let Some(function) = udf::lookup(name) else {
+        // String operators are UDFs named after the operator, but Kusto has no such functions.
+        let is_operator = [BinaryOp::Has, BinaryOp::HasPrefix, BinaryOp::EqCi]
+            .iter()
+            .chain(BinaryOp::WORDS.iter().flat_map(|(_, op, not)| [op, not]))
+            .filter_map(|op| string_operator(*op))
+            .any(|operator| operator == name || operator.trim_start_matches('!') == name);
+        let function = if is_operator { None } else { udf::lookup(name) };
+        let Some(function) = function else {
             let mut candidates = udf::function_names();
             candidates.extend(env.names().cloned());
             return Err(unknown("function", name, call.name.span, candidates.iter()));

@@ -1453,7 +1453,15 @@ impl Planner<'_> {
                 )
             })?,
         };
-        let value = convert_to(value, KustoType::Dynamic);
+        if value.ty != KustoType::Dynamic {
+            return Err(error(
+                format!(
+                    "mv-expand needs a dynamic array or property bag, this is {}",
+                    value.ty
+                ),
+                item.column.expr.span,
+            ));
+        }
         const ITEMS: &str = "__goshawk_mv_items";
         const INDEXES: &str = "__goshawk_mv_indexes";
         let mut exprs: Vec<Expr> = tab.columns.iter().map(|c| col(&c.name)).collect();
