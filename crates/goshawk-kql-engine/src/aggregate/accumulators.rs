@@ -7,7 +7,7 @@ use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, make_comparator};
 use arrow::compute::SortOptions;
 use arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{Result as DFResult, ScalarValue};
-use datafusion::logical_expr::Accumulator;
+use datafusion::logical_expr::{Accumulator, EmitTo, GroupsAccumulator};
 use goshawk_types::KustoType;
 use serde_json::{Map, Value};
 
@@ -353,12 +353,9 @@ impl Accumulator for Collect {
             match (self.kind, value) {
                 (CollectKind::Bag, bag) => self.push(bag),
                 (_, Value::Array(items)) => {
+                    // push() keeps list items whole and flattens set items, as on input.
                     for item in items {
-                        // List items that are arrays must stay whole; sets flatten anyway.
-                        match self.kind {
-                            CollectKind::List => self.push(item),
-                            _ => self.push(item),
-                        }
+                        self.push(item);
                     }
                 }
                 _ => return Err(corrupt("make_set")),
@@ -605,17 +602,45 @@ fn collect(name: &'static str, kind: CollectKind, with_predicate: bool) -> Kusto
         returns(KustoType::Dynamic),
         Arc::new(move |call: &AggregateCall| {
             let max_size = call.constant_usize(size_index, "the maximum size", DEFAULT_MAX_SIZE)?;
-            Ok(Box::new(Collect {
-                kind,
-                max_size,
-                predicate: with_predicate.then_some(1),
-                types: call.types.clone(),
-                items: Vec::new(),
-                seen: HashSet::new(),
-                bag: Map::new(),
-            }) as Box<dyn Accumulator>)
+            Ok(Box::new(new_collect(call, kind, max_size, with_predicate)) as Box<dyn Accumulator>)
         }),
     )
+    .with_groups_accumulator(Arc::new(move |call: &AggregateCall| {
+        let max_size = call.constant_usize(size_index, "the maximum size", DEFAULT_MAX_SIZE)?;
+        let template = new_collect(call, kind, max_size, with_predicate);
+        Ok(Box::new(CollectGroups {
+            groups: Vec::new(),
+            template,
+        }) as Box<dyn GroupsAccumulator>)
+    }))
+}
+
+fn new_collect(
+    call: &AggregateCall,
+    kind: CollectKind,
+    max_size: usize,
+    with_predicate: bool,
+) -> Collect {
+    Collect {
+        kind,
+        max_size,
+        predicate: with_predicate.then_some(1),
+        types: call.types.clone(),
+        items: Vec::new(),
+        seen: HashSet::new(),
+        bag: Map::new(),
+    }
+}
+
+fn dcount_precision(call: &AggregateCall, accuracy_index: usize) -> DFResult<u8> {
+    let level = call.constant_usize(accuracy_index, "the accuracy level", 1)?;
+    accuracy_precision(level).ok_or_else(|| {
+        EngineError::InvalidArgument {
+            name: call.name.clone(),
+            message: format!("accuracy level must be 0 to 4, got {level}"),
+        }
+        .into()
+    })
 }
 
 fn dcount(name: &'static str, with_predicate: bool) -> KustoAggregate {
@@ -626,19 +651,21 @@ fn dcount(name: &'static str, with_predicate: bool) -> KustoAggregate {
         Some(accuracy_index + 1),
         returns(KustoType::Long),
         Arc::new(move |call: &AggregateCall| {
-            let level = call.constant_usize(accuracy_index, "the accuracy level", 1)?;
-            let precision =
-                accuracy_precision(level).ok_or_else(|| EngineError::InvalidArgument {
-                    name: call.name.clone(),
-                    message: format!("accuracy level must be 0 to 4, got {level}"),
-                })?;
             Ok(Box::new(DCount {
-                counter: DistinctCounter::new(precision),
+                counter: DistinctCounter::new(dcount_precision(call, accuracy_index)?),
                 predicate: with_predicate.then_some(1),
                 types: call.types.clone(),
             }) as Box<dyn Accumulator>)
         }),
     )
+    .with_groups_accumulator(Arc::new(move |call: &AggregateCall| {
+        Ok(Box::new(DCountGroups {
+            counters: Vec::new(),
+            precision: dcount_precision(call, accuracy_index)?,
+            predicate: with_predicate.then_some(1),
+            types: call.types.clone(),
+        }) as Box<dyn GroupsAccumulator>)
+    }))
 }
 
 fn sum_avg(name: &'static str, average: bool, with_predicate: bool) -> KustoAggregate {
@@ -788,7 +815,13 @@ pub(super) fn functions() -> Vec<KustoAggregate> {
                     types: call.types.clone(),
                 }) as Box<dyn Accumulator>)
             }),
-        ),
+        )
+        .with_groups_accumulator(Arc::new(|call: &AggregateCall| {
+            Ok(Box::new(CountIfGroups {
+                counts: Vec::new(),
+                types: call.types.clone(),
+            }) as Box<dyn GroupsAccumulator>)
+        })),
         sum_avg("sum", false, false),
         sum_avg("sumif", false, true),
         sum_avg("avg", true, false),
@@ -806,4 +839,309 @@ pub(super) fn functions() -> Vec<KustoAggregate> {
         arg_extreme("arg_min", false),
         percentile("percentile"),
     ]
+}
+
+// ---------------------------------------------------------------- groups accumulators
+
+/// Whether row `row` passes DataFusion's `FILTER` clause, if any.
+fn passes(filter: Option<&BooleanArray>, row: usize) -> bool {
+    filter.is_none_or(|f| f.is_valid(row) && f.value(row))
+}
+
+fn resize_with<T>(states: &mut Vec<T>, total: usize, make: impl Fn() -> T) {
+    if states.len() < total {
+        states.resize_with(total, make);
+    }
+}
+
+fn binary_state_column(states: impl Iterator<Item = Vec<u8>>) -> ArrayRef {
+    Arc::new(states.map(Some).collect::<arrow::array::BinaryArray>())
+}
+
+/// `countif` for all groups at once.
+struct CountIfGroups {
+    counts: Vec<i64>,
+    types: Vec<KustoType>,
+}
+
+impl GroupsAccumulator for CountIfGroups {
+    fn update_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> DFResult<()> {
+        resize_with(&mut self.counts, total_num_groups, || 0);
+        let mask = to_bool_array(&values[0], self.types[0])?;
+        for (row, &group) in group_indices.iter().enumerate() {
+            if mask.is_valid(row) && mask.value(row) && passes(opt_filter, row) {
+                self.counts[group] += 1;
+            }
+        }
+        Ok(())
+    }
+    fn evaluate(&mut self, emit_to: EmitTo) -> DFResult<ArrayRef> {
+        Ok(Arc::new(arrow::array::Int64Array::from(
+            emit_to.take_needed(&mut self.counts),
+        )))
+    }
+    fn state(&mut self, emit_to: EmitTo) -> DFResult<Vec<ArrayRef>> {
+        let counts = emit_to.take_needed(&mut self.counts);
+        Ok(vec![binary_state_column(
+            counts.into_iter().map(|c| c.to_le_bytes().to_vec()),
+        )])
+    }
+    fn merge_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        total_num_groups: usize,
+    ) -> DFResult<()> {
+        resize_with(&mut self.counts, total_num_groups, || 0);
+        let states = values[0]
+            .as_binary_opt::<i32>()
+            .ok_or_else(|| corrupt("countif"))?;
+        for (row, &group) in group_indices.iter().enumerate() {
+            if states.is_valid(row) {
+                let raw: [u8; 8] = states
+                    .value(row)
+                    .try_into()
+                    .map_err(|_| corrupt("countif"))?;
+                self.counts[group] += i64::from_le_bytes(raw);
+            }
+        }
+        Ok(())
+    }
+    fn convert_to_state(
+        &self,
+        values: &[ArrayRef],
+        opt_filter: Option<&BooleanArray>,
+    ) -> DFResult<Vec<ArrayRef>> {
+        // Each row is its own group.
+        let mut single = CountIfGroups {
+            counts: Vec::new(),
+            types: self.types.clone(),
+        };
+        let rows = values.first().map_or(0, |v| v.len());
+        let indices: Vec<usize> = (0..rows).collect();
+        single.update_batch(values, &indices, opt_filter, rows)?;
+        single.state(EmitTo::All)
+    }
+    fn size(&self) -> usize {
+        self.counts.capacity() * 8
+    }
+}
+
+/// `dcount`/`dcountif` for all groups at once: values are hashed once per batch.
+struct DCountGroups {
+    counters: Vec<DistinctCounter>,
+    precision: u8,
+    predicate: Option<usize>,
+    types: Vec<KustoType>,
+}
+
+impl GroupsAccumulator for DCountGroups {
+    fn update_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> DFResult<()> {
+        let precision = self.precision;
+        resize_with(&mut self.counters, total_num_groups, || {
+            DistinctCounter::new(precision)
+        });
+        let mask = predicate_mask(values, self.predicate, &self.types)?;
+        let hashes = super::dcount::hash_values(values[0].as_ref(), self.types[0]);
+        for (row, (&group, hash)) in group_indices.iter().zip(hashes).enumerate() {
+            if let Some(hash) = hash
+                && selected(&mask, row)
+                && passes(opt_filter, row)
+            {
+                self.counters[group].add_hash(hash);
+            }
+        }
+        Ok(())
+    }
+    fn evaluate(&mut self, emit_to: EmitTo) -> DFResult<ArrayRef> {
+        let counters = emit_to.take_needed(&mut self.counters);
+        Ok(Arc::new(
+            counters
+                .iter()
+                .map(|c| Some(c.count()))
+                .collect::<arrow::array::Int64Array>(),
+        ))
+    }
+    fn state(&mut self, emit_to: EmitTo) -> DFResult<Vec<ArrayRef>> {
+        let counters = emit_to.take_needed(&mut self.counters);
+        Ok(vec![binary_state_column(
+            counters.iter().map(DistinctCounter::to_bytes),
+        )])
+    }
+    fn merge_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        total_num_groups: usize,
+    ) -> DFResult<()> {
+        let precision = self.precision;
+        resize_with(&mut self.counters, total_num_groups, || {
+            DistinctCounter::new(precision)
+        });
+        let states = values[0]
+            .as_binary_opt::<i32>()
+            .ok_or_else(|| corrupt("dcount"))?;
+        for (row, &group) in group_indices.iter().enumerate() {
+            if states.is_valid(row) {
+                let other = DistinctCounter::from_bytes(states.value(row))
+                    .ok_or_else(|| corrupt("dcount"))?;
+                self.counters[group].merge(&other);
+            }
+        }
+        Ok(())
+    }
+    fn convert_to_state(
+        &self,
+        values: &[ArrayRef],
+        opt_filter: Option<&BooleanArray>,
+    ) -> DFResult<Vec<ArrayRef>> {
+        // Each row is its own group.
+        let mut single = DCountGroups {
+            counters: Vec::new(),
+            precision: self.precision,
+            predicate: self.predicate,
+            types: self.types.clone(),
+        };
+        let rows = values.first().map_or(0, |v| v.len());
+        let indices: Vec<usize> = (0..rows).collect();
+        single.update_batch(values, &indices, opt_filter, rows)?;
+        single.state(EmitTo::All)
+    }
+    fn size(&self) -> usize {
+        self.counters.iter().map(|c| c.memory_size()).sum::<usize>() + size_of::<Self>()
+    }
+}
+
+/// `make_set`/`make_list`/`make_bag` (and `_if`) for all groups at once.
+struct CollectGroups {
+    groups: Vec<Collect>,
+    template: Collect,
+}
+
+impl CollectGroups {
+    fn fresh(&self) -> Collect {
+        Collect {
+            kind: self.template.kind,
+            max_size: self.template.max_size,
+            predicate: self.template.predicate,
+            types: Vec::new(),
+            items: Vec::new(),
+            seen: HashSet::new(),
+            bag: Map::new(),
+        }
+    }
+
+    fn grow(&mut self, total: usize) {
+        while self.groups.len() < total {
+            let fresh = self.fresh();
+            self.groups.push(fresh);
+        }
+    }
+}
+
+impl GroupsAccumulator for CollectGroups {
+    fn update_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> DFResult<()> {
+        self.grow(total_num_groups);
+        let types = &self.template.types;
+        let mask = predicate_mask(values, self.template.predicate, types)?;
+        let (array, ty) = (&values[0], types[0]);
+        for (row, &group) in group_indices.iter().enumerate() {
+            if !selected(&mask, row) || !passes(opt_filter, row) {
+                continue;
+            }
+            let target = &mut self.groups[group];
+            // A full list or set ignores further rows without converting them.
+            if target.kind != CollectKind::Bag && target.items.len() >= target.max_size {
+                continue;
+            }
+            let value = json_value_at(array.as_ref(), row, ty);
+            if !value.is_null() {
+                target.push(value);
+            }
+        }
+        Ok(())
+    }
+    fn evaluate(&mut self, emit_to: EmitTo) -> DFResult<ArrayRef> {
+        let groups = emit_to.take_needed(&mut self.groups);
+        Ok(Arc::new(
+            groups
+                .iter()
+                .map(|g| Some(g.result().to_string()))
+                .collect::<arrow::array::StringArray>(),
+        ))
+    }
+    fn state(&mut self, emit_to: EmitTo) -> DFResult<Vec<ArrayRef>> {
+        let groups = emit_to.take_needed(&mut self.groups);
+        Ok(vec![binary_state_column(
+            groups.iter().map(|g| g.result().to_string().into_bytes()),
+        )])
+    }
+    fn merge_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        total_num_groups: usize,
+    ) -> DFResult<()> {
+        self.grow(total_num_groups);
+        let states = values[0]
+            .as_binary_opt::<i32>()
+            .ok_or_else(|| corrupt("make_set"))?;
+        for (row, &group) in group_indices.iter().enumerate() {
+            if !states.is_valid(row) {
+                continue;
+            }
+            let value: Value =
+                serde_json::from_slice(states.value(row)).map_err(|_| corrupt("make_set"))?;
+            let target = &mut self.groups[group];
+            match (target.kind, value) {
+                (CollectKind::Bag, bag) => target.push(bag),
+                (_, Value::Array(items)) => items.into_iter().for_each(|item| target.push(item)),
+                _ => return Err(corrupt("make_set")),
+            }
+        }
+        Ok(())
+    }
+    fn convert_to_state(
+        &self,
+        values: &[ArrayRef],
+        opt_filter: Option<&BooleanArray>,
+    ) -> DFResult<Vec<ArrayRef>> {
+        // Each row is its own group.
+        let mut single = CollectGroups {
+            groups: Vec::new(),
+            template: Collect {
+                types: self.template.types.clone(),
+                ..self.fresh()
+            },
+        };
+        let rows = values.first().map_or(0, |v| v.len());
+        let indices: Vec<usize> = (0..rows).collect();
+        single.update_batch(values, &indices, opt_filter, rows)?;
+        single.state(EmitTo::All)
+    }
+    fn size(&self) -> usize {
+        self.groups
+            .iter()
+            .map(Accumulator::size)
+            .sum::<usize>()
+            + size_of::<Self>()
+    }
 }

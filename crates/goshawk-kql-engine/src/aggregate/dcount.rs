@@ -36,13 +36,73 @@ fn hasher() -> RandomState {
     )
 }
 
+/// The fixed-seed 64-bit hash of every row of `array` (`None` for nulls and dynamic nulls).
+/// Integers of every width hash alike, so `int` and `long` columns agree.
+pub fn hash_values(array: &dyn Array, ty: KustoType) -> Vec<Option<u64>> {
+    let h = hasher();
+    macro_rules! ints {
+        ($t:ty) => {{
+            let values = array.as_primitive::<$t>();
+            (0..array.len())
+                .map(|row| {
+                    values
+                        .is_valid(row)
+                        .then(|| h.hash_one(values.value(row) as i64))
+                })
+                .collect()
+        }};
+    }
+    match array.data_type() {
+        DataType::Int8 => ints!(Int8Type),
+        DataType::Int16 => ints!(Int16Type),
+        DataType::Int32 => ints!(Int32Type),
+        DataType::Int64 => ints!(Int64Type),
+        DataType::UInt8 => ints!(UInt8Type),
+        DataType::UInt16 => ints!(UInt16Type),
+        DataType::UInt32 => ints!(UInt32Type),
+        DataType::UInt64 => ints!(UInt64Type),
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => ints!(TimestampNanosecondType),
+        DataType::Duration(TimeUnit::Nanosecond) => ints!(DurationNanosecondType),
+        DataType::Float64 | DataType::Float32 => (0..array.len())
+            .map(|row| {
+                array.is_valid(row).then(|| {
+                    let v = if array.data_type() == &DataType::Float64 {
+                        array.as_primitive::<Float64Type>().value(row)
+                    } else {
+                        f64::from(array.as_primitive::<Float32Type>().value(row))
+                    };
+                    // -0.0 and 0.0 are the same value.
+                    h.hash_one(if v == 0.0 { 0 } else { v.to_bits() })
+                })
+            })
+            .collect(),
+        DataType::Boolean => {
+            let values = array.as_boolean();
+            (0..array.len())
+                .map(|row| values.is_valid(row).then(|| h.hash_one(values.value(row))))
+                .collect()
+        }
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => (0..array.len())
+            .map(|row| {
+                let text = crate::format::string_value(array, row)?;
+                if ty == KustoType::Dynamic && text == "null" {
+                    return None;
+                }
+                Some(h.hash_one(text.as_bytes()))
+            })
+            .collect(),
+        _ => (0..array.len())
+            .map(|row| value_at(array, row, ty).map(|v| h.hash_one(v.to_kusto_string().as_bytes())))
+            .collect(),
+    }
+}
+
 /// Counts distinct values exactly below a threshold and approximately above it.
 #[derive(Clone, Debug)]
 pub struct DistinctCounter {
     precision: u8,
     exact: Option<HashSet<u64>>,
     registers: Vec<u8>,
-    hasher: RandomState,
 }
 
 impl DistinctCounter {
@@ -52,7 +112,6 @@ impl DistinctCounter {
             precision,
             exact: Some(HashSet::new()),
             registers: Vec::new(),
-            hasher: hasher(),
         }
     }
 
@@ -62,71 +121,11 @@ impl DistinctCounter {
 
     /// Adds every non-null value of `array` (of Kusto type `ty`) where `include` allows it.
     pub fn add_array(&mut self, array: &dyn Array, ty: KustoType, include: impl Fn(usize) -> bool) {
-        let h = self.hasher.clone();
-        macro_rules! ints {
-            ($t:ty) => {{
-                let values = array.as_primitive::<$t>();
-                for row in 0..array.len() {
-                    if values.is_valid(row) && include(row) {
-                        self.add_hash(h.hash_one(values.value(row) as i64));
-                    }
-                }
-            }};
-        }
-        match array.data_type() {
-            DataType::Int8 => ints!(Int8Type),
-            DataType::Int16 => ints!(Int16Type),
-            DataType::Int32 => ints!(Int32Type),
-            DataType::Int64 => ints!(Int64Type),
-            DataType::UInt8 => ints!(UInt8Type),
-            DataType::UInt16 => ints!(UInt16Type),
-            DataType::UInt32 => ints!(UInt32Type),
-            DataType::UInt64 => ints!(UInt64Type),
-            DataType::Timestamp(TimeUnit::Nanosecond, _) => ints!(TimestampNanosecondType),
-            DataType::Duration(TimeUnit::Nanosecond) => ints!(DurationNanosecondType),
-            DataType::Float64 | DataType::Float32 => {
-                for row in 0..array.len() {
-                    if array.is_valid(row) && include(row) {
-                        let v = if array.data_type() == &DataType::Float64 {
-                            array.as_primitive::<Float64Type>().value(row)
-                        } else {
-                            f64::from(array.as_primitive::<Float32Type>().value(row))
-                        };
-                        // -0.0 and 0.0 are the same value.
-                        let bits = if v == 0.0 { 0 } else { v.to_bits() };
-                        self.add_hash(h.hash_one(bits));
-                    }
-                }
-            }
-            DataType::Boolean => {
-                let values = array.as_boolean();
-                for row in 0..array.len() {
-                    if values.is_valid(row) && include(row) {
-                        self.add_hash(h.hash_one(values.value(row)));
-                    }
-                }
-            }
-            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
-                for row in 0..array.len() {
-                    if include(row)
-                        && let Some(text) = crate::format::string_value(array, row)
-                    {
-                        // A dynamic null is not a value.
-                        if ty == KustoType::Dynamic && text == "null" {
-                            continue;
-                        }
-                        self.add_hash(h.hash_one(text.as_bytes()));
-                    }
-                }
-            }
-            _ => {
-                for row in 0..array.len() {
-                    if include(row)
-                        && let Some(value) = value_at(array, row, ty)
-                    {
-                        self.add_hash(h.hash_one(value.to_kusto_string().as_bytes()));
-                    }
-                }
+        for (row, hash) in hash_values(array, ty).into_iter().enumerate() {
+            if let Some(hash) = hash
+                && include(row)
+            {
+                self.add_hash(hash);
             }
         }
     }
@@ -158,6 +157,13 @@ impl DistinctCounter {
         if let Some(register) = self.registers.get_mut(index) {
             *register = (*register).max(rank);
         }
+    }
+
+    /// Approximate heap and inline size in bytes, for DataFusion's memory accounting.
+    pub fn memory_size(&self) -> usize {
+        size_of::<Self>()
+            + self.exact.as_ref().map_or(0, |e| e.capacity() * 9)
+            + self.registers.capacity()
     }
 
     /// Merges another counter (same precision) into this one.

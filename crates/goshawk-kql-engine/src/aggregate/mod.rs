@@ -21,7 +21,8 @@ use arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{Result as DFResult, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, Signature, TypeSignature, Volatility,
+    Accumulator, AggregateUDF, AggregateUDFImpl, GroupsAccumulator, Signature, TypeSignature,
+    Volatility,
 };
 use datafusion::physical_expr::expressions::Literal;
 use goshawk_types::KustoType;
@@ -105,7 +106,12 @@ pub struct KustoAggregate {
     field_rule: Option<FieldRule>,
     state_rule: Option<StateRule>,
     factory: AccumulatorFactory,
+    groups_factory: Option<GroupsFactory>,
 }
+
+/// Creates a [`GroupsAccumulator`] holding the state of every group, for the hot aggregates.
+pub type GroupsFactory =
+    Arc<dyn Fn(&AggregateCall) -> DFResult<Box<dyn GroupsAccumulator>> + Send + Sync>;
 
 /// Computes the partial-state fields from the input fields, for accumulators whose state is not
 /// the single Binary column used by default.
@@ -130,12 +136,19 @@ impl KustoAggregate {
             field_rule: None,
             state_rule: None,
             factory,
+            groups_factory: None,
         }
     }
 
     /// Overrides how the Arrow result field is derived.
     pub fn with_field_rule(mut self, rule: FieldRule) -> Self {
         self.field_rule = Some(rule);
+        self
+    }
+
+    /// Adds a [`GroupsAccumulator`], which DataFusion prefers for grouped aggregation.
+    pub fn with_groups_accumulator(mut self, factory: GroupsFactory) -> Self {
+        self.groups_factory = Some(factory);
         self
     }
 
@@ -217,25 +230,21 @@ impl AggregateUDFImpl for KustoAggregate {
     }
 
     fn accumulator(&self, acc_args: AccumulatorArgs) -> DFResult<Box<dyn Accumulator>> {
-        let call = AggregateCall {
-            name: self.name.to_string(),
-            types: acc_args
-                .expr_fields
-                .iter()
-                .map(|f| kusto_type_of(f))
-                .collect(),
-            constants: acc_args
-                .exprs
-                .iter()
-                .map(|e| {
-                    (e.as_ref() as &dyn std::any::Any)
-                        .downcast_ref::<Literal>()
-                        .map(|l| l.value().clone())
-                })
-                .collect(),
-            return_field: Arc::clone(&acc_args.return_field),
-        };
-        (self.factory)(&call)
+        (self.factory)(&aggregate_call(self.name, &acc_args))
+    }
+
+    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
+        self.groups_factory.is_some()
+    }
+
+    fn create_groups_accumulator(
+        &self,
+        args: AccumulatorArgs,
+    ) -> DFResult<Box<dyn GroupsAccumulator>> {
+        match &self.groups_factory {
+            Some(factory) => factory(&aggregate_call(self.name, &args)),
+            None => datafusion::common::not_impl_err!("{} has no groups accumulator", self.name),
+        }
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> DFResult<Vec<FieldRef>> {
@@ -251,6 +260,27 @@ impl AggregateUDFImpl for KustoAggregate {
 
     fn default_value(&self, data_type: &DataType) -> DFResult<ScalarValue> {
         ScalarValue::try_from(data_type)
+    }
+}
+
+fn aggregate_call(name: &str, acc_args: &AccumulatorArgs) -> AggregateCall {
+    AggregateCall {
+        name: name.to_string(),
+        types: acc_args
+            .expr_fields
+            .iter()
+            .map(|f| kusto_type_of(f))
+            .collect(),
+        constants: acc_args
+            .exprs
+            .iter()
+            .map(|e| {
+                (e.as_ref() as &dyn std::any::Any)
+                    .downcast_ref::<Literal>()
+                    .map(|l| l.value().clone())
+            })
+            .collect(),
+        return_field: Arc::clone(&acc_args.return_field),
     }
 }
 

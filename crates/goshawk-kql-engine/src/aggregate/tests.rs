@@ -393,3 +393,59 @@ async fn take_any_returns_a_value_of_the_group() {
     .await;
     assert_eq!(rows, ["7"]);
 }
+
+#[tokio::test]
+async fn grouped_aggregates_use_groups_accumulators_and_merge_partitions() {
+    // Group g has values 0..n with duplicates; the halves land in different partitions.
+    let mut groups = Vec::new();
+    let mut values = Vec::new();
+    for (g, n) in [("a", 3_i64), ("b", 1_500), ("c", 1)] {
+        for v in 0..n {
+            for _ in 0..2 {
+                groups.push(g);
+                values.push(Some(v));
+            }
+        }
+    }
+    groups.push("c");
+    values.push(None);
+    let rows = summarize(
+        vec![
+            ("g", KustoType::String, strings(groups)),
+            ("v", KustoType::Long, longs(values)),
+        ],
+        vec![col("g")],
+        vec![
+            agg("dcount", vec![col("v")]),
+            agg("countif", vec![col("v").lt(lit(2_i64))]),
+            agg(
+                "make_set_if",
+                vec![col("v"), col("v").gt(lit(0_i64)), lit(3_i64)],
+            ),
+            agg("make_list", vec![col("v"), lit(2_i64)]),
+            agg("dcountif", vec![col("v"), col("v").lt(lit(100_i64))]),
+        ],
+    )
+    .await;
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    let a: Vec<&str> = rows[0].split('|').collect();
+    assert_eq!(a[..3], ["a", "3", "4"]);
+    let b: Vec<&str> = rows[1].split('|').collect();
+    let estimate: f64 = b[1].parse().unwrap_or_default();
+    assert!((estimate - 1_500.0).abs() / 1_500.0 < 0.025, "{b:?}");
+    assert_eq!(b[2], "4");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(b[3])
+            .ok()
+            .and_then(|v| v.as_array().map(Vec::len)),
+        Some(3)
+    );
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(b[4])
+            .ok()
+            .and_then(|v| v.as_array().map(Vec::len)),
+        Some(2)
+    );
+    assert_eq!(b[5], "100");
+    assert_eq!(rows[2], "c|1|2|[]|[0,0]|1");
+}
