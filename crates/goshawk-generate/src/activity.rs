@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use rand::Rng;
+use rand::{Rng, SeedableRng};
 
 use crate::json::{self, TICKS_PER_HOUR, TICKS_PER_SECOND};
 use crate::random::{StreamRng, chance, poisson, splitmix64, stream_rng, weighted_index};
@@ -57,16 +57,22 @@ pub(crate) struct Event {
     pub ip: Option<&'static str>,
     /// Index into the planted scenario events, which fix the correlation id.
     pub planted: Option<usize>,
+    /// Seeds the record details (ids, durations) independently of other events.
+    pub seed: u64,
 }
 
-/// Per-stream output statistics: storage-account blobs and Event Hub messages.
+/// Writes the records of the subscriptions that export to a storage account (`to_storage`) or
+/// to the Event Hub. Both halves run the same cheap event planner over the same generator, so
+/// they agree on every event, and serialise only their own events, each from its own seed:
+/// the two halves can run on two threads and still produce the same bytes.
 pub(crate) fn generate(
     world: &World,
     window: &Window,
     scale: u32,
     planted: &[PlantedActivity],
     out_dir: &Path,
-) -> Result<(WriteStats, WriteStats), GenerateError> {
+    to_storage: bool,
+) -> Result<WriteStats, GenerateError> {
     let mut rng = stream_rng(world.seed, "activity");
     let storage_root = out_dir.join(crate::ACTIVITY_STORAGE_DIR);
     let mut storage = WriteStats::default();
@@ -170,18 +176,23 @@ pub(crate) fn generate(
         }
         events.sort_by_key(|event| (event.time, event.planted));
         for event in &events {
-            if event.time < window.start || event.time >= window.end {
+            let exports_to_storage = world.subscriptions[event.subscription].exports_to_storage;
+            if event.time < window.start
+                || event.time >= window.end
+                || exports_to_storage != to_storage
+            {
                 continue;
             }
+            let mut event_rng = StreamRng::seed_from_u64(event.seed);
             let correlation_id = match event.planted {
                 Some(index) => planted[index].correlation_id.clone(),
-                None => json::new_guid(&mut rng),
+                None => json::new_guid(&mut event_rng),
             };
             let records = write_event_records(
                 &mut record,
                 &mut scratch,
                 world,
-                &mut rng,
+                &mut event_rng,
                 event,
                 &correlation_id,
             );
@@ -211,7 +222,8 @@ pub(crate) fn generate(
         hour_start = hour_end;
     }
     messages.finish()?;
-    Ok((storage, messages.stats))
+    storage.add(messages.stats);
+    Ok(storage)
 }
 
 fn background_event(
@@ -242,6 +254,7 @@ fn background_event(
         outcome,
         ip,
         planted: None,
+        seed: rng.random(),
     }
 }
 

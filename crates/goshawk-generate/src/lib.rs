@@ -261,19 +261,27 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary, GenerateError
     let plan = scenarios::plan(&world, &window);
     let out_dir = opts.out_dir.as_path();
 
-    // One thread per table: their outputs are disjoint and each has its own seeded generator,
-    // so the bytes do not depend on scheduling.
-    let (provisioning, activity) = std::thread::scope(|scope| {
+    // Three writers with disjoint files, each with its own seeded generators, so the bytes do
+    // not depend on scheduling: provisioning, activity to storage, activity to the Event Hub.
+    let (provisioning, activity_messages, storage) = std::thread::scope(|scope| {
         let provisioning =
             scope.spawn(|| provisioning::generate(&world, &window, &plan.provisioning, out_dir));
-        let activity = activity::generate(&world, &window, opts.scale, &plan.activity, out_dir);
+        let messages = scope.spawn(|| {
+            activity::generate(&world, &window, opts.scale, &plan.activity, out_dir, false)
+        });
+        let storage =
+            activity::generate(&world, &window, opts.scale, &plan.activity, out_dir, true);
         let provisioning = provisioning
             .join()
             .map_err(|_| GenerateError::WorkerPanicked("provisioning"));
-        (provisioning, activity)
+        let messages = messages
+            .join()
+            .map_err(|_| GenerateError::WorkerPanicked("activity"));
+        (provisioning, messages, storage)
     });
     let (graph, provisioning_messages) = provisioning??;
-    let (storage, activity_messages) = activity?;
+    let activity_messages = activity_messages??;
+    let storage = storage?;
 
     let mut truth = Vec::new();
     for entry in &plan.ground_truth {

@@ -288,6 +288,7 @@ fn activity_event(
             outcome,
             ip,
             planted: None,
+            seed: rng.random(),
         },
         correlation_id: json::new_guid(rng),
     }

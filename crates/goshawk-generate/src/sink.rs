@@ -16,6 +16,14 @@ pub(crate) struct WriteStats {
     pub records: u64,
 }
 
+impl WriteStats {
+    pub(crate) fn add(&mut self, other: WriteStats) {
+        self.files += other.files;
+        self.bytes += other.bytes;
+        self.records += other.records;
+    }
+}
+
 pub(crate) fn create_file(path: &Path) -> Result<BufWriter<File>, GenerateError> {
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent).map_err(|source| GenerateError::io(parent, source))?;
