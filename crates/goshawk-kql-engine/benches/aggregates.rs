@@ -10,6 +10,7 @@ use arrow::datatypes::Schema;
 use datafusion::datasource::MemTable;
 use datafusion::logical_expr::{Expr, col, lit};
 use datafusion::prelude::{SessionConfig, SessionContext};
+use goshawk_kql_engine::aggregate::all_aggregates;
 use goshawk_kql_engine::registry::resolve;
 use goshawk_types::KustoType;
 
@@ -17,6 +18,20 @@ fn agg(name: &str, args: Vec<Expr>) -> Expr {
     match resolve(name).and_then(|e| e.call(args, 0)) {
         Ok(expr) => expr,
         Err(err) => panic!("{name}: {err}"),
+    }
+}
+
+/// The same aggregate through DataFusion's adapter over the row accumulator.
+fn row_agg(name: &str, args: Vec<Expr>) -> Expr {
+    match all_aggregates()
+        .into_iter()
+        .find(|a| a.name_static() == name)
+    {
+        Some(aggregate) => aggregate
+            .without_groups_accumulator()
+            .into_udaf()
+            .call(args),
+        None => panic!("{name} is not a library aggregate"),
     }
 }
 

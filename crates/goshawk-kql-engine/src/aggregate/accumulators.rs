@@ -1138,10 +1138,6 @@ impl GroupsAccumulator for CollectGroups {
         single.state(EmitTo::All)
     }
     fn size(&self) -> usize {
-        self.groups
-            .iter()
-            .map(Accumulator::size)
-            .sum::<usize>()
-            + size_of::<Self>()
+        self.groups.iter().map(Accumulator::size).sum::<usize>() + size_of::<Self>()
     }
 }

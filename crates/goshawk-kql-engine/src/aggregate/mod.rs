@@ -152,6 +152,13 @@ impl KustoAggregate {
         self
     }
 
+    /// Drops the [`GroupsAccumulator`], leaving DataFusion's per-group adapter over the
+    /// row [`Accumulator`]: for benchmarks and for cross-checking the two paths.
+    pub fn without_groups_accumulator(mut self) -> Self {
+        self.groups_factory = None;
+        self
+    }
+
     /// Overrides the partial-state fields.
     pub fn with_state_rule(mut self, rule: StateRule) -> Self {
         self.state_rule = Some(rule);

@@ -1034,6 +1034,26 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn string_view_columns_work_like_utf8() {
+        use crate::scalar::test_support::eval_on_view;
+        let has = kcall("has", vec![col("s"), lit_str("hello")]);
+        assert_eq!(
+            eval_on_view(vec!["Hello world", "helloworld"], KustoType::String, has).await,
+            ["True", "False"]
+        );
+        let path = kcall("dynamic_path", vec![col("s"), lit_str("a")]);
+        assert_eq!(
+            eval_on_view(vec![r#"{"a":[1]}"#, "null"], KustoType::Dynamic, path).await,
+            ["[1]", "null"]
+        );
+        let text = kcall("tostring", vec![col("s")]);
+        assert_eq!(
+            eval_on_view(vec![r#""x""#, "{}"], KustoType::Dynamic, text).await,
+            ["x", "{}"]
+        );
+    }
+
+    #[tokio::test]
     async fn split_strcat_and_case() {
         assert_eq!(
             eval("split", vec![lit_str("a,,b"), lit_str(",")]).await,

@@ -86,3 +86,22 @@ pub async fn try_eval_expr(expr: Expr) -> Result<Vec<String>, String> {
     let batches = frame.collect().await.map_err(|e| e.to_string())?;
     Ok(render(&batches))
 }
+
+/// Evaluates `expr` over one Utf8View column `s` tagged with `kusto_type`, as Parquet scans
+/// deliver strings.
+pub async fn eval_on_view(values: Vec<&str>, kusto_type: KustoType, expr: Expr) -> Vec<String> {
+    let field = kusto_type
+        .field("s")
+        .with_data_type(arrow::datatypes::DataType::Utf8View);
+    let column: ArrayRef = Arc::new(arrow::array::StringViewArray::from(values));
+    let batch = RecordBatch::try_new(Arc::new(Schema::new(vec![field])), vec![column])
+        .unwrap_or_else(|e| panic!("batch: {e}"));
+    let ctx = SessionContext::new();
+    let frame = ctx
+        .read_batch(batch)
+        .unwrap_or_else(|e| panic!("read: {e}"));
+    let frame = frame
+        .select(vec![expr.alias("r")])
+        .unwrap_or_else(|e| panic!("plan: {e}"));
+    render(&frame.collect().await.unwrap_or_else(|e| panic!("run: {e}")))
+}
