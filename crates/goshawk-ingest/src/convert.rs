@@ -26,7 +26,7 @@ pub fn from_json(ty: KustoType, value: &Value) -> Result<Option<Cell>, String> {
     match ty {
         KustoType::String | KustoType::Guid => Ok(Some(Cell::Str(match value {
             Value::String(text) => compact_if_json(text),
-            other => other.to_string(),
+            other => json_text(other),
         }))),
         KustoType::Dynamic => Ok(Some(Cell::Str(dynamic_text(value)))),
         KustoType::DateTime => match value {
@@ -139,21 +139,28 @@ pub(crate) fn shorten(text: &str) -> String {
 pub fn dynamic_text(value: &Value) -> String {
     match value {
         Value::String(text) => dynamic_text_from_str(text),
-        other => other.to_string(),
+        other => json_text(other),
     }
+}
+
+/// Compact JSON text of a value. `serde_json::to_string` writes straight into a buffer, unlike
+/// `Value`'s `Display`, which goes through the formatter machinery and was a visible cost.
+pub fn json_text(value: &Value) -> String {
+    // Serialising a Value cannot fail: its map keys are strings and its numbers finite.
+    serde_json::to_string(value).unwrap_or_default()
 }
 
 fn dynamic_text_from_str(text: &str) -> String {
     parse_json_container(text)
-        .map(|v| v.to_string())
-        .unwrap_or_else(|| Value::String(text.to_string()).to_string())
+        .map(|v| json_text(&v))
+        .unwrap_or_else(|| json_text(&Value::String(text.to_string())))
 }
 
 /// Text that is a JSON object or array (often pretty-printed in exports) is stored compact so
 /// that every JSON-in-string column has one spelling; any other text is kept verbatim.
 pub fn compact_if_json(text: &str) -> String {
     parse_json_container(text)
-        .map(|v| v.to_string())
+        .map(|v| json_text(&v))
         .unwrap_or_else(|| text.to_string())
 }
 

@@ -633,7 +633,13 @@ fn pascal_case(text: &str) -> String {
 /// Graph provisioningObjectSummary -> AADProvisioningLogs. Also maps the `properties` payload of
 /// ProvisioningLogs diagnostic records, whose envelope fields were set first and win.
 fn graph_provisioning(row: &mut RowBuilder, record: &mut Map<String, Value>) -> Result<(), String> {
-    for key in ["servicePrincipal", "initiatedBy", "sourceIdentity", "targetIdentity", "targetSystem"] {
+    for key in [
+        "servicePrincipal",
+        "initiatedBy",
+        "sourceIdentity",
+        "targetIdentity",
+        "targetSystem",
+    ] {
         if let Some(Value::Object(object)) = record.get_mut(key) {
             log_analytics_identity_keys(object);
         }
@@ -683,7 +689,10 @@ fn graph_provisioning(row: &mut RowBuilder, record: &mut Map<String, Value>) -> 
     }
     row.set_default("Category", &Value::String("ProvisioningLogs".to_string()))?;
     // Every row of the table carries this operation name; Graph records have no such field.
-    row.set_default("OperationName", &Value::String("Provisioning activity".to_string()))?;
+    row.set_default(
+        "OperationName",
+        &Value::String("Provisioning activity".to_string()),
+    )?;
     row.set_default("SourceSystem", &Value::String("Azure AD".to_string()))
 }
 

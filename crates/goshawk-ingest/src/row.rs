@@ -260,7 +260,7 @@ impl<'t> RowBuilder<'t> {
         }
         if !self.extra.is_empty() {
             self.cells[self.table.extra_column] =
-                Some(Cell::Str(Value::Object(self.extra).to_string()));
+                Some(Cell::Str(convert::json_text(&Value::Object(self.extra))));
         }
         Ok(Row { cells: self.cells })
     }
