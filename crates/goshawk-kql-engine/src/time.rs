@@ -41,6 +41,16 @@ static RFC_DATETIME: LazyLock<Regex> = LazyLock::new(|| {
     .unwrap_or_else(|err| unreachable!("fixed regex: {err}"))
 });
 
+static US_DATETIME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?x)^
+        (\d{1,2})[-/](\d{1,2})[-/](\d{4})
+        (?:[\sT]+(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?
+        \s*(Z|[Uu][Tt][Cc]|GMT|[+-]\d{2}:?\d{2})?$",
+    )
+    .unwrap_or_else(|err| unreachable!("fixed regex: {err}"))
+});
+
 static TIMESPAN_CLOCK: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^(-)?(?:(\d+)\.)?(\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.(\d{1,9}))?)?$")
         .unwrap_or_else(|err| unreachable!("fixed regex: {err}"))
@@ -120,7 +130,7 @@ fn capture_u32(caps: &regex::Captures<'_>, index: usize) -> Option<u32> {
 
 /// Parses a datetime the way Kusto's `todatetime()` and `datetime(...)` literals do: ISO 8601
 /// (`2020-01-01`, `2020-01-01 10:00`, `2020-01-01T10:00:00.1234567Z`, with `Z` or an offset),
-/// and the RFC 822/850/1123 forms (`Sat, 8 Nov 14 15:05:02 GMT`,
+/// month-first US dates (`12-02-2022`, `12/02/2022 10:00`), and the RFC 822/850/1123 forms (`Sat, 8 Nov 14 15:05:02 GMT`,
 /// `Saturday, 08-Nov-14 15:05:02 GMT`, `Sat, 08 Nov 2014 15:05:02 GMT`).
 /// Returns nanoseconds since the epoch, truncated to whole ticks, or `None` when the text is not
 /// a datetime or lies outside what Arrow's nanosecond timestamps hold (years 1678-2261).
@@ -135,6 +145,22 @@ pub fn parse_datetime(text: &str) -> Option<i64> {
             year,
             capture_u32(&caps, 2)?,
             capture_u32(&caps, 3)?,
+            capture_u32(&caps, 4)?,
+            capture_u32(&caps, 5)?,
+            capture_u32(&caps, 6)?,
+            caps.get(7).map_or(0, |m| fraction_to_nanos(m.as_str())),
+            offset,
+        );
+    }
+    if let Some(caps) = US_DATETIME.captures(text) {
+        // The invariant culture's month-first order: `12-02-2022` is December 2.
+        let offset = caps
+            .get(8)
+            .map_or(Some(0), |m| zone_offset_seconds(m.as_str()))?;
+        return civil_to_nanos(
+            caps[3].parse().ok()?,
+            capture_u32(&caps, 1)?,
+            capture_u32(&caps, 2)?,
             capture_u32(&caps, 4)?,
             capture_u32(&caps, 5)?,
             capture_u32(&caps, 6)?,
@@ -457,6 +483,18 @@ mod tests {
         assert_eq!(
             format_datetime(dt("2020-01-01T10:00:00.123456789Z")),
             "2020-01-01T10:00:00.1234567Z"
+        );
+        assert_eq!(
+            format_datetime(dt("12-02-2022")),
+            "2022-12-02T00:00:00.0000000Z"
+        );
+        assert_eq!(
+            format_datetime(dt("1970-5-12")),
+            "1970-05-12T00:00:00.0000000Z"
+        );
+        assert_eq!(
+            format_datetime(dt("2016-12-31T06:00")),
+            "2016-12-31T06:00:00.0000000Z"
         );
         assert_eq!(parse_datetime("not a date"), None);
         assert_eq!(parse_datetime("2020-13-01"), None);
