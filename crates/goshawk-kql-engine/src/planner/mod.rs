@@ -515,6 +515,39 @@ impl<'a> Planner<'a> {
             OperatorKind::Datatable { schema, values } => {
                 self.plan_datatable(schema, values, env, operator.span)
             }
+            OperatorKind::Search {
+                params,
+                tables,
+                predicate,
+            } => {
+                let names: Vec<String> = match tables {
+                    Some(patterns) => {
+                        let all = self.catalog.table_names();
+                        let mut names = Vec::new();
+                        for pattern in patterns {
+                            if pattern.has_wildcard() {
+                                names.extend(
+                                    all.iter()
+                                        .filter(|n| ops::wildcard_match(&pattern.pattern, n))
+                                        .cloned(),
+                                );
+                            } else {
+                                names.push(pattern.pattern.clone());
+                            }
+                        }
+                        names
+                    }
+                    None => self.catalog.table_names(),
+                };
+                let mut parts = Vec::new();
+                for name in names {
+                    let tab = self.resolve_table_name(&name, operator.span, env)?;
+                    let filtered =
+                        self.plan_search_filter(tab, params, predicate, env, operator.span)?;
+                    parts.push(self.with_table_column(filtered, &name, operator.span)?);
+                }
+                self.union_tabs(parts, operator.span)
+            }
             OperatorKind::Union { params, operands } => {
                 self.plan_union(None, params, operands, env, operator.span)
             }

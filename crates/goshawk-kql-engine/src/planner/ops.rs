@@ -337,6 +337,14 @@ impl Planner<'_> {
             }
             OperatorKind::Join(join) => self.plan_join(tab, join, env, span, false),
             OperatorKind::Lookup(join) => self.plan_join(tab, join, env, span, true),
+            OperatorKind::Search {
+                params,
+                tables: None,
+                predicate,
+            } => {
+                let filtered = self.plan_search_filter(tab, params, predicate, env, span)?;
+                self.with_table_column(filtered, "search_arg0", span)
+            }
             OperatorKind::Union { params, operands } => {
                 self.plan_union(Some(tab), params, operands, env, span)
             }
@@ -1032,6 +1040,170 @@ impl Planner<'_> {
         )
     }
 
+    /// `search`: bare string terms match any column with `has` (`*` at the end or start makes
+    /// it a prefix or suffix match), `Col:"x"` one column; other predicates are ordinary.
+    pub(crate) fn plan_search_filter(
+        &self,
+        tab: Tab,
+        params: &[OperatorParam],
+        predicate: &ast::Expr,
+        env: &Env,
+        span: Span,
+    ) -> PlanResult<Tab> {
+        let mut case_sensitive = false;
+        for param in params {
+            match (param.name.name.as_str(), &param.value.kind) {
+                ("kind", ExprKind::Name(v)) if v.name == "case_sensitive" => case_sensitive = true,
+                ("kind", ExprKind::Name(v)) if v.name == "case_insensitive" => {}
+                _ => {
+                    return Err(unsupported(
+                        &format!("the search option '{}'", param.name.name),
+                        param.span,
+                    ));
+                }
+            }
+        }
+        let condition = self.search_condition(&tab, predicate, case_sensitive, env)?;
+        let plan = build(
+            LogicalPlanBuilder::from(tab.plan).filter(condition.expr),
+            span,
+        )?;
+        Ok(Tab {
+            plan,
+            columns: tab.columns,
+            render: tab.render,
+        })
+    }
+
+    fn search_term(
+        &self,
+        columns: &[KustoColumn],
+        term: &str,
+        case_sensitive: bool,
+        span: Span,
+    ) -> PlanResult<Typed> {
+        let (op, needle) = match (term.strip_suffix('*'), term.strip_prefix('*')) {
+            (Some(prefix), _) if !prefix.contains('*') => (
+                if case_sensitive {
+                    ast::BinaryOp::HasPrefixCs
+                } else {
+                    ast::BinaryOp::HasPrefix
+                },
+                prefix,
+            ),
+            (_, Some(suffix)) if !suffix.contains('*') => (
+                if case_sensitive {
+                    ast::BinaryOp::HasSuffixCs
+                } else {
+                    ast::BinaryOp::HasSuffix
+                },
+                suffix,
+            ),
+            _ => (
+                if case_sensitive {
+                    ast::BinaryOp::HasCs
+                } else {
+                    ast::BinaryOp::Has
+                },
+                term,
+            ),
+        };
+        let needle = typed_lit(
+            ScalarValue::Utf8(Some(needle.to_string())),
+            KustoType::String,
+        );
+        let mut any: Option<Expr> = None;
+        for column in columns {
+            let value = convert_to(
+                Typed {
+                    expr: col(&column.name),
+                    ty: column.ty,
+                },
+                KustoType::String,
+            );
+            let test = self.lower_binary(op, value, needle.clone(), span)?.expr;
+            any = Some(match any {
+                None => test,
+                Some(acc) => acc.or(test),
+            });
+        }
+        Ok(Typed {
+            expr: any.unwrap_or_else(|| datafusion::logical_expr::lit(false)),
+            ty: KustoType::Bool,
+        })
+    }
+
+    fn search_condition(
+        &self,
+        tab: &Tab,
+        expr: &ast::Expr,
+        case_sensitive: bool,
+        env: &Env,
+    ) -> PlanResult<Typed> {
+        match &expr.kind {
+            ExprKind::Literal(ast::Literal {
+                kind: ast::LiteralKind::String(term),
+                ..
+            }) => self.search_term(&tab.columns, term, case_sensitive, expr.span),
+            ExprKind::Paren(inner) => self.search_condition(tab, inner, case_sensitive, env),
+            ExprKind::Binary { op, left, right }
+                if matches!(op.value, ast::BinaryOp::And | ast::BinaryOp::Or) =>
+            {
+                let l = self.search_condition(tab, left, case_sensitive, env)?;
+                let r = self.search_condition(tab, right, case_sensitive, env)?;
+                self.lower_binary(op.value, l, r, op.span)
+            }
+            ExprKind::Binary { op, left, right } if op.value == ast::BinaryOp::SearchColon => {
+                let ExprKind::Name(column) = &left.kind else {
+                    return Err(error("expected a column name before ':'", left.span));
+                };
+                let Some(found) = tab.column(&column.name) else {
+                    return Err(unknown(
+                        "column",
+                        &column.name,
+                        column.span,
+                        tab.names().iter(),
+                    ));
+                };
+                let ExprKind::Literal(ast::Literal {
+                    kind: ast::LiteralKind::String(term),
+                    ..
+                }) = &right.kind
+                else {
+                    return Err(error("expected a string after ':'", right.span));
+                };
+                self.search_term(std::slice::from_ref(found), term, case_sensitive, expr.span)
+            }
+            ExprKind::Call(call) if call.name.name == "not" && call.args.len() == 1 => {
+                let inner = self.search_condition(tab, &call.args[0].value, case_sensitive, env)?;
+                Ok(Typed {
+                    expr: Expr::Not(Box::new(inner.expr)),
+                    ty: KustoType::Bool,
+                })
+            }
+            _ => {
+                let typed = self.lower_expr(expr, &tab.columns, env)?;
+                if typed.ty != KustoType::Bool {
+                    return Err(error(
+                        format!("a search condition must be a bool, this is {}", typed.ty),
+                        expr.span,
+                    ));
+                }
+                Ok(typed)
+            }
+        }
+    }
+
+    /// Prepends search's `$table` column.
+    pub(crate) fn with_table_column(&self, tab: Tab, name: &str, span: Span) -> PlanResult<Tab> {
+        let mut items = vec![(
+            typed_lit(ScalarValue::Utf8(Some(name.to_string())), KustoType::String).expr,
+            KustoColumn::new("$table", KustoType::String),
+        )];
+        items.extend(tab.columns.iter().map(|c| (col(&c.name), c.clone())));
+        self.project_tab(tab, items, span)
+    }
+
     pub(crate) fn plan_union(
         &self,
         input: Option<Tab>,
@@ -1114,6 +1286,28 @@ impl Planner<'_> {
         }
         // Output columns: by name; a name with different types in different inputs becomes
         // one column per type, named `name_type`.
+        self.union_parts(parts, inner, source_column, span)
+    }
+
+    /// The outer union of tables (search's per-table results).
+    pub(crate) fn union_tabs(&self, tabs: Vec<Tab>, span: Span) -> PlanResult<Tab> {
+        if tabs.is_empty() {
+            return Err(error(
+                "no table to search (the catalog is empty or nothing matches)",
+                span,
+            ));
+        }
+        let parts = tabs.into_iter().map(|t| (String::new(), t)).collect();
+        self.union_parts(parts, false, None, span)
+    }
+
+    fn union_parts(
+        &self,
+        parts: Vec<(String, Tab)>,
+        inner: bool,
+        source_column: Option<String>,
+        span: Span,
+    ) -> PlanResult<Tab> {
         let mut output: Vec<KustoColumn> = Vec::new();
         let all: Vec<&KustoColumn> = parts.iter().flat_map(|(_, t)| t.columns.iter()).collect();
         for column in &all {
