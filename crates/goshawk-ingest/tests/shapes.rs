@@ -123,15 +123,24 @@ fn graph_provisioning_page_and_diagnostic_records() {
     )
     .unwrap();
     // Log Analytics' shape, which `parse_json(ServicePrincipal).Name` (HUNT-01) reads.
-    assert_eq!(service_principal, json!({"Id": "sp-1", "Name": "Contoso SCIM"}));
+    assert_eq!(
+        service_principal,
+        json!({"Id": "sp-1", "Name": "Contoso SCIM"})
+    );
     let source_identity = strings(&batches, "SourceIdentity")[p1].clone().unwrap();
     assert_eq!(
         serde_json::from_str::<Value>(&source_identity).unwrap(),
         json!({"Id": "user-1", "Name": "Alex", "identityType": "User", "details": {}})
     );
     // Microsoft's queries `parse SourceIdentity with * "\"identityType\":\"" Type "\"" *`.
-    assert!(source_identity.contains(r#""identityType":"User""#), "{source_identity}");
-    assert_eq!(strings(&batches, "OperationName")[p1].as_deref(), Some("Provisioning activity"));
+    assert!(
+        source_identity.contains(r#""identityType":"User""#),
+        "{source_identity}"
+    );
+    assert_eq!(
+        strings(&batches, "OperationName")[p1].as_deref(),
+        Some("Provisioning activity")
+    );
     let steps = strings(&batches, "ProvisioningSteps")[p1].clone().unwrap();
     assert!(
         steps.starts_with('[') && !steps.contains(": "),
