@@ -5,3 +5,5 @@
 mod embedded;
 
 pub use embedded::{EmbeddedQuery, QueryLocation, RuleFileError, RuleFormat, extract_query};
+
+pub mod builtin;

@@ -24,6 +24,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the whole pipeline on synthetic logs with planted attacks: generate, ingest, hunt.
+    Demo(cmd::demo::DemoArgs),
     /// Parse KQL files and Sentinel/Elastic rules; report `ok` or the error with line and column.
     Check(cmd::check::CheckArgs),
     /// Write realistic Azure logs with planted scenarios and ground truth.
@@ -42,6 +44,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check(args) => cmd::check::run(args),
+        Command::Demo(args) => cmd::demo::run(args),
         Command::Generate(args) => cmd::generate::run(args),
         Command::Ingest(args) => cmd::ingest::run(args),
         Command::Tables(args) => cmd::tables::run(args),
