@@ -9,8 +9,8 @@
 //! * `ago(span)` / `now([offset])`: call [`FunctionEntry::call`] with the query's fixed "now";
 //!   it is appended as the last argument.
 //! * `count()` is DataFusion's `count(1)`; `count(x)` also counts every row, as Kusto does.
-//! * `percentiles(x, p1, p2, ...)` yields one column per percentile: plan one
-//!   `percentile(x, p)` per `p`, named with [`default_column_name`].
+//! * `percentiles(x, p1, p2, ...)` yields one column per percentile: [`percentiles_calls`]
+//!   builds one `percentile(x, p)` per `p` with its Kusto column name.
 //! * `arg_max(by, c1, c2, ...)`: pass `by` and `named_struct('c1', c1, ...)`; read the
 //!   columns back with `get_field` (see [`arg_extreme_call`]).
 //! * Dynamic member/index access `x.a.b[0]` is `dynamic_path(x, "a", "b", 0)`.
@@ -138,6 +138,14 @@ impl FunctionEntry {
                     )));
                 }
                 udf.call(args)
+            }
+            Implementation::Aggregate(_, _) if self.name == "percentiles" && args.len() > 2 => {
+                return Err(EngineError::InvalidArgument {
+                    name: self.name.to_string(),
+                    message: "several percentiles give several columns: plan one call per \
+                              percentile with registry::percentiles_calls"
+                        .to_string(),
+                });
             }
             Implementation::Aggregate(udaf, _) => udaf.call(args),
             Implementation::MinMax(udaf) => udaf.call(args),
@@ -310,6 +318,26 @@ pub fn default_column_name(function: &str, column: Option<&str>, percent: Option
     name
 }
 
+/// `percentiles(x, p1, p2, ...)` as one `percentile(x, p)` aggregate per percentile, each with
+/// Kusto's default column name (`percentile_x_50`); `column` is `x` when it is a plain column.
+pub fn percentiles_calls(
+    value: Expr,
+    percents: Vec<(Expr, String)>,
+    column: Option<&str>,
+) -> Result<Vec<(String, Expr)>, EngineError> {
+    let entry = resolve("percentile")?;
+    percents
+        .into_iter()
+        .map(|(percent, written)| {
+            let call = entry.call(vec![value.clone(), percent], 0)?;
+            Ok((
+                default_column_name("percentiles", column, Some(&written)),
+                call,
+            ))
+        })
+        .collect()
+}
+
 /// Builds `arg_max(by, c1, c2, ...)` (or `arg_min`) as the engine implements it: one aggregate
 /// over a struct of the wanted columns. Returns the aggregate and, for each wanted column, an
 /// expression reading it back from the aggregate's output column `result_column`.
@@ -446,6 +474,31 @@ mod tests {
         let case_even =
             resolve("case").and_then(|e| e.return_type(&[KustoType::Bool, KustoType::Long]));
         assert!(case_even.is_err());
+    }
+
+    #[test]
+    fn percentiles_split_into_one_call_per_percentile() {
+        let x = datafusion::logical_expr::col("x");
+        let calls = percentiles_calls(
+            x.clone(),
+            vec![(lit(50_i64), "50".into()), (lit(99.9), "99.9".into())],
+            Some("x"),
+        );
+        let names: Vec<String> = calls
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(names, ["percentile_x_50", "percentile_x_99_9"]);
+        let several =
+            resolve("percentiles").and_then(|e| e.call(vec![x, lit(50_i64), lit(90_i64)], 0));
+        assert!(
+            several
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+                .contains("percentiles_calls")
+        );
     }
 
     #[test]

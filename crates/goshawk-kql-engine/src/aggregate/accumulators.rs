@@ -157,6 +157,29 @@ impl SumAvg {
     }
 }
 
+impl SumAvg {
+    /// A fresh accumulator of the same function and input kind.
+    fn same_kind(&self) -> SumAvg {
+        SumAvg {
+            kind: self.kind,
+            average: self.average,
+            predicate: self.predicate,
+            types: Vec::new(),
+            integer_sum: 0,
+            real_sum: 0.0,
+            count: 0,
+        }
+    }
+
+    fn result_type(&self) -> DataType {
+        match (self.kind, self.average) {
+            (NumberKind::TimeSpan, _) => KustoType::TimeSpan.arrow_type(),
+            (NumberKind::Integer, false) => DataType::Int64,
+            _ => DataType::Float64,
+        }
+    }
+}
+
 impl Accumulator for SumAvg {
     fn update_batch(&mut self, values: &[ArrayRef]) -> DFResult<()> {
         let mask = predicate_mask(values, self.predicate, &self.types)?;
@@ -683,17 +706,29 @@ fn sum_avg(name: &'static str, average: bool, with_predicate: bool) -> KustoAggr
             })
         }),
         Arc::new(move |call: &AggregateCall| {
-            Ok(Box::new(SumAvg {
-                kind: number_kind(&call.name, call.types[0])?,
-                average,
-                predicate: with_predicate.then_some(1),
-                types: call.types.clone(),
-                integer_sum: 0,
-                real_sum: 0.0,
-                count: 0,
-            }) as Box<dyn Accumulator>)
+            Ok(Box::new(new_sum_avg(call, average, with_predicate)?) as Box<dyn Accumulator>)
         }),
     )
+    .with_groups_accumulator(Arc::new(move |call: &AggregateCall| {
+        Ok(Box::new(SumAvgGroups {
+            template: new_sum_avg(call, average, with_predicate)?,
+            integer_sums: Vec::new(),
+            real_sums: Vec::new(),
+            counts: Vec::new(),
+        }) as Box<dyn GroupsAccumulator>)
+    }))
+}
+
+fn new_sum_avg(call: &AggregateCall, average: bool, with_predicate: bool) -> DFResult<SumAvg> {
+    Ok(SumAvg {
+        kind: number_kind(&call.name, call.types[0])?,
+        average,
+        predicate: with_predicate.then_some(1),
+        types: call.types.clone(),
+        integer_sum: 0,
+        real_sum: 0.0,
+        count: 0,
+    })
 }
 
 fn same_field_as(index: usize, name: &'static str) -> super::FieldRule {
@@ -930,6 +965,153 @@ impl GroupsAccumulator for CountIfGroups {
     }
     fn size(&self) -> usize {
         self.counts.capacity() * 8
+    }
+}
+
+/// `sum`/`sumif`/`avg`/`avgif` for all groups at once.
+struct SumAvgGroups {
+    template: SumAvg,
+    integer_sums: Vec<i64>,
+    real_sums: Vec<f64>,
+    counts: Vec<i64>,
+}
+
+impl SumAvgGroups {
+    fn grow(&mut self, total: usize) {
+        resize_with(&mut self.integer_sums, total, || 0);
+        resize_with(&mut self.real_sums, total, || 0.0);
+        resize_with(&mut self.counts, total, || 0);
+    }
+
+    fn take(&mut self, emit_to: EmitTo) -> Vec<SumAvg> {
+        let integers = emit_to.take_needed(&mut self.integer_sums);
+        let reals = emit_to.take_needed(&mut self.real_sums);
+        let counts = emit_to.take_needed(&mut self.counts);
+        integers
+            .into_iter()
+            .zip(reals)
+            .zip(counts)
+            .map(|((integer_sum, real_sum), count)| SumAvg {
+                types: Vec::new(),
+                integer_sum,
+                real_sum,
+                count,
+                ..self.template.same_kind()
+            })
+            .collect()
+    }
+}
+
+impl GroupsAccumulator for SumAvgGroups {
+    fn update_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> DFResult<()> {
+        self.grow(total_num_groups);
+        let mask = predicate_mask(values, self.template.predicate, &self.template.types)?;
+        let (array, ty) = (&values[0], self.template.types[0]);
+        match self.template.kind {
+            NumberKind::Real => {
+                let reals = to_real_array(array, ty)?;
+                for (row, &group) in group_indices.iter().enumerate() {
+                    if reals.is_valid(row) && selected(&mask, row) && passes(opt_filter, row) {
+                        self.real_sums[group] += reals.value(row);
+                        self.counts[group] += 1;
+                    }
+                }
+            }
+            NumberKind::Integer | NumberKind::TimeSpan => {
+                let longs = if self.template.kind == NumberKind::TimeSpan {
+                    arrow::compute::cast(array, &DataType::Int64)?
+                        .as_primitive::<arrow::datatypes::Int64Type>()
+                        .clone()
+                } else {
+                    to_long_array(array, ty)?
+                };
+                for (row, &group) in group_indices.iter().enumerate() {
+                    if longs.is_valid(row) && selected(&mask, row) && passes(opt_filter, row) {
+                        self.integer_sums[group] =
+                            self.integer_sums[group].wrapping_add(longs.value(row));
+                        self.counts[group] += 1;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+    fn evaluate(&mut self, emit_to: EmitTo) -> DFResult<ArrayRef> {
+        let values: Vec<ScalarValue> = self
+            .take(emit_to)
+            .iter_mut()
+            .map(Accumulator::evaluate)
+            .collect::<DFResult<_>>()?;
+        if values.is_empty() {
+            return Ok(arrow::array::new_empty_array(&self.template.result_type()));
+        }
+        ScalarValue::iter_to_array(values)
+    }
+    fn state(&mut self, emit_to: EmitTo) -> DFResult<Vec<ArrayRef>> {
+        let mut states = Vec::new();
+        for mut group in self.take(emit_to) {
+            if let Some(ScalarValue::Binary(Some(bytes))) = group.state()?.pop() {
+                states.push(bytes);
+            }
+        }
+        Ok(vec![binary_state_column(states.into_iter())])
+    }
+    fn merge_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        total_num_groups: usize,
+    ) -> DFResult<()> {
+        self.grow(total_num_groups);
+        let states = values[0]
+            .as_binary_opt::<i32>()
+            .ok_or_else(|| corrupt("sum"))?;
+        for (row, &group) in group_indices.iter().enumerate() {
+            if !states.is_valid(row) {
+                continue;
+            }
+            let bytes = states.value(row);
+            let word = |i: usize| -> DFResult<[u8; 8]> {
+                bytes
+                    .get(i * 8..i * 8 + 8)
+                    .and_then(|s| s.try_into().ok())
+                    .ok_or_else(|| corrupt("sum"))
+            };
+            self.integer_sums[group] =
+                self.integer_sums[group].wrapping_add(i64::from_le_bytes(word(0)?));
+            self.real_sums[group] += f64::from_le_bytes(word(1)?);
+            self.counts[group] += i64::from_le_bytes(word(2)?);
+        }
+        Ok(())
+    }
+    fn convert_to_state(
+        &self,
+        values: &[ArrayRef],
+        opt_filter: Option<&BooleanArray>,
+    ) -> DFResult<Vec<ArrayRef>> {
+        // Each row is its own group.
+        let mut single = SumAvgGroups {
+            template: SumAvg {
+                types: self.template.types.clone(),
+                ..self.template.same_kind()
+            },
+            integer_sums: Vec::new(),
+            real_sums: Vec::new(),
+            counts: Vec::new(),
+        };
+        let rows = values.first().map_or(0, |v| v.len());
+        let indices: Vec<usize> = (0..rows).collect();
+        single.update_batch(values, &indices, opt_filter, rows)?;
+        single.state(EmitTo::All)
+    }
+    fn size(&self) -> usize {
+        self.counts.capacity() * 24 + size_of::<Self>()
     }
 }
 

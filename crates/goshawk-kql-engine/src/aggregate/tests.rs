@@ -449,3 +449,37 @@ async fn grouped_aggregates_use_groups_accumulators_and_merge_partitions() {
     assert_eq!(b[5], "100");
     assert_eq!(rows[2], "c|1|2|[]|[0,0]|1");
 }
+
+#[tokio::test]
+async fn grouped_sums_and_averages_keep_kusto_empty_rules() {
+    let g = strings(vec!["a", "a", "b", "b", "c", "c"]);
+    let v = longs(vec![Some(1), Some(2), Some(5), None, None, None]);
+    let r: ArrayRef = Arc::new(Float64Array::from(vec![
+        Some(0.5),
+        Some(1.0),
+        None,
+        Some(2.0),
+        None,
+        None,
+    ]));
+    let rows = summarize(
+        vec![
+            ("g", KustoType::String, g),
+            ("v", KustoType::Long, v),
+            ("r", KustoType::Real, r),
+        ],
+        vec![col("g")],
+        vec![
+            agg("sum", vec![col("v")]),
+            agg("avg", vec![col("v")]),
+            agg("sum", vec![col("r")]),
+            agg("avgif", vec![col("r"), col("v").gt(lit(1_i64))]),
+            agg("sumif", vec![col("v"), col("r").gt(lit(0.7))]),
+        ],
+    )
+    .await;
+    assert_eq!(
+        rows,
+        ["a|3|1.5|1.5|1|2", "b|5|5|2|NaN|0", "c|0|NaN|0|NaN|0"]
+    );
+}
