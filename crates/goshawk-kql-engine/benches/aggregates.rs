@@ -82,22 +82,36 @@ fn main() {
             .map(|b| batch(rows_per_batch, groups, b * rows_per_batch))
             .collect();
         let schema = data[0].schema();
+        let countif = || vec![col("status").eq(lit(0_i64))];
         let cases: Vec<(&str, Vec<Expr>)> = vec![
             ("count()", vec![agg("count", vec![])]),
+            ("countif(status == 0)", vec![agg("countif", countif())]),
             (
-                "countif(status == 0)",
-                vec![agg("countif", vec![col("status").eq(lit(0_i64))])],
+                "countif [row accumulator]",
+                vec![row_agg("countif", countif())],
             ),
             ("dcount(user)", vec![agg("dcount", vec![col("user")])]),
             (
+                "dcount [row accumulator]",
+                vec![row_agg("dcount", vec![col("user")])],
+            ),
+            (
                 "make_set(app, 5)",
                 vec![agg("make_set", vec![col("app"), lit(5_i64)])],
+            ),
+            (
+                "make_set [row accumulator]",
+                vec![row_agg("make_set", vec![col("app"), lit(5_i64)])],
             ),
             (
                 "min(time), max(time)",
                 vec![agg("min", vec![col("time")]), agg("max", vec![col("time")])],
             ),
             ("sum(status)", vec![agg("sum", vec![col("status")])]),
+            (
+                "sum [row accumulator]",
+                vec![row_agg("sum", vec![col("status")])],
+            ),
         ];
         for (label, aggregates) in cases {
             let mut best = f64::INFINITY;
