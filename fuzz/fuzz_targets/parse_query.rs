@@ -6,9 +6,15 @@ use goshawk_kql_syntax::{RenderOptions, parse_query};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(source) = std::str::from_utf8(data) else { return };
+    let Ok(source) = std::str::from_utf8(data) else {
+        return;
+    };
     if let Err(diagnostic) = parse_query(source) {
-        let options = RenderOptions { origin: "fuzz.kql", line_offset: 0, column_offset: 0 };
+        let options = RenderOptions {
+            origin: "fuzz.kql",
+            line_offset: 0,
+            column_offset: 0,
+        };
         let _ = diagnostic.render(source, &options);
         let _ = diagnostic.line_col(source);
     }
