@@ -345,6 +345,7 @@ impl Planner<'_> {
                 let filtered = self.plan_search_filter(tab, params, predicate, env, span)?;
                 self.with_table_column(filtered, "search_arg0", span)
             }
+            OperatorKind::TopNested { levels } => self.plan_top_nested(tab, levels, env, span),
             OperatorKind::Union { params, operands } => {
                 self.plan_union(Some(tab), params, operands, env, span)
             }
@@ -1192,6 +1193,160 @@ impl Planner<'_> {
                 Ok(typed)
             }
         }
+    }
+
+    /// `top-nested N of Key by Agg [asc|desc], ...`: per level, the top N keys by the aggregate
+    /// within each kept combination of the previous levels' keys; one row per leaf.
+    fn plan_top_nested(
+        &self,
+        tab: Tab,
+        levels: &[ast::TopNestedLevel],
+        env: &Env,
+        span: Span,
+    ) -> PlanResult<Tab> {
+        use datafusion::functions_window::expr_fn::row_number;
+        use datafusion::logical_expr::ExprFunctionExt;
+        let mut input = tab;
+        let mut previous_keys: Vec<KustoColumn> = Vec::new();
+        let mut result: Option<Tab> = None;
+        for (depth, level) in levels.iter().enumerate() {
+            if let Some(others) = &level.with_others {
+                return Err(unsupported("top-nested 'with others'", others.span));
+            }
+            let key = self.lower_expr(&level.of.expr, &input.columns, env)?;
+            let key_name = match self.single_name(&level.of)? {
+                Some(name) => name.to_string(),
+                None => {
+                    implicit_name(&level.of.expr).unwrap_or_else(|| format!("Column{}", depth + 1))
+                }
+            };
+            let ExprKind::Call(call) = &level.by.expr.kind else {
+                return Err(error(
+                    "top-nested ranks by an aggregation call",
+                    level.by.expr.span,
+                ));
+            };
+            let aggregate = self.lower_aggregate(call, &input.columns, env)?;
+            let aggregate_name = match self.single_name(&level.by)? {
+                Some(name) => name.to_string(),
+                None => format!("aggregated_{key_name}"),
+            };
+            // The key becomes a column of the input so that deeper levels can group by it.
+            if input.column(&key_name).is_none_or(
+                |c| !matches!(&level.of.expr.kind, ExprKind::Name(n) if n.name == c.name),
+            ) {
+                let mut items: Vec<(Expr, KustoColumn)> = input
+                    .columns
+                    .iter()
+                    .filter(|c| c.name != key_name)
+                    .map(|c| (col(&c.name), c.clone()))
+                    .collect();
+                items.push((key.expr.clone(), KustoColumn::new(&key_name, key.ty)));
+                input = self.project_tab(input, items, level.span)?;
+            }
+            let mut groups: Vec<Expr> = previous_keys.iter().map(|k| col(&k.name)).collect();
+            groups.push(col(&key_name));
+            let grouped = build(
+                LogicalPlanBuilder::from(input.plan.clone()).aggregate(
+                    groups,
+                    vec![named(aggregate.expr, &aggregate_name, aggregate.ty)],
+                ),
+                level.span,
+            )?;
+            let ascending = matches!(level.order.as_ref().map(|o| o.value), Some(SortOrder::Asc));
+            let mut level_plan = grouped;
+            if let Some(count) = &level.count {
+                let n = constant_count(self, count, env)?;
+                let rank = row_number()
+                    .partition_by(previous_keys.iter().map(|k| col(&k.name)).collect())
+                    .order_by(vec![col(&aggregate_name).sort(ascending, false)])
+                    .build()
+                    .map_err(|e| df_error(e, level.span))?;
+                let rank_name = rank.schema_name().to_string();
+                level_plan = build(
+                    LogicalPlanBuilder::window_plan(level_plan, vec![rank])
+                        .map(LogicalPlanBuilder::from)
+                        .and_then(|b| {
+                            b.filter(
+                                Expr::Column(datafusion::common::Column::new_unqualified(
+                                    rank_name,
+                                ))
+                                .lt_eq(
+                                    datafusion::logical_expr::lit(
+                                        i64::try_from(n).unwrap_or(i64::MAX),
+                                    ),
+                                ),
+                            )
+                        }),
+                    level.span,
+                )?;
+            }
+            let key_column = KustoColumn::new(&key_name, key.ty);
+            let aggregate_column = KustoColumn::new(&aggregate_name, aggregate.ty);
+            // Rename the parent keys of this level so that they can be joined to the result.
+            let mut items: Vec<(Expr, KustoColumn)> = previous_keys
+                .iter()
+                .enumerate()
+                .map(|(i, k)| {
+                    (
+                        col(&k.name),
+                        KustoColumn::new(format!("__goshawk_parent{i}"), k.ty),
+                    )
+                })
+                .collect();
+            items.push((col(&key_name), key_column.clone()));
+            items.push((col(&aggregate_name), aggregate_column.clone()));
+            let level_tab = self.project_tab(
+                Tab {
+                    plan: level_plan,
+                    columns: Vec::new(),
+                    render: None,
+                },
+                items,
+                level.span,
+            )?;
+            result = Some(match result {
+                None => level_tab,
+                Some(parent) => {
+                    let left_keys: Vec<datafusion::common::Column> = previous_keys
+                        .iter()
+                        .map(|k| datafusion::common::Column::new_unqualified(&k.name))
+                        .collect();
+                    let right_keys: Vec<datafusion::common::Column> = (0..previous_keys.len())
+                        .map(|i| {
+                            datafusion::common::Column::new_unqualified(format!(
+                                "__goshawk_parent{i}"
+                            ))
+                        })
+                        .collect();
+                    let plan = build(
+                        LogicalPlanBuilder::from(parent.plan).join_detailed(
+                            level_tab.plan,
+                            JoinType::Inner,
+                            (left_keys, right_keys),
+                            None,
+                            datafusion::common::NullEquality::NullEqualsNull,
+                        ),
+                        level.span,
+                    )?;
+                    let mut columns = parent.columns.clone();
+                    columns.push(key_column.clone());
+                    columns.push(aggregate_column.clone());
+                    let joined = Tab {
+                        plan,
+                        columns: Vec::new(),
+                        render: None,
+                    };
+                    let items = columns.iter().map(|c| (col(&c.name), c.clone())).collect();
+                    self.project_tab(joined, items, level.span)?
+                }
+            });
+            previous_keys.push(key_column);
+        }
+        let mut result =
+            result.ok_or_else(|| error("top-nested needs at least one level", span))?;
+        result.render = input.render;
+        Ok(result)
     }
 
     /// Prepends search's `$table` column.
