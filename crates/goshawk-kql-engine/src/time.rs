@@ -11,6 +11,10 @@ use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 use goshawk_types::NANOS_PER_TICK;
 use regex::Regex;
 
+/// Kusto ticks (100 ns) from 0001-01-01 to the Unix epoch: `tolong(datetime)` counts from
+/// 0001-01-01, Arrow timestamps from 1970-01-01.
+pub const UNIX_EPOCH_TICKS: i64 = 621_355_968_000_000_000;
+
 /// Nanoseconds in one second.
 pub const NANOS_PER_SECOND: i64 = 1_000_000_000;
 /// Nanoseconds in one minute.

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use super::{KustoScalar, returns};
 use crate::format::{KustoValue, value_at};
-use crate::time::{parse_datetime, parse_timespan};
+use crate::time::{UNIX_EPOCH_TICKS, parse_datetime, parse_timespan};
 
 fn values(array: &ArrayRef, ty: KustoType) -> impl Iterator<Item = Option<KustoValue>> + '_ {
     (0..array.len()).map(move |row| value_at(array.as_ref(), row, ty))
@@ -49,7 +49,10 @@ fn value_to_long(value: Option<KustoValue>) -> Option<i64> {
         KustoValue::Real(_) => None,
         KustoValue::Decimal(text) => text.parse::<f64>().ok().map(|v| v.trunc() as i64),
         KustoValue::String(text) => text.trim().parse::<i64>().ok(),
-        KustoValue::DateTime(nanos) | KustoValue::TimeSpan(nanos) => Some(nanos / NANOS_PER_TICK),
+        KustoValue::DateTime(nanos) => nanos
+            .div_euclid(NANOS_PER_TICK)
+            .checked_add(UNIX_EPOCH_TICKS),
+        KustoValue::TimeSpan(nanos) => Some(nanos / NANOS_PER_TICK),
         KustoValue::Dynamic(_) => None,
     }
 }
@@ -61,9 +64,10 @@ fn value_to_real(value: Option<KustoValue>) -> Option<f64> {
         KustoValue::Real(v) => Some(v),
         KustoValue::Decimal(text) => text.parse().ok(),
         KustoValue::String(text) => parse_real_text(text.trim()),
-        KustoValue::DateTime(nanos) | KustoValue::TimeSpan(nanos) => {
-            Some((nanos / NANOS_PER_TICK) as f64)
+        KustoValue::DateTime(nanos) => {
+            Some((nanos.div_euclid(NANOS_PER_TICK) + UNIX_EPOCH_TICKS) as f64)
         }
+        KustoValue::TimeSpan(nanos) => Some((nanos / NANOS_PER_TICK) as f64),
         KustoValue::Dynamic(_) => None,
     }
 }
@@ -133,6 +137,13 @@ pub fn to_datetime_array(array: &ArrayRef, ty: KustoType) -> DFResult<TimestampN
         .map(|v| match unwrap_dynamic(v)? {
             KustoValue::DateTime(nanos) => Some(nanos),
             KustoValue::String(text) => parse_datetime(&text),
+            // Numbers are ticks since 0001-01-01, the inverse of tolong(datetime).
+            KustoValue::Long(ticks) => ticks
+                .checked_sub(UNIX_EPOCH_TICKS)?
+                .checked_mul(NANOS_PER_TICK),
+            KustoValue::Real(ticks) if ticks.is_finite() => (ticks as i64)
+                .checked_sub(UNIX_EPOCH_TICKS)?
+                .checked_mul(NANOS_PER_TICK),
             _ => None,
         })
         .collect();
@@ -315,6 +326,41 @@ mod tests {
             )
             .await,
             ["550e8400-e29b-41d4-a716-446655440000"]
+        );
+    }
+
+    #[tokio::test]
+    async fn datetimes_convert_to_ticks_since_year_one() {
+        use datafusion::common::ScalarValue;
+        use datafusion::logical_expr::lit;
+        let epoch = lit(ScalarValue::TimestampNanosecond(
+            Some(0),
+            Some("UTC".into()),
+        ));
+        assert_eq!(
+            eval("tolong", vec![epoch.clone()]).await,
+            ["621355968000000000"]
+        );
+        assert_eq!(eval("toreal", vec![epoch]).await, ["6.21355968E+17"]);
+        let leap = crate::time::parse_datetime("2020-02-29").unwrap_or_default();
+        let leap = lit(ScalarValue::TimestampNanosecond(
+            Some(leap),
+            Some("UTC".into()),
+        ));
+        let round_trip = crate::scalar::test_support::call("tolong", vec![leap]);
+        assert_eq!(
+            eval("todatetime", vec![round_trip]).await,
+            ["2020-02-29T00:00:00.0000000Z"]
+        );
+        assert_eq!(
+            eval(
+                "tolong",
+                vec![lit(ScalarValue::DurationNanosecond(Some(
+                    86_400_000_000_000
+                )))]
+            )
+            .await,
+            ["864000000000"]
         );
     }
 
