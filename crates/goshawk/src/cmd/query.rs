@@ -54,7 +54,7 @@ pub struct QuerySource {
     pub query: Option<String>,
 
     /// A file holding the query; `-` reads standard input.
-    #[arg(value_name = "FILE")]
+    #[arg(value_name = "FILE", required_unless_present = "query")]
     pub file: Option<PathBuf>,
 }
 
