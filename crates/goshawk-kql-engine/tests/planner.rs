@@ -207,3 +207,64 @@ async fn print_range_and_toscalar() {
     let csv = run("let most = toscalar(Signins | summarize max(Attempts)); Signins | where Attempts == most | project UserPrincipalName").await;
     assert_eq!(csv, "UserPrincipalName\nbob\n");
 }
+
+#[tokio::test]
+async fn arg_max_returns_the_row_of_the_maximum() {
+    let csv = run(
+        "datatable(g:string, a:long, b:long)[\"x\",1,100, \"x\",2,50, \"y\",3,300] \
+                   | summarize arg_max(a, b), arg_min(a, *) by g | order by g asc",
+    )
+    .await;
+    assert_eq!(csv, "g,a,b,a1,b1\nx,2,50,1,100\ny,3,300,3,300\n");
+}
+
+#[tokio::test]
+async fn window_functions_follow_the_sorted_order() {
+    let csv = run("range x from 1 to 4 step 1 | sort by x desc \
+                   | extend rn = row_number(), p = prev(x), c = row_cumsum(x)")
+    .await;
+    assert_eq!(csv, "x,rn,p,c\n4,1,,4\n3,2,4,7\n2,3,3,9\n1,4,2,10\n");
+}
+
+#[tokio::test]
+async fn top_nested_keeps_the_top_children_of_the_top_parents() {
+    let csv = run("datatable(cat:string, sub:string, v:long)[\"a\",\"x\",10, \"a\",\"y\",20, \
+                   \"b\",\"x\",30, \"b\",\"z\",5, \"c\",\"w\",1] \
+                   | top-nested 2 of cat by sum(v), top-nested 1 of sub by sum(v) | order by cat asc")
+        .await;
+    assert_eq!(
+        csv,
+        "cat,aggregated_cat,sub,aggregated_sub\na,30,y,20\nb,35,x,30\n"
+    );
+}
+
+#[tokio::test]
+async fn search_matches_terms_in_any_column() {
+    let csv = run("Signins | search \"alice\" and Attempts > 1 | project $table, Attempts").await;
+    assert_eq!(csv, "$table,Attempts\nsearch_arg0,2\n");
+}
+
+#[tokio::test]
+async fn union_withsource_and_lookup() {
+    let csv = run(
+        "let A = datatable(x:long)[1, 2]; union withsource=src A, (print x = 3) \
+                   | order by x asc",
+    )
+    .await;
+    assert_eq!(csv, "src,x\nunion_arg0,1\nunion_arg0,2\nunion_arg1,3\n");
+    let csv = run("datatable(k:long, l:string)[1,'a', 2,'b'] \
+                   | lookup (datatable(k:long, r:string)[1,'x']) on k | order by k asc")
+    .await;
+    assert_eq!(csv, "k,l,r\n1,a,x\n2,b,\n");
+}
+
+#[tokio::test]
+async fn parse_extracts_typed_captures() {
+    let csv = run("datatable(s:string)['user=bob id=42 rest', 'nothing'] \
+                   | parse s with 'user=' user ' id=' id:long ' ' tail")
+    .await;
+    assert_eq!(
+        csv,
+        "s,user,id,tail\nuser=bob id=42 rest,bob,42,rest\nnothing,,,\n"
+    );
+}
