@@ -45,15 +45,36 @@ fn value_to_long(value: Option<KustoValue>) -> Option<i64> {
     match unwrap_dynamic(value)? {
         KustoValue::Bool(b) => Some(i64::from(b)),
         KustoValue::Long(v) => Some(v),
-        KustoValue::Real(v) if v.is_finite() => Some(v.trunc() as i64),
-        KustoValue::Real(_) => None,
+        KustoValue::Real(v) => real_to_long(v),
         KustoValue::Decimal(text) => text.parse::<f64>().ok().map(|v| v.trunc() as i64),
-        KustoValue::String(text) => text.trim().parse::<i64>().ok(),
+        KustoValue::String(text) => parse_long_text(text.trim()),
         KustoValue::DateTime(nanos) => nanos
             .div_euclid(NANOS_PER_TICK)
             .checked_add(UNIX_EPOCH_TICKS),
         KustoValue::TimeSpan(nanos) => Some(nanos / NANOS_PER_TICK),
         KustoValue::Dynamic(_) => None,
+    }
+}
+
+/// .NET's unchecked double-to-long conversion: truncation, and `long.MinValue` for NaN and
+/// values outside the range (the oracle's `tolong(todouble(9223372036854775807))`).
+fn real_to_long(v: f64) -> Option<i64> {
+    if v.is_nan() {
+        return None;
+    }
+    if (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&v) {
+        Some(v.trunc() as i64)
+    } else {
+        Some(i64::MIN)
+    }
+}
+
+/// Decimal integers, or hexadecimal with a `0x` prefix read as 64 unsigned bits
+/// (`tolong("0xFFFFFFFFFFFFFFFF")` is -1); a negative hexadecimal is not a number.
+fn parse_long_text(text: &str) -> Option<i64> {
+    match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16).ok().map(|v| v as i64),
+        None => text.parse().ok(),
     }
 }
 
@@ -72,12 +93,20 @@ fn value_to_real(value: Option<KustoValue>) -> Option<f64> {
     }
 }
 
+/// The real engine accepts `NaN`/`Infinity` in any case but `inf` only in lower case
+/// (`todouble("INF")` is null, `todouble("inf")` is Infinity).
 fn parse_real_text(text: &str) -> Option<f64> {
+    match text {
+        "inf" | "+inf" => return Some(f64::INFINITY),
+        "-inf" => return Some(f64::NEG_INFINITY),
+        "" => return None,
+        _ => {}
+    }
     match text.to_ascii_lowercase().as_str() {
         "nan" => Some(f64::NAN),
-        "inf" | "+inf" | "infinity" | "+infinity" => Some(f64::INFINITY),
-        "-inf" | "-infinity" => Some(f64::NEG_INFINITY),
-        "" => None,
+        "infinity" | "+infinity" => Some(f64::INFINITY),
+        "-infinity" => Some(f64::NEG_INFINITY),
+        lower if lower.contains("inf") || lower.contains("nan") => None,
         _ => text.parse().ok(),
     }
 }
@@ -327,6 +356,38 @@ mod tests {
             .await,
             ["550e8400-e29b-41d4-a716-446655440000"]
         );
+    }
+
+    #[tokio::test]
+    async fn numeric_text_conversions_match_the_oracle() {
+        let cases = [
+            ("toint", "0xFF", "255"),
+            ("tolong", "0x10", "16"),
+            ("tolong", "0xFFFFFFFFFFFFFFFF", "-1"),
+            ("toint", "-0x10", "null"),
+            ("toint", "0x7FFFFFFF", "2147483647"),
+            ("todouble", "  NaN  ", "NaN"),
+            ("todouble", "nan", "NaN"),
+            ("todouble", "INF", "null"),
+            ("todouble", "-inf", "-Infinity"),
+            ("todouble", "+Infinity", "Infinity"),
+            ("todouble", "1e400", "Infinity"),
+            ("todouble", "4.9e-324", "5E-324"),
+        ];
+        for (function, input, expected) in cases {
+            assert_eq!(
+                eval(function, vec![lit_str(input)]).await,
+                [expected],
+                "{function}({input})"
+            );
+        }
+        use datafusion::logical_expr::lit;
+        assert_eq!(
+            eval("tolong", vec![lit(9.223372036854776e18_f64)]).await,
+            ["-9223372036854775808"]
+        );
+        assert_eq!(eval("tolong", vec![lit(-9.99_f64)]).await, ["-9"]);
+        assert_eq!(eval("toint", vec![lit(true)]).await, ["1"]);
     }
 
     #[tokio::test]
