@@ -457,6 +457,18 @@ pub fn bin_i64(value: i64, size: i64) -> Option<i64> {
     Some(value.div_euclid(size) * size)
 }
 
+/// Kusto's `bin()` for datetimes: bins count from 0001-01-01 (tick 0), not from the Unix epoch,
+/// so `bin(datetime(1955-11-05), 7d)` is Monday 1955-10-31 as in the real engine.
+pub fn bin_datetime(nanos: i64, size: i64) -> Option<i64> {
+    if size <= 0 {
+        return None;
+    }
+    let origin = i128::from(UNIX_EPOCH_TICKS) * i128::from(NANOS_PER_TICK);
+    let shifted = i128::from(nanos) + origin;
+    let size = i128::from(size);
+    i64::try_from(shifted.div_euclid(size) * size - origin).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -607,6 +619,27 @@ mod tests {
         assert_eq!(
             format_datetime_pattern(dt("2020-06-15 13:45:09.05"), "ss.ff"),
             "09.05"
+        );
+    }
+
+    #[test]
+    fn datetime_bins_count_from_year_one() {
+        let bin = |text: &str, size: i64| bin_datetime(dt(text), size).map(format_datetime);
+        assert_eq!(
+            bin("1955-11-05 06:15:00", 7 * NANOS_PER_DAY).as_deref(),
+            Some("1955-10-31T00:00:00.0000000Z")
+        );
+        assert_eq!(
+            bin("1955-11-05 06:15:00", NANOS_PER_DAY).as_deref(),
+            Some("1955-11-05T00:00:00.0000000Z")
+        );
+        assert_eq!(
+            bin("1969-12-31 23:30:00", NANOS_PER_HOUR).as_deref(),
+            Some("1969-12-31T23:00:00.0000000Z")
+        );
+        assert_eq!(
+            bin("2020-06-15 13:45:00", 30 * NANOS_PER_MINUTE).as_deref(),
+            Some("2020-06-15T13:30:00.0000000Z")
         );
     }
 

@@ -19,8 +19,8 @@ use super::{
 };
 use crate::error::EngineError;
 use crate::time::{
-    NANOS_PER_DAY, NANOS_PER_HOUR, NANOS_PER_MINUTE, NANOS_PER_SECOND, Period, bin_i64, end_of,
-    format_datetime_pattern, start_of,
+    NANOS_PER_DAY, NANOS_PER_HOUR, NANOS_PER_MINUTE, NANOS_PER_SECOND, Period, bin_datetime,
+    bin_i64, end_of, format_datetime_pattern, start_of,
 };
 
 fn datetimes(call: &Call<'_>, index: usize) -> DFResult<TimestampNanosecondArray> {
@@ -111,14 +111,15 @@ fn bin_kernel(call: &Call<'_>) -> DFResult<ArrayRef> {
             } else {
                 timespans(call, 0)?.iter().collect()
             };
-            let binned = values
-                .iter()
-                .zip(sizes.iter())
-                .map(|(v, s)| bin_i64(v?, s?));
+            let pairs = values.iter().zip(sizes.iter());
             Ok(if value_type == KustoType::DateTime {
-                utc(binned.collect())
+                utc(pairs.map(|(v, s)| bin_datetime(v?, s?)).collect())
             } else {
-                Arc::new(binned.collect::<DurationNanosecondArray>())
+                Arc::new(
+                    pairs
+                        .map(|(v, s)| bin_i64(v?, s?))
+                        .collect::<DurationNanosecondArray>(),
+                )
             })
         }
         KustoType::Int | KustoType::Long
@@ -409,6 +410,18 @@ mod tests {
         assert_eq!(eval("floor", vec![lit(-1_i64), lit(5_i64)]).await, ["-5"]);
         let null_long = lit(ScalarValue::Int64(None));
         assert_eq!(eval("bin", vec![null_long, lit(5_i64)]).await, ["null"]);
+    }
+
+    #[tokio::test]
+    async fn datetime_bins_count_from_year_one() {
+        assert_eq!(
+            eval(
+                "bin",
+                vec![dt("1955-11-05 06:15:00"), span(7 * NANOS_PER_DAY)]
+            )
+            .await,
+            ["1955-10-31T00:00:00.0000000Z"]
+        );
     }
 
     #[tokio::test]
