@@ -273,8 +273,15 @@ impl<'a> Planner<'a> {
                 return Err(error("this sub-query has no input table", tabular.span));
             }
         };
+        // `| as Name` makes the table so far visible to the rest of the pipeline.
+        let mut scope: Option<Env> = None;
         for operator in &tabular.operators {
-            tab = self.plan_operator(tab, operator, env)?;
+            tab = self.plan_operator(tab, operator, scope.as_ref().unwrap_or(env))?;
+            if let OperatorKind::As { name, .. } = &operator.kind {
+                scope
+                    .get_or_insert_with(|| env.clone())
+                    .bind(&name.name, Binding::Tabular(tab.clone()));
+            }
         }
         Ok(tab)
     }
