@@ -295,6 +295,21 @@ pub fn ipv4_is_private(text: &str) -> Option<bool> {
     }))
 }
 
+/// Occurrences of `lookup` in `text`, overlapping ones included (`countof("aaaa", "aa")` is 3).
+fn count_overlapping(text: &str, lookup: &str) -> i64 {
+    if lookup.is_empty() {
+        return 0;
+    }
+    let mut count = 0;
+    let mut from = 0;
+    while let Some(found) = text[from..].find(lookup) {
+        count += 1;
+        let start = from + found;
+        from = start + text[start..].chars().next().map_or(1, char::len_utf8);
+    }
+    count
+}
+
 fn trim_kernel(start: bool, end: bool) -> super::Kernel {
     Arc::new(move |call| {
         let pattern = call.constant_string(0, "the regular expression")?;
@@ -607,6 +622,104 @@ pub(super) fn functions() -> Vec<KustoScalar> {
                     })
                     .collect();
                 Ok(Arc::new(result) as ArrayRef)
+            }),
+        ),
+        KustoScalar::new(
+            "strcat_delim",
+            3,
+            Some(65),
+            returns(KustoType::String),
+            Arc::new(|call| {
+                let delimiters = call.strings(0);
+                let parts: Vec<StringArray> =
+                    (1..call.args.len()).map(|i| call.strings(i)).collect();
+                Ok(strings_result((0..call.rows).map(|row| {
+                    let values: Vec<&str> = parts.iter().map(|p| p.value(row)).collect();
+                    values.join(delimiters.value(row))
+                })))
+            }),
+        ),
+        KustoScalar::new(
+            "countof",
+            2,
+            Some(3),
+            returns(KustoType::Long),
+            Arc::new(|call| {
+                let (values, lookups) = (call.strings(0), call.strings(1));
+                let kind = if call.args.len() > 2 {
+                    call.constant_string(2, "the kind (\"normal\" or \"regex\")")?
+                } else {
+                    "normal".to_string()
+                };
+                let counts: Int64Array = match kind.as_str() {
+                    "regex" => {
+                        let regex = constant_regex(call, 1)?;
+                        values
+                            .iter()
+                            .map(|v| Some(regex.find_iter(v.unwrap_or("")).count() as i64))
+                            .collect()
+                    }
+                    "normal" => (0..call.rows)
+                        .map(|row| Some(count_overlapping(values.value(row), lookups.value(row))))
+                        .collect(),
+                    other => {
+                        return Err(EngineError::InvalidArgument {
+                            name: call.name.to_string(),
+                            message: format!(
+                                "kind must be \"normal\" or \"regex\", got \"{other}\""
+                            ),
+                        }
+                        .into());
+                    }
+                };
+                Ok(Arc::new(counts) as ArrayRef)
+            }),
+        ),
+        KustoScalar::new(
+            "reverse",
+            1,
+            Some(1),
+            returns(KustoType::String),
+            Arc::new(|call| {
+                Ok(strings_result(
+                    call.strings(0)
+                        .iter()
+                        .map(|v| v.unwrap_or("").chars().rev().collect()),
+                ))
+            }),
+        ),
+        KustoScalar::new(
+            "string_size",
+            1,
+            Some(1),
+            returns(KustoType::Long),
+            Arc::new(|call| {
+                let sizes: Int64Array = call
+                    .strings(0)
+                    .iter()
+                    .map(|v| Some(v.unwrap_or("").len() as i64))
+                    .collect();
+                Ok(Arc::new(sizes) as ArrayRef)
+            }),
+        ),
+        KustoScalar::new(
+            "strrep",
+            2,
+            Some(3),
+            returns(KustoType::String),
+            Arc::new(|call| {
+                let values = call.strings(0);
+                let counts = call.longs(1)?;
+                let delimiters = if call.args.len() > 2 {
+                    Some(call.strings(2))
+                } else {
+                    None
+                };
+                Ok(strings_result((0..call.rows).map(|row| {
+                    let times = long_at(&counts, row).unwrap_or(0).clamp(0, 1 << 20) as usize;
+                    let delimiter = delimiters.as_ref().map_or("", |d| d.value(row));
+                    vec![values.value(row); times].join(delimiter)
+                })))
             }),
         ),
         KustoScalar::new(
@@ -1050,6 +1163,50 @@ mod tests {
         assert_eq!(
             eval_on_view(vec![r#""x""#, "{}"], KustoType::Dynamic, text).await,
             ["x", "{}"]
+        );
+    }
+
+    #[tokio::test]
+    async fn countof_reverse_strrep_and_strcat_delim() {
+        assert_eq!(
+            eval("countof", vec![lit_str("aaaa"), lit_str("aa")]).await,
+            ["3"]
+        );
+        assert_eq!(
+            eval(
+                "countof",
+                vec![lit_str("aaaa"), lit_str("aa"), lit_str("regex")]
+            )
+            .await,
+            ["2"]
+        );
+        assert_eq!(
+            eval("countof", vec![lit_str(r"double\\slash"), lit_str(r"\\")]).await,
+            ["1"]
+        );
+        assert_eq!(eval("reverse", vec![lit_str("Hello")]).await, ["olleH"]);
+        assert_eq!(eval("string_size", vec![lit_str("😀😀")]).await, ["8"]);
+        assert_eq!(
+            eval("strrep", vec![lit_str("ab"), lit(3_i64), lit_str(",")]).await,
+            ["ab,ab,ab"]
+        );
+        let delim = eval(
+            "strcat_delim",
+            vec![lit_str(":"), lit_str("World"), lit(5_i64), lit_str("WORLD")],
+        )
+        .await;
+        assert_eq!(delim, ["World:5:WORLD"]);
+        let bad = kcall(
+            "countof",
+            vec![lit_str("a"), lit_str("a"), lit_str("fuzzy")],
+        );
+        let err = crate::scalar::test_support::try_eval_expr(bad)
+            .await
+            .err()
+            .unwrap_or_default();
+        assert!(
+            err.contains("kind must be \"normal\" or \"regex\""),
+            "{err}"
         );
     }
 
