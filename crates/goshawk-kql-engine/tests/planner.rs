@@ -268,3 +268,14 @@ async fn parse_extracts_typed_captures() {
         "s,user,id,tail\nuser=bob id=42 rest,bob,42,rest\nnothing,,,\n"
     );
 }
+
+#[tokio::test]
+async fn summarize_expressions_over_aggregates_keep_their_place() {
+    let csv = run(
+        "datatable(k:string, ok:bool)[\"a\",true, \"a\",false, \"b\",true] \
+                   | summarize n = count(), pct = 100.0 * countif(ok) / count(), m = max(k) by k \
+                   | order by k asc",
+    )
+    .await;
+    assert_eq!(csv, "k,n,pct,m\na,2,50,a\nb,1,100,b\n");
+}

@@ -120,6 +120,11 @@ const AGGREGATES: &[&str] = &[
     "make_list_if",
 ];
 
+/// Whether `name` is an aggregation function (valid only in summarize and friends).
+pub(crate) fn is_aggregate(name: &str) -> bool {
+    AGGREGATES.contains(&name)
+}
+
 impl Planner<'_> {
     pub(crate) fn now_literal(&self) -> Typed {
         typed_lit(datetime_value(Some(self.now_nanos)), KustoType::DateTime)

@@ -633,12 +633,39 @@ impl Planner<'_> {
             output.push(KustoColumn::new(name, typed.ty));
         }
         let mut aggregate_exprs = Vec::new();
+        let mut post: Vec<(String, ast::Expr, Vec<KustoColumn>)> = Vec::new();
         for item in aggregates {
-            let ExprKind::Call(call) = &item.expr.kind else {
-                return Err(unsupported(
-                    "a summarize expression that is not a single aggregation call",
-                    item.expr.span,
-                ));
+            let call = match &item.expr.kind {
+                ExprKind::Call(call) if super::expr::is_aggregate(&call.name.name) => call,
+                _ => {
+                    // An expression over aggregates (`countif(x) * 100 / count()`): compute
+                    // each aggregate as a hidden column, then the expression over them.
+                    let mut rewritten = item.expr.clone();
+                    let mut calls = Vec::new();
+                    extract_aggregates(&mut rewritten, &mut calls);
+                    if calls.is_empty() {
+                        return Err(error(
+                            "a summarize expression must use an aggregation function",
+                            item.expr.span,
+                        ));
+                    }
+                    let mut hidden = Vec::new();
+                    for (hidden_name, call) in calls {
+                        let lowered = self.lower_aggregate(&call, &tab.columns, env)?;
+                        aggregate_exprs.push(named(lowered.expr, &hidden_name, lowered.ty));
+                        hidden.push(KustoColumn::new(hidden_name, lowered.ty));
+                    }
+                    let name = match self.single_name(item)? {
+                        Some(name) => name.to_string(),
+                        None => {
+                            unnamed += 1;
+                            format!("Column{unnamed}")
+                        }
+                    };
+                    taken.push(name.clone());
+                    post.push((name, rewritten, hidden));
+                    continue;
+                }
             };
             if matches!(call.name.name.as_str(), "arg_max" | "arg_min") {
                 let explicit = self.single_name(item)?.map(str::to_string);
@@ -680,11 +707,38 @@ impl Planner<'_> {
             LogicalPlanBuilder::from(tab.plan).aggregate(group_exprs, aggregate_exprs),
             span,
         )?;
-        Ok(Tab {
+        if post.is_empty() {
+            return Ok(Tab {
+                plan,
+                columns: output,
+                render: tab.render,
+            });
+        }
+        // Second step: the expressions over aggregates, in their place among the columns.
+        let mut visible: Vec<KustoColumn> = output.clone();
+        for (_, _, hidden) in &post {
+            visible.extend(hidden.iter().cloned());
+        }
+        let aggregated = Tab {
             plan,
-            columns: output,
+            columns: visible.clone(),
             render: tab.render,
-        })
+        };
+        let mut items: Vec<(Expr, KustoColumn)> =
+            output.iter().map(|c| (col(&c.name), c.clone())).collect();
+        for (name, rewritten, _) in &post {
+            let typed = self.lower_expr(rewritten, &visible, env)?;
+            items.push((typed.expr, KustoColumn::new(name, typed.ty)));
+        }
+        // Keep Kusto's column order: by-columns, then the aggregates as written.
+        let order: Vec<String> = by_and_aggregate_names(&output, &post, aggregates, self)?;
+        items.sort_by_key(|(_, c)| {
+            order
+                .iter()
+                .position(|n| n == &c.name)
+                .unwrap_or(usize::MAX)
+        });
+        self.project_tab(aggregated, items, span)
     }
 
     /// `arg_max(x, a, b)` / `arg_min(x, *)`: the extreme of `x` and the other columns of the
@@ -1989,4 +2043,81 @@ impl Planner<'_> {
         };
         self.project_tab(tab, items, span)
     }
+}
+
+/// Replaces every aggregation call inside `expr` by a reference to a hidden column, collecting
+/// the calls with the hidden names.
+fn extract_aggregates(expr: &mut ast::Expr, calls: &mut Vec<(String, ast::FunctionCall)>) {
+    match &mut expr.kind {
+        ExprKind::Call(call) if super::expr::is_aggregate(&call.name.name) => {
+            let name = format!("__goshawk_aggregate{}", calls.len());
+            calls.push((name.clone(), call.clone()));
+            expr.kind = ExprKind::Name(ast::Ident {
+                name,
+                span: expr.span,
+            });
+        }
+        ExprKind::Call(call) => {
+            for argument in &mut call.args {
+                extract_aggregates(&mut argument.value, calls);
+            }
+        }
+        ExprKind::Paren(inner) => extract_aggregates(inner, calls),
+        ExprKind::Unary { operand, .. } => extract_aggregates(operand, calls),
+        ExprKind::Binary { left, right, .. } => {
+            extract_aggregates(left, calls);
+            extract_aggregates(right, calls);
+        }
+        ExprKind::Member { target, .. } => extract_aggregates(target, calls),
+        ExprKind::Index { target, index } => {
+            extract_aggregates(target, calls);
+            extract_aggregates(index, calls);
+        }
+        ExprKind::InList { value, list, .. } => {
+            extract_aggregates(value, calls);
+            for element in list {
+                extract_aggregates(element, calls);
+            }
+        }
+        ExprKind::Between {
+            value, low, high, ..
+        } => {
+            extract_aggregates(value, calls);
+            extract_aggregates(low, calls);
+            extract_aggregates(high, calls);
+        }
+        _ => {}
+    }
+}
+
+/// The output column names of a summarize in Kusto's order: by-columns first, then one or
+/// more per aggregate item, as written.
+fn by_and_aggregate_names(
+    output: &[KustoColumn],
+    post: &[(String, ast::Expr, Vec<KustoColumn>)],
+    aggregates: &[NamedExpr],
+    _planner: &Planner<'_>,
+) -> PlanResult<Vec<String>> {
+    // `output` already holds the by-columns and the direct aggregates in order; the computed
+    // items go where they were written: insert each after the columns of the items before it.
+    let mut names: Vec<String> = output.iter().map(|c| c.name.clone()).collect();
+    let direct_count = |upto: usize| -> usize {
+        aggregates[..upto]
+            .iter()
+            .filter(|a| matches!(&a.expr.kind, ExprKind::Call(c) if super::expr::is_aggregate(&c.name.name)))
+            .count()
+    };
+    let by_count = output.len() - direct_count(aggregates.len());
+    let mut computed = post.iter();
+    let mut inserted = 0;
+    for (index, item) in aggregates.iter().enumerate() {
+        let direct =
+            matches!(&item.expr.kind, ExprKind::Call(c) if super::expr::is_aggregate(&c.name.name));
+        if !direct && let Some((name, _, _)) = computed.next() {
+            let at = (by_count + direct_count(index) + inserted).min(names.len());
+            names.insert(at, name.clone());
+            inserted += 1;
+        }
+    }
+    Ok(names)
 }
