@@ -432,6 +432,7 @@ impl Accumulator for DCount {
 #[derive(Debug)]
 struct ArgExtreme {
     maximum: bool,
+    by_type: DataType,
     best_by: Option<ArrayRef>,
     best_value: Option<ArrayRef>,
     value_type: DataType,
@@ -509,12 +510,41 @@ impl Accumulator for ArgExtreme {
     fn state(&mut self) -> DFResult<Vec<ScalarValue>> {
         let by = match &self.best_by {
             Some(by) => ScalarValue::try_from_array(by, 0)?,
-            None => ScalarValue::Null,
+            None => ScalarValue::try_from(&self.by_type)?,
         };
         Ok(vec![by, self.evaluate()?])
     }
     fn merge_batch(&mut self, states: &[ArrayRef]) -> DFResult<()> {
         self.consider(&states[0], &states[1])
+    }
+}
+
+/// `minif(x, predicate)` / `maxif(x, predicate)`: the extreme non-null `x` among rows where the
+/// predicate is true (null when there is none).
+#[derive(Debug)]
+struct ExtremeIf {
+    inner: ArgExtreme,
+    types: Vec<KustoType>,
+}
+
+impl Accumulator for ExtremeIf {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> DFResult<()> {
+        let mask = to_bool_array(&values[1], self.types[1])?;
+        let selected: BooleanArray = mask.iter().map(|m| Some(m == Some(true))).collect();
+        let kept = arrow::compute::filter(values[0].as_ref(), &selected)?;
+        self.inner.consider(&kept, &kept)
+    }
+    fn evaluate(&mut self) -> DFResult<ScalarValue> {
+        self.inner.evaluate()
+    }
+    fn size(&self) -> usize {
+        self.inner.size()
+    }
+    fn state(&mut self) -> DFResult<Vec<ScalarValue>> {
+        self.inner.state()
+    }
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> DFResult<()> {
+        self.inner.merge_batch(states)
     }
 }
 
@@ -749,6 +779,7 @@ fn arg_extreme(name: &'static str, maximum: bool) -> KustoAggregate {
         Arc::new(move |call: &AggregateCall| {
             Ok(Box::new(ArgExtreme {
                 maximum,
+                by_type: call.arrow_types.first().cloned().unwrap_or(DataType::Null),
                 best_by: None,
                 best_value: None,
                 value_type: call.return_field.data_type().clone(),
@@ -768,6 +799,44 @@ fn arg_extreme(name: &'static str, maximum: bool) -> KustoAggregate {
                         .with_nullable(true),
                 )
             })
+            .collect()
+    }))
+}
+
+fn extreme_if(name: &'static str, maximum: bool) -> KustoAggregate {
+    KustoAggregate::new(
+        name,
+        2,
+        Some(2),
+        Arc::new(|_, args| Ok(args.first().copied().unwrap_or(KustoType::Dynamic))),
+        Arc::new(move |call: &AggregateCall| {
+            Ok(Box::new(ExtremeIf {
+                inner: ArgExtreme {
+                    maximum,
+                    by_type: call.arrow_types.first().cloned().unwrap_or(DataType::Null),
+                    best_by: None,
+                    best_value: None,
+                    value_type: call.return_field.data_type().clone(),
+                },
+                types: call.types.clone(),
+            }) as Box<dyn Accumulator>)
+        }),
+    )
+    .with_field_rule(same_field_as(0, name))
+    .with_state_rule(Arc::new(|inputs: &[FieldRef]| {
+        // The state is (best, best): the layout arg_max uses with `by` and `value` equal.
+        let value = inputs
+            .first()
+            .map(|f| f.as_ref().clone().with_nullable(true));
+        value
+            .into_iter()
+            .flat_map(|f| {
+                [
+                    f.clone().with_name("by[state]"),
+                    f.with_name("value[state]"),
+                ]
+            })
+            .map(Arc::new)
             .collect()
     }))
 }
@@ -872,6 +941,8 @@ pub(super) fn functions() -> Vec<KustoAggregate> {
         dcount("dcountif", true),
         arg_extreme("arg_max", true),
         arg_extreme("arg_min", false),
+        extreme_if("maxif", true),
+        extreme_if("minif", false),
         percentile("percentile"),
     ]
 }

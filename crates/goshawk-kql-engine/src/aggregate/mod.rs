@@ -38,6 +38,8 @@ pub struct AggregateCall {
     pub name: String,
     /// The Kusto type of each argument.
     pub types: Vec<KustoType>,
+    /// The Arrow type of each argument.
+    pub arrow_types: Vec<DataType>,
     /// The value of each argument that is a literal.
     pub constants: Vec<Option<ScalarValue>>,
     /// The result field the planner expects.
@@ -273,6 +275,11 @@ impl AggregateUDFImpl for KustoAggregate {
 fn aggregate_call(name: &str, acc_args: &AccumulatorArgs) -> AggregateCall {
     AggregateCall {
         name: name.to_string(),
+        arrow_types: acc_args
+            .expr_fields
+            .iter()
+            .map(|f| f.data_type().clone())
+            .collect(),
         types: acc_args
             .expr_fields
             .iter()

@@ -483,3 +483,19 @@ async fn grouped_sums_and_averages_keep_kusto_empty_rules() {
         ["a|3|1.5|1.5|1|2", "b|5|5|2|NaN|0", "c|0|NaN|0|NaN|0"]
     );
 }
+
+#[tokio::test]
+async fn minif_and_maxif_respect_the_predicate() {
+    let v = longs((1..=10).map(Some).chain([None]).collect());
+    let rows = summarize(
+        vec![("v", KustoType::Long, v)],
+        vec![],
+        vec![
+            agg("minif", vec![col("v"), col("v").gt(lit(5_i64))]),
+            agg("maxif", vec![col("v"), col("v").gt(lit(5_i64))]),
+            agg("maxif", vec![col("v"), col("v").gt(lit(50_i64))]).alias("none"),
+        ],
+    )
+    .await;
+    assert_eq!(rows, ["6|10|null"]);
+}
