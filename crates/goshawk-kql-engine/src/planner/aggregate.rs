@@ -131,6 +131,10 @@ impl Planner<'_> {
                     KustoType::Long,
                 )
             }
+            "count_distinct" => {
+                arity(1, 1)?;
+                (agg::count_distinct(lower(0)?.expr), KustoType::Long)
+            }
             "dcount" | "dcountif" => {
                 if name == "dcount" {
                     arity(1, 2)?
@@ -223,6 +227,18 @@ impl Planner<'_> {
                         .map_err(|e| super::df_error(e, call.span))?;
                 }
                 (expr, value.ty)
+            }
+            "stdevp" | "variancep" => {
+                arity(1, 1)?;
+                let value = lower(0)?;
+                numeric(&value, 0)?;
+                let value = convert_to(value, KustoType::Real);
+                let expr = if name == "stdevp" {
+                    agg::stddev_pop(value.expr)
+                } else {
+                    agg::var_pop(value.expr)
+                };
+                (coalesce(vec![expr, lit(0.0_f64)]), KustoType::Real)
             }
             "stdev" | "variance" => {
                 arity(1, 1)?;

@@ -112,6 +112,9 @@ const AGGREGATES: &[&str] = &[
     "any",
     "stdev",
     "variance",
+    "stdevp",
+    "variancep",
+    "count_distinct",
     "percentile",
     "percentiles",
     "minif",
@@ -176,6 +179,29 @@ impl Planner<'_> {
                         Ok(Typed { expr, ty: inner.ty })
                     }
                 }
+            }
+            // `* has "x"`: the operator applied to every column, any match counts.
+            ExprKind::Binary { op, left, right } if left.kind == ExprKind::Star => {
+                let right = self.lower_expr(right, columns, env)?;
+                let mut any: Option<Expr> = None;
+                for column in columns {
+                    let value = convert_to(
+                        Typed {
+                            expr: col(&column.name),
+                            ty: column.ty,
+                        },
+                        KustoType::String,
+                    );
+                    let test = self.lower_binary(op.value, value, right.clone(), op.span)?;
+                    any = Some(match any {
+                        None => test.expr,
+                        Some(acc) => acc.or(test.expr),
+                    });
+                }
+                Ok(Typed {
+                    expr: any.unwrap_or_else(|| lit(false)),
+                    ty: KustoType::Bool,
+                })
             }
             ExprKind::Binary { op, left, right } => {
                 let left = self.lower_expr(left, columns, env)?;

@@ -76,10 +76,24 @@ pub(crate) fn implicit_name(expr: &ast::Expr) -> Option<String> {
     }
 }
 
-/// The name Kusto derives from a function call over one column: `tostring(tag)` is `tag`.
+/// The name Kusto derives from a conversion of one column: `tostring(tag)` is `tag` (other
+/// functions, like `isnull(x)`, give no name).
 pub(crate) fn call_column_name(expr: &ast::Expr) -> Option<String> {
+    const CONVERSIONS: &[&str] = &[
+        "tostring",
+        "toint",
+        "tolong",
+        "toreal",
+        "todouble",
+        "todecimal",
+        "tobool",
+        "toboolean",
+        "todatetime",
+        "totimespan",
+        "toguid",
+    ];
     match &expr.kind {
-        ExprKind::Call(call) => call
+        ExprKind::Call(call) if CONVERSIONS.contains(&call.name.name.as_str()) => call
             .args
             .iter()
             .find_map(|a| implicit_name(&a.value).or_else(|| call_column_name(&a.value))),

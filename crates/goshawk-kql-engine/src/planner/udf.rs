@@ -378,7 +378,8 @@ impl ScalarUDFImpl for MvItems {
         let null_input = args.args[0].data_type() == DataType::Null;
         let (texts, scalar) = text_arg(&args)?;
         let items_of = |row: usize| -> Vec<Option<Value>> {
-            if null_input || texts.is_null(row) {
+            // Kusto's tostring() of a dynamic null is "", and no dynamic value is stored as "".
+            if null_input || texts.is_null(row) || texts.value(row).is_empty() {
                 return vec![None];
             }
             let text = texts.value(row);
