@@ -41,6 +41,7 @@ fn name_prefix(function: &str) -> &str {
         "make_set" | "makeset" | "make_set_if" => "set",
         "make_list" | "makelist" | "make_list_if" => "list",
         "take_any" | "any" => "any",
+        "make_bag" | "make_bag_if" => "bag",
         other => other,
     }
 }
@@ -310,8 +311,45 @@ impl Planner<'_> {
                 }
                 (expr, KustoType::Dynamic)
             }
-            "arg_max" | "arg_min" | "percentile" | "percentiles" | "make_bag" | "hll"
-            | "tdigest" | "dcount_hll" | "binary_all_or" | "binary_all_and" => {
+            "make_bag" | "make_bag_if" => {
+                let conditional = name == "make_bag_if";
+                if conditional {
+                    arity(2, 3)?
+                } else {
+                    arity(1, 2)?
+                }
+                let value = lower(0)?;
+                if value.ty != KustoType::Dynamic {
+                    return Err(error(
+                        format!(
+                            "{name}(): argument 1 has type {}, expected a dynamic property bag",
+                            value.ty
+                        ),
+                        args[0].span,
+                    ));
+                }
+                let udaf = Arc::new(AggregateUDF::new_from_impl(MakeBag {
+                    signature: Signature::any(1, Volatility::Immutable),
+                }));
+                let mut expr = Expr::AggregateFunction(AggregateFunction::new_udf(
+                    udaf,
+                    vec![value.expr],
+                    false,
+                    None,
+                    vec![],
+                    None,
+                ));
+                if conditional {
+                    let p = predicate(1)?;
+                    expr = expr
+                        .filter(p)
+                        .build()
+                        .map_err(|e| super::df_error(e, call.span))?;
+                }
+                (expr, KustoType::Dynamic)
+            }
+            "arg_max" | "arg_min" | "percentile" | "percentiles" | "hll" | "tdigest"
+            | "dcount_hll" | "binary_all_or" | "binary_all_and" => {
                 return Err(unsupported(
                     &format!("the aggregation function '{name}'"),
                     call.name.span,
@@ -472,6 +510,102 @@ impl Accumulator for CollectionAccumulator {
                 for item in items {
                     self.push_one(item);
                 }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `make_bag`: the union of the property bags of a group (values that are not bags are
+/// skipped; for a key seen twice the first value is kept).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct MakeBag {
+    signature: Signature,
+}
+
+impl AggregateUDFImpl for MakeBag {
+    fn name(&self) -> &str {
+        "make_bag"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _: &[DataType]) -> DFResult<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn return_field(&self, _: &[FieldRef]) -> DFResult<FieldRef> {
+        Ok(Arc::new(KustoType::Dynamic.field("make_bag")))
+    }
+
+    fn accumulator(&self, _: AccumulatorArgs) -> DFResult<Box<dyn Accumulator>> {
+        Ok(Box::new(BagAccumulator {
+            bag: serde_json::Map::new(),
+        }))
+    }
+
+    fn state_fields(&self, args: StateFieldsArgs) -> DFResult<Vec<FieldRef>> {
+        Ok(vec![Arc::new(Field::new(
+            format!("{}_bag", args.name),
+            DataType::Utf8,
+            true,
+        ))])
+    }
+}
+
+#[derive(Debug)]
+struct BagAccumulator {
+    bag: serde_json::Map<String, Value>,
+}
+
+impl BagAccumulator {
+    fn merge_text(&mut self, text: &str) {
+        if let Ok(Value::Object(entries)) = serde_json::from_str::<Value>(text) {
+            for (key, value) in entries {
+                self.bag.entry(key).or_insert(value);
+            }
+        }
+    }
+
+    fn text(&self) -> String {
+        Value::Object(self.bag.clone()).to_string()
+    }
+}
+
+impl Accumulator for BagAccumulator {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> DFResult<()> {
+        let Some(array) = values.first() else {
+            return Ok(());
+        };
+        for row in 0..array.len() {
+            if let Some(text) = crate::format::string_value(array.as_ref(), row) {
+                self.merge_text(text);
+            }
+        }
+        Ok(())
+    }
+
+    fn evaluate(&mut self) -> DFResult<ScalarValue> {
+        Ok(ScalarValue::Utf8(Some(self.text())))
+    }
+
+    fn size(&self) -> usize {
+        size_of_val(self) + self.bag.len() * 64
+    }
+
+    fn state(&mut self) -> DFResult<Vec<ScalarValue>> {
+        Ok(vec![ScalarValue::Utf8(Some(self.text()))])
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> DFResult<()> {
+        let Some(array) = states.first() else {
+            return Ok(());
+        };
+        for row in 0..array.len() {
+            if let Some(text) = crate::format::string_value(array.as_ref(), row) {
+                self.merge_text(text);
             }
         }
         Ok(())
