@@ -283,11 +283,14 @@ enum CollectKind {
     Bag,
 }
 
-/// `make_set`, `make_list`, `make_bag` and their `_if` forms. Nulls are skipped, "" is kept;
-/// a set flattens array inputs; order is first seen.
+/// `make_set`, `make_list`, `make_bag`, their `_if` forms and `make_list_with_nulls`. As in the
+/// real engine: a dynamic array input contributes its elements (one level); nulls of typed
+/// columns are skipped, but `make_list` keeps dynamic nulls and `make_list_with_nulls` keeps all
+/// nulls; sets skip nulls and keep ""; order is first seen.
 #[derive(Debug)]
 struct Collect {
     kind: CollectKind,
+    keep_nulls: bool,
     max_size: usize,
     predicate: Option<usize>,
     types: Vec<KustoType>,
@@ -297,25 +300,35 @@ struct Collect {
 }
 
 impl Collect {
+    /// Adds one input value (array inputs are flattened one level).
     fn push(&mut self, value: Value) {
+        match (self.kind, value) {
+            (CollectKind::Bag, value) => self.push_item(value),
+            (_, Value::Array(elements)) => {
+                for element in elements {
+                    self.push_item(element);
+                }
+            }
+            (_, value) => self.push_item(value),
+        }
+    }
+
+    /// Adds one element of the result (partial states merge through here).
+    fn push_item(&mut self, value: Value) {
         match self.kind {
             CollectKind::List => {
                 if self.items.len() < self.max_size {
                     self.items.push(value);
                 }
             }
-            CollectKind::Set => match value {
-                Value::Array(elements) => {
-                    for element in elements {
-                        self.push(element);
-                    }
+            CollectKind::Set => {
+                if !value.is_null()
+                    && self.items.len() < self.max_size
+                    && self.seen.insert(value.to_string())
+                {
+                    self.items.push(value);
                 }
-                value => {
-                    if self.items.len() < self.max_size && self.seen.insert(value.to_string()) {
-                        self.items.push(value);
-                    }
-                }
-            },
+            }
             CollectKind::Bag => {
                 if let Value::Object(map) = value {
                     for (key, v) in map {
@@ -327,6 +340,12 @@ impl Collect {
                 }
             }
         }
+    }
+
+    /// Whether a null input is collected: dynamic nulls go into lists, typed nulls only into
+    /// `make_list_with_nulls`.
+    fn keeps_null(&self, ty: KustoType) -> bool {
+        self.kind == CollectKind::List && (self.keep_nulls || ty == KustoType::Dynamic)
     }
 
     fn result(&self) -> Value {
@@ -353,7 +372,7 @@ impl Accumulator for Collect {
                 continue;
             }
             let value = json_value_at(array.as_ref(), row, ty);
-            if !value.is_null() {
+            if !value.is_null() || self.keeps_null(ty) {
                 self.push(value);
             }
         }
@@ -376,9 +395,8 @@ impl Accumulator for Collect {
             match (self.kind, value) {
                 (CollectKind::Bag, bag) => self.push(bag),
                 (_, Value::Array(items)) => {
-                    // push() keeps list items whole and flattens set items, as on input.
                     for item in items {
-                        self.push(item);
+                        self.push_item(item);
                     }
                 }
                 _ => return Err(corrupt("make_set")),
@@ -676,6 +694,7 @@ fn new_collect(
 ) -> Collect {
     Collect {
         kind,
+        keep_nulls: call.name == "make_list_with_nulls",
         max_size,
         predicate: with_predicate.then_some(1),
         types: call.types.clone(),
@@ -935,6 +954,7 @@ pub(super) fn functions() -> Vec<KustoAggregate> {
         collect("make_set_if", CollectKind::Set, true),
         collect("make_list", CollectKind::List, false),
         collect("make_list_if", CollectKind::List, true),
+        collect("make_list_with_nulls", CollectKind::List, false),
         collect("make_bag", CollectKind::Bag, false),
         collect("make_bag_if", CollectKind::Bag, true),
         dcount("dcount", false),
@@ -1287,6 +1307,7 @@ impl CollectGroups {
     fn fresh(&self) -> Collect {
         Collect {
             kind: self.template.kind,
+            keep_nulls: self.template.keep_nulls,
             max_size: self.template.max_size,
             predicate: self.template.predicate,
             types: Vec::new(),
@@ -1326,7 +1347,7 @@ impl GroupsAccumulator for CollectGroups {
                 continue;
             }
             let value = json_value_at(array.as_ref(), row, ty);
-            if !value.is_null() {
+            if !value.is_null() || target.keeps_null(ty) {
                 target.push(value);
             }
         }
@@ -1366,7 +1387,9 @@ impl GroupsAccumulator for CollectGroups {
             let target = &mut self.groups[group];
             match (target.kind, value) {
                 (CollectKind::Bag, bag) => target.push(bag),
-                (_, Value::Array(items)) => items.into_iter().for_each(|item| target.push(item)),
+                (_, Value::Array(items)) => {
+                    items.into_iter().for_each(|item| target.push_item(item))
+                }
                 _ => return Err(corrupt("make_set")),
             }
         }
