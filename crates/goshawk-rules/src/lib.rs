@@ -1,9 +1,14 @@
-//! Detection content: reading the query out of Microsoft Sentinel YAML and Elastic detection-rule
-//! TOML files, with enough position information to point a KQL diagnostic at the right line of
-//! the rule file.
+//! Detection content: Microsoft Sentinel YAML (hunting queries, analytic rules) and Elastic
+//! detection-rule TOML, anomaly-detection job and datafeed JSON, loaded with every field kept;
+//! and the query of a rule file with enough position information to point a KQL diagnostic at
+//! the right line of that file.
 
+pub mod elastic;
 mod embedded;
+mod load;
+pub mod sentinel;
 
 pub use embedded::{EmbeddedQuery, QueryLocation, RuleFileError, RuleFormat, extract_query};
+pub use load::{LoadedRule, RuleDocument, RuleLoadError, load_file, load_paths};
 
 pub mod builtin;
