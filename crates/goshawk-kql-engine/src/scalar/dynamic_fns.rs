@@ -211,6 +211,54 @@ pub(super) fn functions() -> Vec<KustoScalar> {
             arrays.iter().flatten().cloned().collect()
         }),
         KustoScalar::new(
+            "bag_merge",
+            2,
+            Some(64),
+            returns(KustoType::Dynamic),
+            Arc::new(|call| {
+                let columns: Vec<Vec<Value>> =
+                    (0..call.args.len()).map(|i| json_values(call, i)).collect();
+                Ok(dynamic_result((0..call.rows).map(|row| {
+                    // The first bag that has a key wins, as in the real engine.
+                    let mut merged = Map::new();
+                    for column in &columns {
+                        for (key, value) in column[row].as_object()? {
+                            merged.entry(key.clone()).or_insert_with(|| value.clone());
+                        }
+                    }
+                    Some(Value::Object(merged))
+                })))
+            }),
+        ),
+        KustoScalar::new(
+            "zip",
+            2,
+            Some(16),
+            returns(KustoType::Dynamic),
+            Arc::new(|call| {
+                let columns: Vec<Vec<Value>> =
+                    (0..call.args.len()).map(|i| json_values(call, i)).collect();
+                Ok(dynamic_result((0..call.rows).map(|row| {
+                    let arrays: Vec<&Vec<Value>> = columns
+                        .iter()
+                        .map(|c| c[row].as_array())
+                        .collect::<Option<_>>()?;
+                    let longest = arrays.iter().map(|a| a.len()).max().unwrap_or(0);
+                    let zipped = (0..longest)
+                        .map(|i| {
+                            Value::Array(
+                                arrays
+                                    .iter()
+                                    .map(|a| a.get(i).cloned().unwrap_or(Value::Null))
+                                    .collect(),
+                            )
+                        })
+                        .collect();
+                    Some(Value::Array(zipped))
+                })))
+            }),
+        ),
+        KustoScalar::new(
             "dynamic_path",
             1,
             None,
@@ -309,6 +357,27 @@ mod tests {
             odd.err()
                 .unwrap_or_default()
                 .contains("expects key/value pairs")
+        );
+    }
+
+    #[tokio::test]
+    async fn bag_merge_keeps_the_first_value_and_zip_pairs_elements() {
+        let merged = eval(
+            "bag_merge",
+            vec![
+                json(r#"{"a":1,"b":2}"#),
+                json(r#"{"b":{"nested":true},"c":3}"#),
+            ],
+        )
+        .await;
+        assert_eq!(merged, [r#"{"a":1,"b":2,"c":3}"#]);
+        assert_eq!(
+            eval("zip", vec![json("[1,2,3]"), json("[4,5,6]")]).await,
+            ["[[1,4],[2,5],[3,6]]"]
+        );
+        assert_eq!(
+            eval("zip", vec![json("[1,2]"), json("[4]")]).await,
+            ["[[1,4],[2,null]]"]
         );
     }
 
