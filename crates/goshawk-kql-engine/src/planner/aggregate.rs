@@ -61,7 +61,23 @@ impl Planner<'_> {
         let first_column = args
             .first()
             .and_then(|a| super::ops::implicit_name(a).or_else(|| super::ops::call_column_name(a)));
+        let percent_text = match args.get(1).map(|a| &a.kind) {
+            Some(ast::ExprKind::Literal(ast::Literal {
+                kind: ast::LiteralKind::Long(v),
+                ..
+            })) => Some(v.to_string()),
+            Some(ast::ExprKind::Literal(ast::Literal {
+                kind: ast::LiteralKind::Real(v),
+                ..
+            })) => Some(v.to_string()),
+            _ => None,
+        };
         let default_name = match (name, &first_column) {
+            ("percentile" | "percentiles", _) => crate::registry::default_column_name(
+                name,
+                first_column.as_deref(),
+                percent_text.as_deref(),
+            ),
             ("take_any" | "any", Some(column)) => column.clone(),
             (_, Some(column)) => format!("{}_{column}", name_prefix(name)),
             _ => format!("{}_", name_prefix(name)),
@@ -348,18 +364,50 @@ impl Planner<'_> {
                 }
                 (expr, KustoType::Dynamic)
             }
-            "arg_max" | "arg_min" | "percentile" | "percentiles" | "hll" | "tdigest"
-            | "dcount_hll" | "binary_all_or" | "binary_all_and" => {
+            "percentiles" | "percentile" if args.len() == 2 => {
+                let entry = crate::registry::resolve("percentile")
+                    .map_err(|e| error(e.to_string(), call.name.span))?;
+                let value = lower(0)?;
+                let percent = lower(1)?;
+                let ty = entry
+                    .return_type(&[value.ty, percent.ty])
+                    .map_err(|e| error(e.to_string(), call.span))?;
+                let expr = entry
+                    .call(vec![value.expr, percent.expr], self.now_nanos)
+                    .map_err(|e| error(e.to_string(), call.span))?;
+                (expr, ty)
+            }
+            "arg_max" | "arg_min" | "percentiles" => {
                 return Err(unsupported(
-                    &format!("the aggregation function '{name}'"),
+                    &format!("'{name}' inside an expression or with several results here"),
                     call.name.span,
                 ));
             }
             _ => {
-                return Err(error(
-                    format!("unknown aggregation function '{name}'"),
-                    call.name.span,
-                ));
+                // Everything else comes from the function library's registry.
+                let entry = crate::registry::lookup(name)
+                    .filter(|e| e.kind() == crate::registry::FunctionKind::Aggregate)
+                    .ok_or_else(|| {
+                        error(
+                            format!("unknown aggregation function '{name}'"),
+                            call.name.span,
+                        )
+                    })?;
+                let mut lowered = Vec::with_capacity(args.len());
+                for index in 0..args.len() {
+                    lowered.push(lower(index)?);
+                }
+                let types: Vec<KustoType> = lowered.iter().map(|t| t.ty).collect();
+                let ty = entry
+                    .return_type(&types)
+                    .map_err(|e| error(e.to_string(), call.span))?;
+                let expr = entry
+                    .call(
+                        lowered.into_iter().map(|t| t.expr).collect(),
+                        self.now_nanos,
+                    )
+                    .map_err(|e| error(e.to_string(), call.span))?;
+                (expr, ty)
             }
         };
         Ok(Aggregate {

@@ -126,6 +126,8 @@ const AGGREGATES: &[&str] = &[
 /// Whether `name` is an aggregation function (valid only in summarize and friends).
 pub(crate) fn is_aggregate(name: &str) -> bool {
     AGGREGATES.contains(&name)
+        || crate::registry::lookup(name)
+            .is_some_and(|e| e.kind() == crate::registry::FunctionKind::Aggregate)
 }
 
 impl Planner<'_> {
@@ -673,7 +675,7 @@ impl Planner<'_> {
             return self
                 .inline_scalar_function(name, def, captured, &call.args, columns, env, call.span);
         }
-        if AGGREGATES.contains(&name) {
+        if is_aggregate(name) {
             return Err(error(
                 format!("aggregation function '{name}' is only allowed in summarize"),
                 call.name.span,
