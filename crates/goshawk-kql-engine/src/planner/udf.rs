@@ -64,7 +64,13 @@ pub fn canonical(name: &str) -> &str {
 }
 
 pub fn lookup(name: &str) -> Option<Arc<ScalarUDF>> {
-    library().get(canonical(name)).cloned()
+    library().get(canonical(name)).cloned().or_else(|| {
+        // The registry knows the library's deprecated aliases.
+        crate::registry::lookup(name)
+            .filter(|entry| !entry.needs_now())
+            .and_then(|entry| entry.scalar_udf())
+            .map(|udf| Arc::new(udf.clone()))
+    })
 }
 
 pub fn function_names() -> Vec<String> {
