@@ -279,3 +279,12 @@ async fn summarize_expressions_over_aggregates_keep_their_place() {
     .await;
     assert_eq!(csv, "k,n,pct,m\na,2,50,a\nb,1,100,b\n");
 }
+
+#[tokio::test]
+async fn parse_kv_reads_the_first_value_of_each_key() {
+    let csv = run("datatable(s:string)[' kv1 = 11 ; kv2 = x y ; kv1 = 3', 'none'] \
+                   | parse-kv s as (kv1:int, kv2:string) with (pair_delimiter=';', kv_delimiter='=') \
+                   | project kv1, kv2")
+        .await;
+    assert_eq!(csv, "kv1,kv2\n11,x y\n,\n");
+}
