@@ -16,8 +16,7 @@ use serde_json::{Map, Value};
 
 use crate::convert::{self, Cell};
 
-/// The dynamic column goshawk-types appends to every lake schema (not re-exported by that crate).
-pub const EXTRA_COLUMN: &str = "AdditionalFields";
+use goshawk_types::EXTRA_COLUMN;
 
 /// Column lookup for one table, by exact name and case-insensitively.
 #[derive(Debug)]

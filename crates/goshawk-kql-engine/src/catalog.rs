@@ -28,11 +28,7 @@ use datafusion::logical_expr::{BinaryExpr, Expr, Operator, TableProviderFilterPu
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::scalar::ScalarValue;
-use goshawk_types::KustoType;
-
-/// goshawk's dynamic column for source fields the schema lacks (`goshawk_types` keeps its
-/// constant in a private module).
-const EXTRA_COLUMN: &str = "AdditionalFields";
+use goshawk_types::{EXTRA_COLUMN, KustoType};
 
 /// A column name with its Kusto type.
 #[derive(Debug, Clone, PartialEq, Eq)]

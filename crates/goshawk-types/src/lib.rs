@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 
-pub use schemas::{TableSchema, ingested_tables, table_schema};
+pub use schemas::{EXTRA_COLUMN, TableSchema, ingested_tables, table_schema};
 
 /// Field metadata key holding the Kusto type name of a column.
 pub const KUSTO_TYPE_METADATA_KEY: &str = "goshawk.kusto_type";
