@@ -701,13 +701,18 @@ fn graph_provisioning(row: &mut RowBuilder, record: &mut Map<String, Value>) -> 
 /// own queries read `parse_json(ServicePrincipal).Name` and `SourceIdentity.Id`, and member access
 /// is case-sensitive. Other keys (`identityType`, `details`) keep Graph's spelling, as in the table.
 fn log_analytics_identity_keys(object: &mut Map<String, Value>) {
-    for (graph_key, table_key) in [("id", "Id"), ("displayName", "Name")] {
-        if !object.contains_key(table_key)
-            && let Some(value) = object.remove(graph_key)
-        {
-            object.insert(table_key.to_string(), value);
-        }
+    if object.contains_key("Id") || object.contains_key("Name") {
+        return;
     }
+    // Rebuilt rather than renamed in place, so that every key keeps its position.
+    *object = std::mem::take(object)
+        .into_iter()
+        .map(|(key, value)| match key.as_str() {
+            "id" => ("Id".to_string(), value),
+            "displayName" => ("Name".to_string(), value),
+            _ => (key, value),
+        })
+        .collect();
 }
 
 /// Graph signIn -> SigninLogs (also the payload of SignInLogs diagnostic records).

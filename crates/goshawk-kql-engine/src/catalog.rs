@@ -628,83 +628,57 @@ impl Catalog for FileCatalog {
 
 /// The Parquet lake: `ROOT/<Table>/day=YYYY-MM-DD/*.parquet`.
 pub struct LakeCatalog {
-    root: PathBuf,
+    lake: goshawk_ingest::Lake,
 }
 
 impl LakeCatalog {
+    /// Opens a lake written by `goshawk ingest`. Only files of sources recorded in the lake's
+    /// manifest are read, so the leftovers of an ingest that was killed part way (removed by the
+    /// next ingest) never show up in a query.
     pub fn open(root: impl Into<PathBuf>) -> Result<LakeCatalog, CatalogError> {
         let root = root.into();
-        if !root.is_dir() {
-            return Err(CatalogError::BadFile {
-                path: root,
-                message: "not a directory (expected a goshawk lake)".into(),
-            });
-        }
-        Ok(LakeCatalog { root })
-    }
-
-    fn day_partitions(table_dir: &Path) -> Vec<(i64, PathBuf)> {
-        let Ok(entries) = std::fs::read_dir(table_dir) else {
-            return Vec::new();
-        };
-        let mut days: Vec<(i64, PathBuf)> = entries
-            .flatten()
-            .filter_map(|entry| {
-                let name = entry.file_name().to_string_lossy().into_owned();
-                let day = name.strip_prefix("day=")?;
-                let date = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()?;
-                let start = date.and_hms_opt(0, 0, 0)?.and_utc().timestamp_nanos_opt()?;
-                Some((start, entry.path()))
-            })
-            .collect();
-        days.sort();
-        days
-    }
-
-    fn parquet_files(dir: &Path) -> Vec<PathBuf> {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return Vec::new();
-        };
-        let mut files: Vec<PathBuf> = entries
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
-            .collect();
-        files.sort();
-        files
+        let lake = goshawk_ingest::Lake::open(&root).map_err(|err| CatalogError::BadFile {
+            path: root.clone(),
+            message: err.to_string(),
+        })?;
+        Ok(LakeCatalog { lake })
     }
 }
 
 impl Catalog for LakeCatalog {
     fn table(&self, name: &str) -> Option<TableRef> {
-        let dir = self.root.join(name);
-        let days = LakeCatalog::day_partitions(&dir);
-        if days.is_empty() {
-            return None;
-        }
-        let schema = match goshawk_types::table_schema(name) {
-            Some(schema) => schema.lake_arrow_schema(),
-            None => {
-                let first = days
-                    .iter()
-                    .flat_map(|(_, d)| LakeCatalog::parquet_files(d))
-                    .next()?;
-                parquet_file_schema(&first).ok()?
+        // Kusto table names are case-sensitive; the lake matches them case-insensitively.
+        let table = self
+            .lake
+            .table(name)
+            .ok()
+            .flatten()
+            .filter(|t| t.name() == name)?;
+        let mut days: Vec<(i64, Vec<PathBuf>)> = Vec::new();
+        for file in &table.files {
+            let start = file
+                .day
+                .and_hms_opt(0, 0, 0)?
+                .and_utc()
+                .timestamp_nanos_opt()?;
+            match days.iter_mut().find(|(day, _)| *day == start) {
+                Some((_, files)) => files.push(file.path.clone()),
+                None => days.push((start, vec![file.path.clone()])),
             }
-        };
-        let provider = Arc::new(LakeTable { days, schema });
+        }
+        days.sort();
+        let provider = Arc::new(LakeTable {
+            days,
+            schema: table.schema.lake_arrow_schema(),
+        });
         TableRef::from_provider(name, provider).ok()
     }
 
     fn table_names(&self) -> Vec<String> {
-        let Ok(entries) = std::fs::read_dir(&self.root) else {
-            return Vec::new();
+        let mut names: Vec<String> = match self.lake.tables() {
+            Ok(tables) => tables.iter().map(|t| t.name().to_string()).collect(),
+            Err(_) => Vec::new(),
         };
-        let mut names: Vec<String> = entries
-            .flatten()
-            .filter(|e| !LakeCatalog::day_partitions(&e.path()).is_empty())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
         names.sort();
         names
     }
@@ -716,7 +690,8 @@ const NANOS_PER_DAY: i64 = 86_400 * 1_000_000_000;
 /// filters, then lets DataFusion's Parquet scan use the same filters on row groups and pages.
 #[derive(Debug)]
 struct LakeTable {
-    days: Vec<(i64, PathBuf)>,
+    /// Start of each day partition (ns) and its committed files.
+    days: Vec<(i64, Vec<PathBuf>)>,
     schema: SchemaRef,
 }
 
@@ -782,13 +757,13 @@ impl TableProvider for LakeTable {
             time_bounds(filter, &mut bounds);
         }
         let mut urls = Vec::new();
-        for (day_start, dir) in &self.days {
+        for (day_start, files) in &self.days {
             let day_end = day_start.saturating_add(NANOS_PER_DAY);
             if day_end <= bounds.0 || *day_start > bounds.1 {
                 continue;
             }
-            for file in LakeCatalog::parquet_files(dir) {
-                let url = file_url(&file)
+            for file in files {
+                let url = file_url(file)
                     .map_err(|err| datafusion::error::DataFusionError::External(err.into()))?;
                 urls.push(url);
             }
