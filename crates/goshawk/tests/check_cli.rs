@@ -122,3 +122,12 @@ fn usage_errors_exit_two() {
     let output = goshawk(&["check", "--format", "xml"], None);
     assert_eq!(output.status.code(), Some(2));
 }
+
+#[test]
+fn a_query_must_end_in_a_tabular_expression() {
+    let output = goshawk(&["check", "-"], Some("let x = 1;\nx + 1"));
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    assert!(text.contains("<stdin>:2:1"), "{text}");
+    assert!(text.contains("print"), "the hint suggests print: {text}");
+}

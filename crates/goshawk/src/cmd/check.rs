@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use goshawk_kql_syntax::{Diagnostic, RenderOptions, parse_query};
+use goshawk_kql_syntax::{Diagnostic, RenderOptions, check_query_shape, parse_query};
 use goshawk_rules::{QueryLocation, RuleFormat, extract_query};
 use serde::Serialize;
 
@@ -138,15 +138,13 @@ fn check_input(input: &Path) -> CheckReport {
             return failed(name, err.position(), err.to_string());
         }
     };
-    match parse_query(&query.text) {
-        Ok(_) => CheckReport {
-            file: name,
-            ok: true,
-            errors: vec![],
-            note: None,
-        },
+    // Kusto's parser accepts a block that ends in a scalar (or only has `let`s) and rejects it
+    // semantically; `check` reports both kinds of error.
+    match parse_query(&query.text).and_then(|ast| check_query_shape(&ast)) {
+        Ok(()) => CheckReport { file: name, ok: true, errors: vec![], note: None },
         Err(diagnostic) => diagnostic_report(name, &query.text, query.location, &diagnostic),
     }
+
 }
 
 fn read_input(input: &Path, is_stdin: bool) -> anyhow::Result<String> {
