@@ -40,6 +40,9 @@ pub const BAD_RECORDS_DIR: &str = "bad-records";
 pub const BAD_RECORDS_MANIFEST: &str = "bad_records.jsonl";
 /// One JSON object per planted scenario instance.
 pub const GROUND_TRUTH: &str = "ground_truth.jsonl";
+/// Tells `goshawk ingest DIR` which files are answer keys, not logs (the ingester's
+/// `.goshawkignore` convention), so that ingesting the whole output rejects nothing.
+pub const INGEST_IGNORE_FILE: &str = ".goshawkignore";
 
 /// The smallest window that holds every scenario with weeks of history before the last one.
 pub const MIN_DAYS: u32 = 21;
@@ -289,8 +292,12 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary, GenerateError
         truth.push(b'\n');
     }
     sink::write_file(&out_dir.join(GROUND_TRUTH), &truth)?;
-    let mut files = 1;
-    let mut bytes = truth.len() as u64;
+    let ignore = format!(
+        "# Written by goshawk generate: answer keys, not log data.\n{GROUND_TRUTH}\n{BAD_RECORDS_MANIFEST}\n"
+    );
+    sink::write_file(&out_dir.join(INGEST_IGNORE_FILE), ignore.as_bytes())?;
+    let mut files = 2;
+    let mut bytes = (truth.len() + ignore.len()) as u64;
 
     let mut bad_records = 0;
     if opts.with_bad_records {

@@ -133,6 +133,9 @@ pub struct IngestSummary {
     pub rejected: u64,
     pub duplicate_sources: u64,
     pub unreadable_sources: u64,
+    /// Files a `.goshawkignore` excluded (set by the caller that expanded the inputs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignored_inputs: Vec<String>,
     /// Files of an earlier ingest that did not finish, deleted before this run.
     pub orphans_removed: Vec<String>,
 }
@@ -150,29 +153,15 @@ impl IngestSummary {
 }
 
 /// Expands files, directories (recursively) and glob patterns into a sorted list of files.
-/// A pattern that matches nothing is an unreadable input, reported like a missing file.
-pub fn expand_inputs(inputs: &[String]) -> Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
+/// A pattern that matches nothing is an unreadable input, reported like a missing file. In a
+/// directory, files that a [`IGNORE_FILE`] matches are returned apart, as ignored.
+pub fn expand_inputs(inputs: &[String]) -> Result<ExpandedInputs> {
+    let mut expanded = ExpandedInputs::default();
     for input in inputs {
         let path = Path::new(input);
         let has_glob = input.contains(['*', '?', '[']);
         if path.is_dir() {
-            // An entry that cannot be listed is kept as an input, so that it is reported as
-            // unreadable with the operating system's reason instead of stopping the run.
-            let mut found: Vec<PathBuf> = walkdir::WalkDir::new(path)
-                .follow_links(true)
-                .into_iter()
-                .filter_map(|entry| match entry {
-                    Ok(e) if e.file_type().is_file() => Some(e.into_path()),
-                    Ok(_) => None,
-                    Err(err) => Some(
-                        err.path()
-                            .map_or_else(|| path.to_path_buf(), Path::to_path_buf),
-                    ),
-                })
-                .collect();
-            found.sort();
-            files.extend(found);
+            walk_directory(path, &mut expanded)?;
         } else if has_glob && !path.exists() {
             let matches = glob::glob(input).map_err(|e| IngestError::Pattern {
                 pattern: input.clone(),
@@ -188,15 +177,92 @@ pub fn expand_inputs(inputs: &[String]) -> Result<Vec<PathBuf>> {
             }
             if found.is_empty() {
                 // Kept so that the summary reports the pattern as unreadable.
-                files.push(path.to_path_buf());
+                expanded.files.push(path.to_path_buf());
             }
             found.sort();
-            files.extend(found);
+            expanded.files.extend(found);
         } else {
-            files.push(path.to_path_buf());
+            expanded.files.push(path.to_path_buf());
         }
     }
-    Ok(files)
+    Ok(expanded)
+}
+
+/// The files to ingest, and the files a [`IGNORE_FILE`] excluded (reported, never silently
+/// dropped).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExpandedInputs {
+    pub files: Vec<PathBuf>,
+    pub ignored: Vec<PathBuf>,
+}
+
+/// A file of glob patterns, one per line (`#` starts a comment), in a directory that
+/// `goshawk ingest` walks: files below that directory whose path relative to it, or whose name,
+/// matches a pattern are not ingested. `goshawk generate` writes one for its answer-key files.
+pub const IGNORE_FILE: &str = ".goshawkignore";
+
+fn walk_directory(root: &Path, expanded: &mut ExpandedInputs) -> Result<()> {
+    // Directories come before their contents in a walk, so their patterns are known in time.
+    let mut patterns: Vec<(PathBuf, Vec<glob::Pattern>)> = Vec::new();
+    let mut found = Vec::new();
+    for entry in walkdir::WalkDir::new(root)
+        .follow_links(true)
+        .sort_by_file_name()
+    {
+        let entry = match entry {
+            Ok(entry) => entry,
+            // An entry that cannot be listed is kept as an input, so that it is reported as
+            // unreadable with the operating system's reason instead of stopping the run.
+            Err(err) => {
+                found.push(
+                    err.path()
+                        .map_or_else(|| root.to_path_buf(), Path::to_path_buf),
+                );
+                continue;
+            }
+        };
+        if entry.file_type().is_dir() {
+            let ignore_file = entry.path().join(IGNORE_FILE);
+            if ignore_file.is_file() {
+                patterns.push((entry.path().to_path_buf(), read_ignore_file(&ignore_file)?));
+            }
+            continue;
+        }
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let path = entry.into_path();
+        let ignored = path.file_name().is_some_and(|n| n == IGNORE_FILE)
+            || patterns.iter().any(|(dir, dir_patterns)| {
+                path.strip_prefix(dir).is_ok_and(|relative| {
+                    let name = Path::new(relative.file_name().unwrap_or_default());
+                    dir_patterns
+                        .iter()
+                        .any(|p| p.matches_path(relative) || p.matches_path(name))
+                })
+            });
+        if ignored {
+            expanded.ignored.push(path);
+        } else {
+            found.push(path);
+        }
+    }
+    expanded.files.extend(found);
+    Ok(())
+}
+
+fn read_ignore_file(path: &Path) -> Result<Vec<glob::Pattern>> {
+    let text = std::fs::read_to_string(path).map_err(|e| IngestError::io(path, e))?;
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(|line| {
+            glob::Pattern::new(line).map_err(|e| IngestError::Pattern {
+                pattern: format!("{line} (in {})", path.display()),
+                message: e.to_string(),
+            })
+        })
+        .collect()
 }
 
 struct Shared<'a> {

@@ -20,8 +20,8 @@ mod sink;
 pub use convert::parse_datetime;
 pub use error::{IngestError, Result};
 pub use ingest::{
-    IngestOptions, IngestSummary, PAUSE_ENV, Progress, SourceReport, SourceStatus, TableCounts,
-    expand_inputs, ingest,
+    ExpandedInputs, IGNORE_FILE, IngestOptions, IngestSummary, PAUSE_ENV, Progress, SourceReport,
+    SourceStatus, TableCounts, expand_inputs, ingest,
 };
 pub use lake::{
     Lake, LakeFile, LakeTable, MANIFEST_FILE, ManifestEntry, REJECTS_DIR, TableStats, format_time,

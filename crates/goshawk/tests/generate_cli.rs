@@ -134,10 +134,15 @@ fn ingest_rejects_exactly_the_listed_bad_records() {
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
     let lake = dir.path().join("lake");
-    let inputs = ["provisioning", "activity", "bad-records"].map(|d| out.join(d));
-    let mut args = vec!["ingest", "--quiet", "--data", path_arg(&lake)];
-    args.extend(inputs.iter().map(|p| path_arg(p)));
-    let output = goshawk(&args);
+    // The whole output directory, as a user would: its .goshawkignore keeps the answer keys
+    // (ground_truth.jsonl, bad_records.jsonl) out.
+    let output = goshawk(&[
+        "ingest",
+        "--quiet",
+        "--data",
+        path_arg(&lake),
+        path_arg(&out),
+    ]);
     assert_eq!(
         output.status.code(),
         Some(3),
@@ -169,4 +174,67 @@ fn ingest_rejects_exactly_the_listed_bad_records() {
         }
     }
     assert_eq!(rejected, expected);
+}
+
+/// Generated logs ingest with zero rejects, and every record lands in the lake: the summary's
+/// per-table counts equal the generator's.
+#[test]
+fn the_whole_output_directory_ingests_with_zero_rejects() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("generated");
+    let output = goshawk(&[
+        "generate",
+        "--out",
+        path_arg(&out),
+        "--end",
+        "2026-05-01",
+        "--days",
+        "21",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    // "total: 1340 files, 3677 records, ..." on stderr.
+    let summary_line = stderr(&output);
+    let generated_records: u64 = summary_line
+        .lines()
+        .find_map(|l| l.strip_prefix("total: "))
+        .and_then(|rest| rest.split(", ").nth(1))
+        .and_then(|records| records.strip_suffix(" records"))
+        .and_then(|n| n.parse().ok())
+        .expect("the generator's summary gives its record count");
+    let lake = dir.path().join("lake");
+    let output = goshawk(&[
+        "ingest",
+        "--format",
+        "json",
+        "--data",
+        path_arg(&lake),
+        path_arg(&out),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).expect("summary JSON");
+    assert_eq!(summary["rejected"], 0);
+    let ignored: Vec<&str> = summary["ignored_inputs"]
+        .as_array()
+        .expect("ignored inputs")
+        .iter()
+        .map(|p| p.as_str().expect("path").rsplit('/').next().expect("name"))
+        .collect();
+    assert_eq!(ignored, [".goshawkignore", "ground_truth.jsonl"]);
+
+    let generated =
+        String::from_utf8_lossy(&goshawk(&["tables", "--data", path_arg(&lake)]).stdout)
+            .to_string();
+    assert!(generated.contains("AADProvisioningLogs") && generated.contains("AzureActivity"));
+    let ingested: u64 = summary["ingested"].as_u64().expect("ingested");
+    let per_table: u64 = summary["tables"]
+        .as_object()
+        .expect("tables")
+        .values()
+        .map(|t| t["ingested"].as_u64().expect("count"))
+        .sum();
+    assert_eq!(ingested, per_table);
+    assert_eq!(
+        ingested, generated_records,
+        "every generated record is in the lake"
+    );
 }

@@ -24,8 +24,8 @@ pub fn samples() -> PathBuf {
 
 pub fn run(lake: &Path, inputs: &[PathBuf], options: &IngestOptions) -> IngestSummary {
     let inputs: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
-    let files = expand_inputs(&inputs).expect("inputs expand");
-    ingest(lake, &files, options, &Progress::default()).expect("ingest runs")
+    let expanded = expand_inputs(&inputs).expect("inputs expand");
+    ingest(lake, &expanded.files, options, &Progress::default()).expect("ingest runs")
 }
 
 /// Every row of a table, in file order.

@@ -96,15 +96,11 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     );
 
     let started = Instant::now();
-    // The log directories only: ground_truth.jsonl beside them is the demo's answer key.
-    let log_dirs: Vec<String> = ["provisioning", "activity"]
-        .iter()
-        .map(|d| raw.join(d).display().to_string())
-        .collect();
-    let files = expand_inputs(&log_dirs).context("listing the demo logs")?;
+    // The generator's .goshawkignore keeps its answer key (ground_truth.jsonl) out of the lake.
+    let inputs = expand_inputs(&[raw.display().to_string()]).context("listing the demo logs")?;
     let summary = ingest(
         &lake,
-        &files,
+        &inputs.files,
         &IngestOptions::default(),
         &Progress::default(),
     )

@@ -17,7 +17,9 @@ const EXIT_REJECTED: u8 = 3;
 /// JSON/CSV exports; JSON arrays, JSON Lines or concatenated values; gzip, UTF-8 or UTF-16. The
 /// shape is detected from the content, not the file name. Records that cannot be read or mapped
 /// are written to DIR/_rejects/ with file, line and reason; a file already ingested (same
-/// content) is skipped as a duplicate.
+/// content) is skipped as a duplicate. In a directory, a `.goshawkignore` file (one glob pattern
+/// per line, matched against paths relative to that directory and against file names) excludes
+/// files that are not logs; the summary lists them.
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Exit codes: 0 every record of every input is in the lake (or was already); \
@@ -65,7 +67,7 @@ fn parse_table(name: &str) -> Result<String, String> {
 }
 
 pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
-    let files = expand_inputs(&args.paths).context("cannot list the inputs")?;
+    let inputs = expand_inputs(&args.paths).context("cannot list the inputs")?;
     let options = IngestOptions {
         table: args.table.clone(),
         ..IngestOptions::default()
@@ -77,11 +79,17 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
         if show_progress {
             scope.spawn(|| draw_progress(&progress, &done));
         }
-        let result = ingest(&args.data, &files, &options, &progress);
+        let result = ingest(&args.data, &inputs.files, &options, &progress);
         done.store(true, Ordering::Relaxed);
         result
     })
     .with_context(|| format!("ingest into {} failed", args.data.display()))?;
+    let mut summary = summary;
+    summary.ignored_inputs = inputs
+        .ignored
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
 
     let mut stdout = std::io::stdout().lock();
     match args.format {
@@ -165,13 +173,25 @@ fn write_text_summary(
             writeln!(out, "           {error}")?;
         }
     }
+    for path in &summary.ignored_inputs {
+        writeln!(
+            out,
+            "{:<10} {path}  (matched by {})",
+            "ignored",
+            goshawk_ingest::IGNORE_FILE
+        )?;
+    }
     for (table, counts) in &summary.tables {
         writeln!(out, "{table}: {} rows ingested", counts.ingested)?;
     }
     writeln!(
         out,
-        "total: {} ingested, {} rejected, {} duplicate source(s), {} unreadable source(s)",
-        summary.ingested, summary.rejected, summary.duplicate_sources, summary.unreadable_sources
+        "total: {} ingested, {} rejected, {} duplicate source(s), {} unreadable source(s), {} ignored file(s)",
+        summary.ingested,
+        summary.rejected,
+        summary.duplicate_sources,
+        summary.unreadable_sources,
+        summary.ignored_inputs.len()
     )?;
     if summary.rejected > 0 {
         writeln!(
