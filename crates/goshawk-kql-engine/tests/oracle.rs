@@ -1,7 +1,8 @@
-//! Runs the real-engine oracle cases (corpus `kusto-oracle/cases.jsonl`) and prints the pass
-//! rate per family. Ignored by default (it runs ~1,200 queries):
-//! `cargo test -p goshawk-kql-engine --test oracle -- --ignored --nocapture`.
-//! Set `ORACLE_FAILURES=path` to write every failing case with the reason.
+//! Runs the real-engine oracle cases (corpus `kusto-oracle/cases.jsonl`), prints the pass rate
+//! per family, and fails when a case listed in `tests/oracle_passing.txt` no longer passes.
+//! `cargo test -p goshawk-kql-engine --test oracle -- --nocapture` shows the rates;
+//! `UPDATE_ORACLE_PASSING=1` rewrites the list (review the diff: it may only grow);
+//! `ORACLE_FAILURES=path` writes every failing case with the reason.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -157,9 +158,10 @@ fn judge(case: &Value, outcome: Result<QueryResult, String>) -> Result<(), Strin
     Ok(())
 }
 
+const PASSING_LIST: &str = "tests/oracle_passing.txt";
+
 #[tokio::test]
-#[ignore = "runs the whole oracle corpus; see the module docs"]
-async fn oracle_pass_rate_per_family() {
+async fn oracle_pass_rate_per_family_and_no_regression() {
     let text = std::fs::read_to_string(corpus().join("kusto-oracle/cases.jsonl"))
         .expect("read cases.jsonl");
     let catalog = MemoryCatalog::new();
@@ -167,6 +169,8 @@ async fn oracle_pass_rate_per_family() {
     let engine = QueryEngine::new(&catalog, now);
     let mut per_family: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let mut failures = String::new();
+    let mut passing: Vec<String> = Vec::new();
+    let mut failed: BTreeMap<String, String> = BTreeMap::new();
     for line in text.lines() {
         let case: Value = serde_json::from_str(line).expect("valid case");
         let kql = case["Kql"].as_str().unwrap_or("");
@@ -175,9 +179,14 @@ async fn oracle_pass_rate_per_family() {
         let verdict = judge(&case, outcome);
         let entry = per_family.entry(family).or_default();
         entry.1 += 1;
+        let case_id = case["CaseId"].as_str().unwrap_or("?").to_string();
         match verdict {
-            Ok(()) => entry.0 += 1,
+            Ok(()) => {
+                entry.0 += 1;
+                passing.push(case_id);
+            }
             Err(reason) => {
+                failed.insert(case_id, reason.clone());
                 failures.push_str(&format!(
                     "{}\t{}\t{}\n",
                     case["CaseId"].as_str().unwrap_or("?"),
@@ -204,4 +213,30 @@ async fn oracle_pass_rate_per_family() {
     if let Ok(path) = std::env::var("ORACLE_FAILURES") {
         std::fs::write(path, failures).expect("write failures");
     }
+
+    let list_path = Path::new(env!("CARGO_MANIFEST_DIR")).join(PASSING_LIST);
+    passing.sort();
+    if std::env::var_os("UPDATE_ORACLE_PASSING").is_some() {
+        std::fs::write(&list_path, passing.join("\n") + "\n").expect("write the passing list");
+        return;
+    }
+    let committed = std::fs::read_to_string(&list_path).expect("read the passing list");
+    let regressions: Vec<String> = committed
+        .lines()
+        .filter_map(|id| failed.get(id).map(|reason| format!("{id}: {reason}")))
+        .collect();
+    let newly_passing = passing
+        .len()
+        .saturating_sub(committed.lines().count() - regressions.len());
+    if newly_passing > 0 {
+        println!(
+            "{newly_passing} case(s) pass that {PASSING_LIST} does not list: run with UPDATE_ORACLE_PASSING=1"
+        );
+    }
+    assert!(
+        regressions.is_empty(),
+        "{} oracle case(s) that passed before fail now:\n{}",
+        regressions.len(),
+        regressions.join("\n")
+    );
 }

@@ -526,13 +526,30 @@ impl Planner<'_> {
         if windows.is_empty() {
             return Ok((tab, typed));
         }
-        let plan = LogicalPlanBuilder::window_plan(tab.plan, windows.clone())
+        // Kusto numbers rows in the order of the serialized input. A window without ORDER BY
+        // leaves DataFusion free to drop or ignore an earlier sort, so the sort's keys are
+        // given to the window functions explicitly.
+        let ordering = input_ordering(&tab.plan);
+        let ordered: Vec<Expr> = windows
+            .iter()
+            .map(|window| match (window, &ordering) {
+                (Expr::WindowFunction(function), Some(keys))
+                    if function.params.order_by.is_empty() =>
+                {
+                    let mut function = function.as_ref().clone();
+                    function.params.order_by = keys.clone();
+                    Expr::WindowFunction(Box::new(function))
+                }
+                _ => window.clone(),
+            })
+            .collect();
+        let plan = LogicalPlanBuilder::window_plan(tab.plan, ordered.clone())
             .map_err(|e| df_error(e, span))?;
         let rewritten = typed
             .expr
             .transform_up(|node| {
-                if windows.contains(&node) {
-                    let name = node.schema_name().to_string();
+                if let Some(index) = windows.iter().position(|w| *w == node) {
+                    let name = ordered[index].schema_name().to_string();
                     return Ok(Transformed::yes(Expr::Column(
                         datafusion::common::Column::new_unqualified(name),
                     )));
@@ -2222,4 +2239,28 @@ fn by_and_aggregate_names(
         }
     }
     Ok(names)
+}
+
+/// The sort order of a plan's rows, if the plan is a sort seen through operators that keep row
+/// order (projections, filters, limits) and the sort's columns are still in its output.
+fn input_ordering(plan: &LogicalPlan) -> Option<Vec<SortExpr>> {
+    let mut node = plan;
+    loop {
+        match node {
+            LogicalPlan::Sort(sort) => {
+                let visible = sort.expr.iter().all(|key| {
+                    key.expr
+                        .column_refs()
+                        .iter()
+                        .all(|c| plan.schema().has_column_with_unqualified_name(&c.name))
+                });
+                return visible.then(|| sort.expr.clone());
+            }
+            LogicalPlan::Projection(projection) => node = projection.input.as_ref(),
+            LogicalPlan::Filter(filter) => node = filter.input.as_ref(),
+            LogicalPlan::Limit(limit) => node = limit.input.as_ref(),
+            LogicalPlan::SubqueryAlias(alias) => node = alias.input.as_ref(),
+            _ => return None,
+        }
+    }
 }
