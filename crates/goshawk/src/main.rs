@@ -16,7 +16,12 @@ use clap::{Parser, Subcommand};
 /// Exit codes: 0 success; 1 failure or problems found; 2 usage error; 3 (ingest) some records
 /// were rejected. Results go to stdout, status and progress to stderr.
 #[derive(Debug, Parser)]
-#[command(name = "goshawk", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "goshawk",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -64,6 +69,8 @@ fn main() -> ExitCode {
 /// A closed stdout (`goshawk ... | head`) is the reader's choice, not an error.
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|cause| {
-        cause.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == ErrorKind::BrokenPipe)
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == ErrorKind::BrokenPipe)
     })
 }

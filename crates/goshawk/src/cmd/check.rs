@@ -141,10 +141,14 @@ fn check_input(input: &Path) -> CheckReport {
     // Kusto's parser accepts a block that ends in a scalar (or only has `let`s) and rejects it
     // semantically; `check` reports both kinds of error.
     match parse_query(&query.text).and_then(|ast| check_query_shape(&ast)) {
-        Ok(()) => CheckReport { file: name, ok: true, errors: vec![], note: None },
+        Ok(()) => CheckReport {
+            file: name,
+            ok: true,
+            errors: vec![],
+            note: None,
+        },
         Err(diagnostic) => diagnostic_report(name, &query.text, query.location, &diagnostic),
     }
-
 }
 
 fn read_input(input: &Path, is_stdin: bool) -> anyhow::Result<String> {
