@@ -158,16 +158,19 @@ impl Planner<'_> {
                 } else {
                     arity(2, 3)?
                 }
-                let value = lower(0)?;
-                let mut expr = agg::count_distinct(value.expr);
+                // The library's dcount is Kusto's: exact up to 2^p/16 distinct values, then
+                // HyperLogLog at the accuracy level's precision (not an exact distinct count).
+                let mut call_args = vec![lower(0)?.expr];
                 if name == "dcountif" {
-                    let p = predicate(1)?;
-                    expr = expr
-                        .filter(p)
-                        .build()
-                        .map_err(|e| super::df_error(e, call.span))?;
+                    call_args.push(predicate(1)?);
                 }
-                (expr, KustoType::Long)
+                for index in call_args.len()..args.len() {
+                    call_args.push(lower(index)?.expr);
+                }
+                let function = crate::registry::resolve(name)
+                    .and_then(|entry| entry.call(call_args, self.now_nanos))
+                    .map_err(|e| error(e.to_string(), call.span))?;
+                (function, KustoType::Long)
             }
             "sum" | "sumif" => {
                 if name == "sum" {
