@@ -9,6 +9,6 @@ mod load;
 pub mod sentinel;
 
 pub use embedded::{EmbeddedQuery, QueryLocation, RuleFileError, RuleFormat, extract_query};
-pub use load::{LoadedRule, RuleDocument, RuleLoadError, load_file, load_paths};
+pub use load::{LoadedRule, RuleDocument, RuleLoadError, load_file, load_paths, load_str};
 
 pub mod builtin;

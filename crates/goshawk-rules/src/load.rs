@@ -120,7 +120,14 @@ pub fn load_file(path: &Path) -> Result<LoadedRule, RuleLoadError> {
         let (line, column) = line_and_column(&String::from_utf8_lossy(err.as_bytes()), offset);
         RuleLoadError::at(path, line, column, "not valid UTF-8".to_string())
     })?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    load_str(path, &text)
+}
+
+/// Loads content held in memory; `origin` names it in errors and chooses the format by its
+/// extension, as for a file.
+pub fn load_str(origin: &Path, text: &str) -> Result<LoadedRule, RuleLoadError> {
+    let path = origin;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let document = match extension(path).as_deref() {
         Some("yaml" | "yml") => parse_sentinel(path, text)?,
         Some("toml") => parse_elastic(path, text)?,
@@ -136,6 +143,27 @@ pub fn load_file(path: &Path) -> Result<LoadedRule, RuleLoadError> {
         path: path.to_path_buf(),
         document,
     })
+}
+
+impl LoadedRule {
+    /// The rule's id: Sentinel `id`, Elastic `rule_id`, ML `job_id`, datafeed `datafeed_id`.
+    pub fn id(&self) -> &str {
+        match &self.document {
+            RuleDocument::Sentinel(rule) => &rule.id,
+            RuleDocument::Elastic(file) => &file.rule.rule_id,
+            RuleDocument::MlJob(job) => &job.job_id,
+            RuleDocument::Datafeed(feed) => feed.datafeed_id.as_deref().unwrap_or(&feed.job_id),
+        }
+    }
+
+    /// The rule's display name (an ML job or datafeed has none: its id).
+    pub fn name(&self) -> &str {
+        match &self.document {
+            RuleDocument::Sentinel(rule) => &rule.name,
+            RuleDocument::Elastic(file) => &file.rule.name,
+            RuleDocument::MlJob(_) | RuleDocument::Datafeed(_) => self.id(),
+        }
+    }
 }
 
 fn parse_sentinel(path: &Path, text: &str) -> Result<RuleDocument, RuleLoadError> {

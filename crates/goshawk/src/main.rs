@@ -43,6 +43,8 @@ enum Command {
     Query(cmd::query::QueryArgs),
     /// Print the logical and physical plans of a KQL query.
     Explain(cmd::explain::ExplainArgs),
+    /// Detection content: list built-in rules and Sentinel/Elastic rule files.
+    Rules(cmd::rules::RulesArgs),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +57,7 @@ fn main() -> ExitCode {
         Command::Tables(args) => cmd::tables::run(args),
         Command::Query(args) => cmd::query::run(args),
         Command::Explain(args) => cmd::explain::run(args),
+        Command::Rules(args) => cmd::rules::run(args),
     };
     match result {
         Ok(code) => code,

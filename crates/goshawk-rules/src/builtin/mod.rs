@@ -1,11 +1,62 @@
-//! Detections compiled into the binary.
+//! The detections compiled into the binary, written in goshawk's own words and loaded through
+//! the same code path as a user's content files.
 
-/// HUNT-01 "Provisioning Failures by Job and Error (30d)": retro-hunts persistent provisioning
-/// connector failures, low-and-slow campaigns of bad SCIM calls that stay under analytic-rule
-/// thresholds, and schema-drift failures, over 30 days of `AADProvisioningLogs`.
-pub mod hunt01 {
-    pub const ID: &str = "aa1f0001-2001-4201-9201-aadprov-hunt01";
-    pub const NAME: &str = "Provisioning Failures by Job and Error (30d)";
-    /// The seed query, verbatim.
-    pub const QUERY: &str = include_str!("hunt01.kql");
+use std::path::Path;
+
+use crate::load::{LoadedRule, RuleLoadError, load_str};
+
+/// HUNT-01 "Provisioning Failures by Job and Error (30d)".
+pub const HUNT01_ID: &str = "aa1f0001-2001-4201-9201-aadprov-hunt01";
+
+/// `(origin, text)` of every built-in content file.
+const BUILTIN_FILES: &[(&str, &str)] = &[("builtin/hunt01.yaml", include_str!("hunt01.yaml"))];
+
+/// Every built-in rule. The error list is empty unless a built-in file is broken, which the
+/// tests rule out; it is returned rather than hidden so that callers report it like any other.
+pub fn builtin_rules() -> (Vec<LoadedRule>, Vec<RuleLoadError>) {
+    let mut rules = Vec::new();
+    let mut errors = Vec::new();
+    for (origin, text) in BUILTIN_FILES {
+        match load_str(Path::new(origin), text) {
+            Ok(rule) => rules.push(rule),
+            Err(err) => errors.push(err),
+        }
+    }
+    (rules, errors)
+}
+
+/// The built-in rule with this id.
+pub fn builtin_rule(id: &str) -> Option<LoadedRule> {
+    builtin_rules().0.into_iter().find(|rule| rule.id() == id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::RuleDocument;
+
+    #[test]
+    fn every_builtin_loads_and_hunt01_is_the_seed_query() {
+        let (rules, errors) = builtin_rules();
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(rules.len(), BUILTIN_FILES.len());
+        let hunt01 = builtin_rule(HUNT01_ID).expect("HUNT-01 is built in");
+        let RuleDocument::Sentinel(rule) = &hunt01.document else {
+            panic!("{hunt01:?}")
+        };
+        assert_eq!(rule.name, "Provisioning Failures by Job and Error (30d)");
+        assert_eq!(rule.severity.as_deref(), Some("Medium"));
+        assert_eq!(rule.tactics, ["DefenseEvasion"]);
+        assert_eq!(rule.relevant_techniques, ["T1556"]);
+        assert_eq!(rule.data_types(), ["AADProvisioningLogs"]);
+        assert!(!rule.is_analytic_rule(), "a hunting query has no schedule");
+        assert!(
+            rule.query
+                .starts_with("AADProvisioningLogs\n| where TimeGenerated > ago(30d)\n")
+        );
+        assert!(
+            rule.query
+                .ends_with("| extend Sustained = DistinctDays >= 3\n| order by Failures desc\n")
+        );
+    }
 }

@@ -14,7 +14,9 @@ use goshawk_ingest::{IngestOptions, Progress, expand_inputs, ingest};
 use goshawk_kql_engine::catalog::LakeCatalog;
 use goshawk_kql_engine::output::{OutputFormat, write_result};
 use goshawk_kql_engine::session::QueryEngine;
-use goshawk_rules::builtin::hunt01;
+use goshawk_rules::RuleDocument;
+use goshawk_rules::builtin::{HUNT01_ID, builtin_rule};
+use goshawk_rules::sentinel::SentinelRule;
 use serde_json::Value;
 
 use super::query::runtime;
@@ -133,16 +135,20 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         started.elapsed().as_secs_f64()
     );
 
+    let hunt01 = match builtin_rule(HUNT01_ID).map(|rule| rule.document) {
+        Some(RuleDocument::Sentinel(rule)) => rule,
+        _ => bail!("the built-in HUNT-01 rule is missing; this is a bug, please report it"),
+    };
     let started = Instant::now();
     let catalog = LakeCatalog::open(&lake).context("opening the demo lake")?;
     let now = end.timestamp_nanos_opt().context("demo end date")?;
     let engine = QueryEngine::new(&catalog, now);
     let result = runtime()?
-        .block_on(engine.query(hunt01::QUERY))
-        .map_err(|err| anyhow::anyhow!("{}", err.render(hunt01::QUERY, "HUNT-01")))?;
+        .block_on(engine.query(&hunt01.query))
+        .map_err(|err| anyhow::anyhow!("{}", err.render(&hunt01.query, "HUNT-01")))?;
     eprintln!(
         "  3. ran HUNT-01 \"{}\" as of {}  [{:.1}s]\n",
-        hunt01::NAME,
+        hunt01.name,
         end.format("%Y-%m-%d %H:%M UTC"),
         started.elapsed().as_secs_f64()
     );
@@ -156,7 +162,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             write_result(&result, OutputFormat::Json, &mut json)?;
             let findings: Value = serde_json::from_slice(&json).context("reading the result")?;
             let scenarios = read_ground_truth(&raw.join(GROUND_TRUTH))?;
-            write_findings(&mut out, &findings, &scenarios)?;
+            write_findings(&mut out, &hunt01, &findings, &scenarios)?;
             write_next_steps(&mut out, args.keep.as_deref())?;
         }
     }
@@ -189,7 +195,12 @@ fn read_ground_truth(path: &Path) -> anyhow::Result<Vec<Planted>> {
     Ok(planted)
 }
 
-fn write_findings(out: &mut impl Write, result: &Value, planted: &[Planted]) -> io::Result<()> {
+fn write_findings(
+    out: &mut impl Write,
+    rule: &SentinelRule,
+    result: &Value,
+    planted: &[Planted],
+) -> io::Result<()> {
     let names: Vec<&str> = result["columns"]
         .as_array()
         .map(|columns| {
@@ -217,8 +228,11 @@ fn write_findings(out: &mut impl Write, result: &Value, planted: &[Planted]) -> 
 
     writeln!(
         out,
-        "HUNT-01  {}  (severity Medium; MITRE ATT&CK Defense Evasion, T1556 Modify Authentication Process)",
-        hunt01::NAME
+        "HUNT-01  {}  (severity {}; MITRE ATT&CK {} {})",
+        rule.name,
+        rule.severity.as_deref().unwrap_or("not set"),
+        rule.tactics.join(", "),
+        rule.relevant_techniques.join(", ")
     )?;
     writeln!(
         out,

@@ -5,4 +5,5 @@ pub mod explain;
 pub mod generate;
 pub mod ingest;
 pub mod query;
+pub mod rules;
 pub mod tables;
