@@ -579,16 +579,7 @@ pub(super) fn functions() -> Vec<KustoScalar> {
             3,
             Some(3),
             returns(KustoType::String),
-            Arc::new(|call| {
-                let regex = constant_regex(call, 1)?;
-                let template = rewrite_template(&call.constant_string(2, "the rewrite pattern")?);
-                let values = call.strings(0);
-                Ok(strings_result(values.iter().map(|v| {
-                    regex
-                        .replace_all(v.unwrap_or(""), template.as_str())
-                        .into_owned()
-                })))
-            }),
+            regex_replace_kernel(1, 2, 0),
         ),
         KustoScalar::new(
             "indexof",
@@ -743,16 +734,7 @@ pub(super) fn functions() -> Vec<KustoScalar> {
             3,
             Some(3),
             returns(KustoType::String),
-            Arc::new(|call| {
-                let regex = constant_regex(call, 0)?;
-                let template = rewrite_template(&call.constant_string(1, "the rewrite pattern")?);
-                let values = call.strings(2);
-                Ok(strings_result(values.iter().map(|v| {
-                    regex
-                        .replace_all(v.unwrap_or(""), template.as_str())
-                        .into_owned()
-                })))
-            }),
+            regex_replace_kernel(0, 1, 2),
         ),
         KustoScalar::new(
             "ipv4_is_private",
@@ -1053,6 +1035,15 @@ mod tests {
             .await,
             ["owdrowdr"]
         );
+        // The deprecated spelling takes the text last.
+        assert_eq!(
+            eval(
+                "replace",
+                vec![lit_str(r"(\w+)"), lit_str(r"[\1]"), lit_str("a-b-c")]
+            )
+            .await,
+            ["[a]-[b]-[c]"]
+        );
         assert_eq!(
             eval(
                 "replace_string",
@@ -1240,4 +1231,19 @@ mod tests {
         assert_eq!(eval("toupper", vec![lit_str("café")]).await, ["CAFÉ"]);
         assert_eq!(eval("tolower", vec![lit_str("HeLLo")]).await, ["hello"]);
     }
+}
+
+/// `replace_regex(text, regex, rewrite)` and the deprecated `replace(regex, rewrite, text)`: the
+/// same kernel with the arguments at different positions.
+fn regex_replace_kernel(regex_at: usize, rewrite_at: usize, text_at: usize) -> super::Kernel {
+    Arc::new(move |call| {
+        let regex = constant_regex(call, regex_at)?;
+        let template = rewrite_template(&call.constant_string(rewrite_at, "the rewrite pattern")?);
+        let values = call.strings(text_at);
+        Ok(strings_result(values.iter().map(|v| {
+            regex
+                .replace_all(v.unwrap_or(""), template.as_str())
+                .into_owned()
+        })))
+    })
 }
