@@ -827,6 +827,21 @@ pub(super) fn functions() -> Vec<KustoScalar> {
     all
 }
 
+/// `replace_regex(text, regex, rewrite)` and the deprecated `replace(regex, rewrite, text)`: the
+/// same kernel with the arguments at different positions.
+fn regex_replace_kernel(regex_at: usize, rewrite_at: usize, text_at: usize) -> super::Kernel {
+    Arc::new(move |call| {
+        let regex = constant_regex(call, regex_at)?;
+        let template = rewrite_template(&call.constant_string(rewrite_at, "the rewrite pattern")?);
+        let values = call.strings(text_at);
+        Ok(strings_result(values.iter().map(|v| {
+            regex
+                .replace_all(v.unwrap_or(""), template.as_str())
+                .into_owned()
+        })))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1231,19 +1246,4 @@ mod tests {
         assert_eq!(eval("toupper", vec![lit_str("café")]).await, ["CAFÉ"]);
         assert_eq!(eval("tolower", vec![lit_str("HeLLo")]).await, ["hello"]);
     }
-}
-
-/// `replace_regex(text, regex, rewrite)` and the deprecated `replace(regex, rewrite, text)`: the
-/// same kernel with the arguments at different positions.
-fn regex_replace_kernel(regex_at: usize, rewrite_at: usize, text_at: usize) -> super::Kernel {
-    Arc::new(move |call| {
-        let regex = constant_regex(call, regex_at)?;
-        let template = rewrite_template(&call.constant_string(rewrite_at, "the rewrite pattern")?);
-        let values = call.strings(text_at);
-        Ok(strings_result(values.iter().map(|v| {
-            regex
-                .replace_all(v.unwrap_or(""), template.as_str())
-                .into_owned()
-        })))
-    })
 }
