@@ -10,6 +10,7 @@ mod convert;
 mod datetime;
 mod dynamic_fns;
 mod logic;
+mod math;
 mod strings;
 
 use std::fmt;
@@ -293,6 +294,7 @@ pub fn all_scalars() -> Vec<KustoScalar> {
     all.extend(datetime::functions());
     all.extend(dynamic_fns::functions());
     all.extend(logic::functions());
+    all.extend(math::functions());
     all.extend(strings::functions());
     all
 }
