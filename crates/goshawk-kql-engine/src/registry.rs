@@ -171,6 +171,7 @@ pub const ALIASES: &[(&str, &str)] = &[
     ("iif", "iff"),
     ("todynamic", "parse_json"),
     ("bag_pack", "pack"),
+    ("weekofyear", "week_of_year"),
 ];
 
 fn build() -> HashMap<&'static str, FunctionEntry> {
