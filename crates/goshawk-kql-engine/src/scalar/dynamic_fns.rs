@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Int64Array, StringArray};
+use arrow::array::{Array, ArrayRef, Float64Array, Int64Array, StringArray};
 use datafusion::common::Result as DFResult;
 use goshawk_types::KustoType;
 use serde_json::{Map, Value};
@@ -89,6 +89,126 @@ fn path_steps(call: &Call<'_>) -> DFResult<Vec<PathStep>> {
         .collect()
 }
 
+/// Kusto's element order for `array_sort_*`: numbers, then strings, then everything else in
+/// its original order; nulls go last (or first) as asked.
+fn sort_rank(value: &Value) -> u8 {
+    match value {
+        Value::Number(_) => 0,
+        Value::String(_) => 1,
+        Value::Null => 3,
+        _ => 2,
+    }
+}
+
+fn compare_elements(a: &Value, b: &Value) -> std::cmp::Ordering {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            let (x, y) = (
+                x.as_f64().unwrap_or(f64::NAN),
+                y.as_f64().unwrap_or(f64::NAN),
+            );
+            x.total_cmp(&y)
+        }
+        (Value::String(x), Value::String(y)) => x.cmp(y),
+        _ => sort_rank(a).cmp(&sort_rank(b)),
+    }
+}
+
+/// The permutation that sorts `array` (stable), nulls last when `nulls_last`.
+fn sort_order(array: &[Value], descending: bool, nulls_last: bool) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..array.len()).collect();
+    order.sort_by(|&i, &j| {
+        let (a, b) = (&array[i], &array[j]);
+        match (a.is_null(), b.is_null()) {
+            (true, true) => std::cmp::Ordering::Equal,
+            (true, false) if nulls_last => std::cmp::Ordering::Greater,
+            (true, false) => std::cmp::Ordering::Less,
+            (false, true) if nulls_last => std::cmp::Ordering::Less,
+            (false, true) => std::cmp::Ordering::Greater,
+            (false, false) if sort_rank(a) != sort_rank(b) => sort_rank(a).cmp(&sort_rank(b)),
+            (false, false) if descending => compare_elements(b, a),
+            (false, false) => compare_elements(a, b),
+        }
+    });
+    order
+}
+
+/// `array_sort_asc(array[, nulls_last])` / `array_sort_desc`: the array sorted, `null` for a
+/// value that is not an array. Kusto's form that reorders further arrays alongside is not
+/// supported (the argument count check rejects it).
+fn array_sort(name: &'static str, descending: bool) -> KustoScalar {
+    KustoScalar::new(
+        name,
+        1,
+        Some(2),
+        Arc::new(|name, args| {
+            if let Some(ty) = args.get(1)
+                && !matches!(ty, KustoType::Bool | KustoType::Dynamic)
+            {
+                return Err(EngineError::ArgumentType {
+                    name: name.to_string(),
+                    position: 2,
+                    expected: "a bool (nulls_last)".to_string(),
+                    got: ty.to_string(),
+                });
+            }
+            Ok(KustoType::Dynamic)
+        }),
+        Arc::new(move |call| {
+            let arrays = json_values(call, 0);
+            let nulls_last = if call.args.len() > 1 {
+                Some(super::to_bool_array(&call.args[1], call.types[1])?)
+            } else {
+                None
+            };
+            Ok(dynamic_result(arrays.iter().enumerate().map(
+                |(row, value)| {
+                    let array = value.as_array()?;
+                    let nulls_last = match &nulls_last {
+                        Some(flags) if flags.is_valid(row) => flags.value(row),
+                        _ => true,
+                    };
+                    let order = sort_order(array, descending, nulls_last);
+                    Some(Value::Array(
+                        order.into_iter().map(|i| array[i].clone()).collect(),
+                    ))
+                },
+            )))
+        }),
+    )
+}
+
+/// Kusto's `array_slice(array, start, end)`: `end` is inclusive; negative indexes count from
+/// the end; out-of-range bounds are clamped, and an empty range gives `[]`.
+pub fn array_slice(array: &[Value], start: i64, end: i64) -> Vec<Value> {
+    let len = i64::try_from(array.len()).unwrap_or(i64::MAX);
+    let resolve = |index: i64| if index < 0 { index + len } else { index };
+    let start = resolve(start).max(0);
+    let end = resolve(end).min(len - 1);
+    if start > end {
+        return Vec::new();
+    }
+    let (start, end) = (start as usize, end as usize);
+    array[start..=end].to_vec()
+}
+
+/// A copy of `value` with every bag's keys sorted, as `dynamic_to_json` writes them.
+fn with_sorted_keys(value: &Value) -> Value {
+    match value {
+        Value::Object(bag) => {
+            let mut keys: Vec<&String> = bag.keys().collect();
+            keys.sort();
+            Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), with_sorted_keys(&bag[k])))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.iter().map(with_sorted_keys).collect()),
+        other => other.clone(),
+    }
+}
+
 pub(super) fn functions() -> Vec<KustoScalar> {
     let parse = |name: &'static str| {
         KustoScalar::new(
@@ -145,6 +265,61 @@ pub(super) fn functions() -> Vec<KustoScalar> {
         )
     };
     vec![
+        array_sort("array_sort_asc", false),
+        array_sort("array_sort_desc", true),
+        KustoScalar::new(
+            "array_slice",
+            3,
+            Some(3),
+            returns(KustoType::Dynamic),
+            Arc::new(|call| {
+                let arrays = json_values(call, 0);
+                let (starts, ends) = (call.longs(1)?, call.longs(2)?);
+                Ok(dynamic_result(arrays.iter().enumerate().map(
+                    |(row, value)| {
+                        let array = value.as_array()?;
+                        if starts.is_null(row) || ends.is_null(row) {
+                            return None;
+                        }
+                        Some(Value::Array(array_slice(
+                            array,
+                            starts.value(row),
+                            ends.value(row),
+                        )))
+                    },
+                )))
+            }),
+        ),
+        KustoScalar::new(
+            "array_sum",
+            1,
+            Some(1),
+            returns(KustoType::Real),
+            Arc::new(|call| {
+                let sums: Float64Array = json_values(call, 0)
+                    .iter()
+                    .map(|value| {
+                        let numbers: Vec<f64> =
+                            value.as_array()?.iter().filter_map(Value::as_f64).collect();
+                        (!numbers.is_empty()).then(|| numbers.iter().sum())
+                    })
+                    .collect();
+                Ok(Arc::new(sums) as ArrayRef)
+            }),
+        ),
+        KustoScalar::new(
+            "dynamic_to_json",
+            1,
+            Some(1),
+            returns(KustoType::String),
+            Arc::new(|call| {
+                let texts: StringArray = json_values(call, 0)
+                    .iter()
+                    .map(|value| Some(with_sorted_keys(value).to_string()))
+                    .collect();
+                Ok(Arc::new(texts) as ArrayRef)
+            }),
+        ),
         parse("parse_json"),
         pack("pack"),
         KustoScalar::new(
@@ -400,6 +575,51 @@ mod tests {
         assert_eq!(
             eval("set_union", vec![json("[1]"), json("{}")]).await,
             ["null"]
+        );
+    }
+
+    #[tokio::test]
+    async fn array_sorting_and_slicing_match_the_oracle() {
+        let arr = |text: &str| call("parse_json", vec![lit_str(text)]);
+        assert_eq!(
+            eval("array_sort_asc", vec![arr("[3,null,1,\"b\",2,\"a\"]")]).await,
+            [r#"[1,2,3,"a","b",null]"#]
+        );
+        assert_eq!(
+            eval("array_sort_desc", vec![arr("[3,null,1,2]"), lit(false)]).await,
+            ["[null,3,2,1]"]
+        );
+        assert_eq!(
+            eval("array_sort_asc", vec![arr("{\"a\":1}")]).await,
+            ["null"]
+        );
+        let d = "[1,2,3,4,5,6]";
+        for (start, end, expected) in [
+            (2, -2, "[3,4,5]"),
+            (-3, -1, "[4,5,6]"),
+            (0, 100, "[1,2,3,4,5,6]"),
+            (4, 1, "[]"),
+        ] {
+            assert_eq!(
+                eval("array_slice", vec![arr(d), lit(start), lit(end)]).await,
+                [expected],
+                "{start}..{end}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn array_sum_and_dynamic_to_json() {
+        let arr = |text: &str| call("parse_json", vec![lit_str(text)]);
+        assert_eq!(eval("array_sum", vec![arr("[10,20,30.5]")]).await, ["60.5"]);
+        assert_eq!(eval("array_sum", vec![arr("[]")]).await, ["null"]);
+        assert_eq!(
+            eval(
+                "dynamic_to_json",
+                vec![arr(r#"{"b":2,"a":{"d":1,"c":[1,2]}}"#)]
+            )
+            .await,
+            [r#"{"a":{"c":[1,2],"d":1},"b":2}"#]
         );
     }
 }
