@@ -266,6 +266,29 @@ pub(super) fn functions() -> Vec<KustoScalar> {
             Arc::new(|call| Ok(Arc::new(to_real_array(&call.args[0], call.types[0])?) as ArrayRef)),
         ),
         KustoScalar::new(
+            "todecimal",
+            1,
+            Some(1),
+            returns(KustoType::Decimal),
+            Arc::new(|call| {
+                let wanted = KustoType::Decimal.arrow_type();
+                // Text goes straight to decimal so "3.14159" keeps its digits; other kinds go
+                // through Kusto's tolong/toreal rules first.
+                let source: ArrayRef = match call.types[0] {
+                    KustoType::Int | KustoType::Long | KustoType::Bool => Arc::new(call.longs(0)?),
+                    KustoType::Real | KustoType::Decimal => {
+                        Arc::new(to_real_array(&call.args[0], call.types[0])?)
+                    }
+                    _ => {
+                        let text: StringArray =
+                            call.strings(0).iter().map(|s| s.map(str::trim)).collect();
+                        Arc::new(text)
+                    }
+                };
+                Ok(arrow::compute::cast(&source, &wanted)?)
+            }),
+        ),
+        KustoScalar::new(
             "tobool",
             1,
             Some(1),
@@ -432,5 +455,23 @@ mod tests {
         let parsed = crate::scalar::test_support::call("parse_json", vec![lit_str("{}")]);
         assert_eq!(eval("gettype", vec![parsed]).await, ["dictionary"]);
         assert_eq!(eval("gettype", vec![lit_str("x")]).await, ["string"]);
+    }
+
+    #[tokio::test]
+    async fn todecimal_keeps_text_digits_and_nulls_bad_text() {
+        assert_eq!(
+            eval("todecimal", vec![lit_str("3.14159")]).await,
+            ["3.14159"]
+        );
+        assert_eq!(eval("todecimal", vec![lit_str("abc")]).await, ["null"]);
+        assert_eq!(eval("todecimal", vec![lit_str("-0.0")]).await, ["0"]);
+        assert_eq!(
+            eval("todecimal", vec![datafusion::logical_expr::lit(10_i64)]).await,
+            ["10"]
+        );
+        assert_eq!(
+            eval("todecimal", vec![datafusion::logical_expr::lit(1.5_f64)]).await,
+            ["1.5"]
+        );
     }
 }
