@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, Float64Array, Int64Array, StringArray};
+use arrow::array::{Array, ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray};
 use datafusion::common::Result as DFResult;
 use goshawk_types::KustoType;
 use serde_json::{Map, Value};
@@ -209,6 +209,82 @@ fn with_sorted_keys(value: &Value) -> Value {
     }
 }
 
+/// The rotation `array_rotate_left` (positive `by`) or `array_rotate_right` applies.
+fn rotate(array: &[Value], by: i64) -> Vec<Value> {
+    let mut rotated = array.to_vec();
+    if let Ok(len) = i64::try_from(array.len())
+        && len > 0
+    {
+        let shift = by.rem_euclid(len) as usize;
+        rotated.rotate_left(shift);
+    }
+    rotated
+}
+
+/// `array_shift_left` (positive `by`) / `array_shift_right`: elements move and the vacated
+/// places take `fill`.
+fn shift(array: &[Value], by: i64, fill: &Value) -> Vec<Value> {
+    let len = array.len();
+    let moved = usize::try_from(by.unsigned_abs())
+        .unwrap_or(usize::MAX)
+        .min(len);
+    let mut shifted = Vec::with_capacity(len);
+    if by >= 0 {
+        shifted.extend_from_slice(&array[moved..]);
+        shifted.extend(std::iter::repeat_n(fill.clone(), moved));
+    } else {
+        shifted.extend(std::iter::repeat_n(fill.clone(), moved));
+        shifted.extend_from_slice(&array[..len - moved]);
+    }
+    shifted
+}
+
+fn array_move(name: &'static str, left: bool, rotating: bool) -> KustoScalar {
+    KustoScalar::new(
+        name,
+        2,
+        Some(if rotating { 2 } else { 3 }),
+        returns(KustoType::Dynamic),
+        Arc::new(move |call| {
+            let arrays = json_values(call, 0);
+            let counts = call.longs(1)?;
+            let fills = (call.args.len() > 2).then(|| json_values(call, 2));
+            Ok(dynamic_result(arrays.iter().enumerate().map(
+                |(row, value)| {
+                    let array = value.as_array()?;
+                    let count = counts.is_valid(row).then(|| counts.value(row))?;
+                    let count = if left { count } else { count.checked_neg()? };
+                    Some(Value::Array(if rotating {
+                        rotate(array, count)
+                    } else {
+                        let fill = fills.as_ref().map_or(&Value::Null, |f| &f[row]);
+                        shift(array, count, fill)
+                    }))
+                },
+            )))
+        }),
+    )
+}
+
+/// `array_split(array, indices)`: the pieces between the split points (an index or an array of
+/// indexes; negative ones count from the end).
+fn split_at_indices(array: &[Value], indices: &Value) -> Option<Vec<Value>> {
+    let len = i64::try_from(array.len()).ok()?;
+    let points: Vec<i64> = match indices {
+        Value::Array(items) => items.iter().map(Value::as_i64).collect::<Option<_>>()?,
+        other => vec![other.as_i64()?],
+    };
+    let mut pieces = Vec::with_capacity(points.len() + 1);
+    let mut start = 0_i64;
+    for point in points {
+        let point = if point < 0 { point + len } else { point }.clamp(start, len);
+        pieces.push(Value::Array(array[start as usize..point as usize].to_vec()));
+        start = point;
+    }
+    pieces.push(Value::Array(array[start as usize..].to_vec()));
+    Some(pieces)
+}
+
 pub(super) fn functions() -> Vec<KustoScalar> {
     let parse = |name: &'static str| {
         KustoScalar::new(
@@ -265,6 +341,147 @@ pub(super) fn functions() -> Vec<KustoScalar> {
         )
     };
     vec![
+        array_move("array_rotate_left", true, true),
+        array_move("array_rotate_right", false, true),
+        array_move("array_shift_left", true, false),
+        array_move("array_shift_right", false, false),
+        KustoScalar::new(
+            "array_reverse",
+            1,
+            Some(1),
+            returns(KustoType::Dynamic),
+            Arc::new(|call| {
+                Ok(dynamic_result(json_values(call, 0).into_iter().map(
+                    |value| match value {
+                        Value::Array(mut items) => {
+                            items.reverse();
+                            Some(Value::Array(items))
+                        }
+                        _ => None,
+                    },
+                )))
+            }),
+        ),
+        KustoScalar::new(
+            "array_split",
+            2,
+            Some(2),
+            returns(KustoType::Dynamic),
+            Arc::new(|call| {
+                let arrays = json_values(call, 0);
+                let indices = json_values(call, 1);
+                Ok(dynamic_result(arrays.iter().zip(&indices).map(
+                    |(value, at)| split_at_indices(value.as_array()?, at).map(Value::Array),
+                )))
+            }),
+        ),
+        KustoScalar::new(
+            "array_index_of",
+            2,
+            Some(3),
+            returns(KustoType::Long),
+            Arc::new(|call| {
+                let arrays = json_values(call, 0);
+                let needles = json_values(call, 1);
+                let starts = if call.args.len() > 2 {
+                    Some(call.longs(2)?)
+                } else {
+                    None
+                };
+                let found: Int64Array = (0..call.rows)
+                    .map(|row| {
+                        let array = arrays[row].as_array()?;
+                        let len = i64::try_from(array.len()).ok()?;
+                        let start = match &starts {
+                            Some(s) => s.is_valid(row).then(|| s.value(row))?,
+                            None => 0,
+                        };
+                        let start = if start < 0 { start + len } else { start };
+                        if !(0..=len).contains(&start) {
+                            return None;
+                        }
+                        let needle = dynamic::identity_key(&needles[row]);
+                        let position = array[start as usize..]
+                            .iter()
+                            .position(|v| dynamic::identity_key(v) == needle);
+                        Some(position.map_or(-1, |p| start + p as i64))
+                    })
+                    .collect();
+                Ok(Arc::new(found) as ArrayRef)
+            }),
+        ),
+        KustoScalar::new(
+            "set_has_element",
+            2,
+            Some(2),
+            returns(KustoType::Bool),
+            Arc::new(|call| {
+                let arrays = json_values(call, 0);
+                let needles = json_values(call, 1);
+                let found: BooleanArray = arrays
+                    .iter()
+                    .zip(&needles)
+                    .map(|(value, needle)| {
+                        let needle = dynamic::identity_key(needle);
+                        Some(
+                            value
+                                .as_array()?
+                                .iter()
+                                .any(|v| dynamic::identity_key(v) == needle),
+                        )
+                    })
+                    .collect();
+                Ok(Arc::new(found) as ArrayRef)
+            }),
+        ),
+        KustoScalar::new(
+            "jaccard_index",
+            2,
+            Some(2),
+            returns(KustoType::Real),
+            Arc::new(|call| {
+                let (left, right) = (json_values(call, 0), json_values(call, 1));
+                let indexes: Float64Array = left
+                    .iter()
+                    .zip(&right)
+                    .map(|(a, b)| {
+                        let (a, b) = (keys(a.as_array()?), keys(b.as_array()?));
+                        let union = a.union(&b).count();
+                        let common = a.intersection(&b).count();
+                        (union > 0).then(|| common as f64 / union as f64)
+                    })
+                    .collect();
+                Ok(Arc::new(indexes) as ArrayRef)
+            }),
+        ),
+        KustoScalar::new(
+            "array_iff",
+            3,
+            Some(3),
+            returns(KustoType::Dynamic),
+            Arc::new(|call| {
+                let conditions = json_values(call, 0);
+                let (when_true, when_false) = (json_values(call, 1), json_values(call, 2));
+                let pick = |source: &Value, index: usize| match source {
+                    Value::Array(items) => items.get(index).cloned().unwrap_or(Value::Null),
+                    scalar => scalar.clone(),
+                };
+                Ok(dynamic_result((0..call.rows).map(|row| {
+                    let conditions = conditions[row].as_array()?;
+                    Some(Value::Array(
+                        conditions
+                            .iter()
+                            .enumerate()
+                            .map(|(i, condition)| match condition {
+                                Value::Bool(true) => pick(&when_true[row], i),
+                                Value::Bool(false) => pick(&when_false[row], i),
+                                _ => Value::Null,
+                            })
+                            .collect(),
+                    ))
+                })))
+            }),
+        ),
         array_sort("array_sort_asc", false),
         array_sort("array_sort_desc", true),
         KustoScalar::new(
@@ -621,5 +838,66 @@ mod tests {
             .await,
             [r#"{"a":{"c":[1,2],"d":1},"b":2}"#]
         );
+    }
+
+    #[tokio::test]
+    async fn array_moves_splits_and_lookups() {
+        let arr = |text: &str| call("parse_json", vec![lit_str(text)]);
+        let cases = [
+            (
+                "array_rotate_left",
+                vec![arr("[10,20,30]"), lit(1_i64)],
+                "[20,30,10]",
+            ),
+            (
+                "array_rotate_right",
+                vec![arr("[1,2,3,4,5]"), lit(2_i64)],
+                "[4,5,1,2,3]",
+            ),
+            (
+                "array_shift_right",
+                vec![arr("[10,20,30]"), lit(1_i64)],
+                "[null,10,20]",
+            ),
+            (
+                "array_shift_left",
+                vec![arr("[1,2,3]"), lit(1_i64), lit(-1_i64)],
+                "[2,3,-1]",
+            ),
+            ("array_reverse", vec![arr("[1,2,3]")], "[3,2,1]"),
+            (
+                "array_split",
+                vec![arr("[1,2,3,4,5,6,7,8]"), arr("[2,5]")],
+                "[[1,2],[3,4,5],[6,7,8]]",
+            ),
+            ("array_index_of", vec![arr("[1,2,3]"), lit(2_i64)], "1"),
+            ("array_index_of", vec![arr("[1,2,3]"), lit(99_i64)], "-1"),
+            ("set_has_element", vec![arr("[1,2,3]"), lit(2_i64)], "True"),
+            (
+                "set_has_element",
+                vec![arr("[1,2,3]"), lit_str("2")],
+                "False",
+            ),
+            (
+                "jaccard_index",
+                vec![arr("[1,2,3,4]"), arr("[3,4,5,6]")],
+                "0.3333333333333333",
+            ),
+            (
+                "array_iff",
+                vec![arr("[true,false,true]"), arr("[1,2,3]"), arr("[0,0,0]")],
+                "[1,0,3]",
+            ),
+        ];
+        for (name, args, expected) in cases {
+            let got = eval(name, args).await;
+            assert_eq!(
+                got.iter()
+                    .map(|s| s.replace([' ', '\n'], ""))
+                    .collect::<Vec<_>>(),
+                [expected],
+                "{name}"
+            );
+        }
     }
 }
