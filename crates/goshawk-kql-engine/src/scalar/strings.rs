@@ -373,6 +373,28 @@ pub(super) fn functions() -> Vec<KustoScalar> {
             }),
         ),
         KustoScalar::new(
+            "strcmp",
+            2,
+            Some(2),
+            returns(KustoType::Int),
+            Arc::new(|call| {
+                let (left, right) = (call.strings(0), call.strings(1));
+                // Ordinal comparison, as the oracle shows ("MiXeD" sorts before "y").
+                let order: Int64Array = left
+                    .iter()
+                    .zip(right.iter())
+                    .map(|(a, b)| {
+                        Some(match a.unwrap_or("").cmp(b.unwrap_or("")) {
+                            std::cmp::Ordering::Less => -1,
+                            std::cmp::Ordering::Equal => 0,
+                            std::cmp::Ordering::Greater => 1,
+                        })
+                    })
+                    .collect();
+                Ok(Arc::new(order) as ArrayRef)
+            }),
+        ),
+        KustoScalar::new(
             "strlen",
             1,
             Some(1),
@@ -1245,5 +1267,16 @@ mod tests {
         );
         assert_eq!(eval("toupper", vec![lit_str("café")]).await, ["CAFÉ"]);
         assert_eq!(eval("tolower", vec![lit_str("HeLLo")]).await, ["hello"]);
+    }
+
+    #[tokio::test]
+    async fn strcmp_compares_ordinally() {
+        for (a, b, expected) in [("MiXeD", "y", "-1"), ("where", "kw", "1"), ("", "", "0")] {
+            assert_eq!(
+                eval("strcmp", vec![lit_str(a), lit_str(b)]).await,
+                [expected],
+                "{a} {b}"
+            );
+        }
     }
 }
