@@ -1,25 +1,15 @@
 //! Aggregation functions in `summarize`, and Kusto's default names for their columns.
 //!
-//! The function library has no aggregates yet, so this maps Kusto aggregates onto DataFusion's
-//! built-in ones, plus `make_set`/`make_list` as a UDAF producing dynamic arrays.
+//! Kusto aggregates map onto the function library's UDAFs (`dcount`, `make_set`, `make_bag`,
+//! `percentile`, ...) and, where Kusto's semantics match, DataFusion's built-ins (`count`, `sum`,
+//! `avg`, `min`, `max`, `stdev`), wrapped for Kusto's results on empty input.
 
-use std::collections::HashSet;
-use std::sync::Arc;
-
-use arrow::array::{Array, ArrayRef, AsArray};
-use arrow::datatypes::{DataType, Field, FieldRef};
-use datafusion::common::Result as DFResult;
 use datafusion::functions::core::expr_fn::coalesce;
 use datafusion::functions_aggregate::expr_fn as agg;
-use datafusion::logical_expr::expr::AggregateFunction;
-use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
-use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, Expr, ExprFunctionExt, Signature, Volatility, lit,
-};
+use datafusion::logical_expr::{Expr, ExprFunctionExt, lit};
 use datafusion::scalar::ScalarValue;
 use goshawk_kql_syntax::ast;
 use goshawk_types::KustoType;
-use serde_json::Value;
 
 use super::expr::convert_to;
 use super::literal::constant_value;
@@ -45,8 +35,6 @@ fn name_prefix(function: &str) -> &str {
         other => other,
     }
 }
-
-const MAX_SET_SIZE: usize = 1_048_576;
 
 impl Planner<'_> {
     /// Lowers an aggregate call such as `dcount(x)` or `make_set(x, 5)`.
@@ -278,7 +266,8 @@ impl Planner<'_> {
                 let value = lower(0)?;
                 (agg::first_value(value.expr, vec![]), value.ty)
             }
-            "make_set" | "makeset" | "make_list" | "makelist" | "make_set_if" | "make_list_if" => {
+            "make_set" | "makeset" | "make_list" | "makelist" | "make_set_if" | "make_list_if"
+            | "make_bag" | "make_bag_if" => {
                 let conditional = name.ends_with("_if");
                 if conditional {
                     arity(2, 3)?
@@ -286,59 +275,7 @@ impl Planner<'_> {
                     arity(1, 2)?
                 }
                 let value = lower(0)?;
-                let size_index = if conditional { 2 } else { 1 };
-                let max = match args.get(size_index) {
-                    None => MAX_SET_SIZE,
-                    Some(arg) => {
-                        let size = lower(size_index)?;
-                        match constant_value(&size.expr) {
-                            Some(ScalarValue::Int64(Some(n))) if n > 0 => {
-                                usize::try_from(n).unwrap_or(MAX_SET_SIZE)
-                            }
-                            Some(ScalarValue::Int32(Some(n))) if n > 0 => {
-                                usize::try_from(n).unwrap_or(MAX_SET_SIZE)
-                            }
-                            _ => {
-                                return Err(error(
-                                    format!(
-                                        "{name}(): the maximum size must be a positive integer constant"
-                                    ),
-                                    arg.span,
-                                ));
-                            }
-                        }
-                    }
-                };
-                let distinct = name.contains("set");
-                let udaf = Arc::new(AggregateUDF::new_from_impl(MakeCollection::new(
-                    distinct, max, value.ty,
-                )));
-                let mut expr = Expr::AggregateFunction(AggregateFunction::new_udf(
-                    udaf,
-                    vec![value.expr],
-                    false,
-                    None,
-                    vec![],
-                    None,
-                ));
-                if conditional {
-                    let p = predicate(1)?;
-                    expr = expr
-                        .filter(p)
-                        .build()
-                        .map_err(|e| super::df_error(e, call.span))?;
-                }
-                (expr, KustoType::Dynamic)
-            }
-            "make_bag" | "make_bag_if" => {
-                let conditional = name == "make_bag_if";
-                if conditional {
-                    arity(2, 3)?
-                } else {
-                    arity(1, 2)?
-                }
-                let value = lower(0)?;
-                if value.ty != KustoType::Dynamic {
+                if name.starts_with("make_bag") && value.ty != KustoType::Dynamic {
                     return Err(error(
                         format!(
                             "{name}(): argument 1 has type {}, expected a dynamic property bag",
@@ -347,25 +284,31 @@ impl Planner<'_> {
                         args[0].span,
                     ));
                 }
-                let udaf = Arc::new(AggregateUDF::new_from_impl(MakeBag {
-                    signature: Signature::any(1, Volatility::Immutable),
-                }));
-                let mut expr = Expr::AggregateFunction(AggregateFunction::new_udf(
-                    udaf,
-                    vec![value.expr],
-                    false,
-                    None,
-                    vec![],
-                    None,
-                ));
+                let mut call_args = vec![value.expr];
                 if conditional {
-                    let p = predicate(1)?;
-                    expr = expr
-                        .filter(p)
-                        .build()
-                        .map_err(|e| super::df_error(e, call.span))?;
+                    call_args.push(predicate(1)?);
                 }
-                (expr, KustoType::Dynamic)
+                if let Some(arg) = args.get(call_args.len()) {
+                    let size = lower(call_args.len())?;
+                    if !matches!(
+                        constant_value(&size.expr),
+                        Some(ScalarValue::Int64(Some(1..)) | ScalarValue::Int32(Some(1..)))
+                    ) {
+                        return Err(error(
+                            format!(
+                                "{name}(): the maximum size must be a positive integer constant"
+                            ),
+                            arg.span,
+                        ));
+                    }
+                    call_args.push(size.expr);
+                }
+                // The library's collections: first-seen order, "" kept, arrays flattened, the
+                // size limit honoured (one implementation for the planner and the registry).
+                let function = crate::registry::resolve(name)
+                    .and_then(|entry| entry.call(call_args, self.now_nanos))
+                    .map_err(|e| error(e.to_string(), call.span))?;
+                (function, KustoType::Dynamic)
             }
             "percentiles" | "percentile" if args.len() == 2 => {
                 let entry = crate::registry::resolve("percentile")
@@ -418,247 +361,5 @@ impl Planner<'_> {
             ty,
             default_name,
         })
-    }
-}
-
-/// `make_set` / `make_list`: the values of a group as a dynamic array, at most `max` of them;
-/// nulls are skipped. The state is the JSON array text.
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct MakeCollection {
-    distinct: bool,
-    max: usize,
-    input: KustoType,
-    signature: Signature,
-}
-
-impl MakeCollection {
-    fn new(distinct: bool, max: usize, input: KustoType) -> MakeCollection {
-        MakeCollection {
-            distinct,
-            max,
-            input,
-            signature: Signature::any(1, Volatility::Immutable),
-        }
-    }
-}
-
-impl AggregateUDFImpl for MakeCollection {
-    fn name(&self) -> &str {
-        if self.distinct {
-            "make_set"
-        } else {
-            "make_list"
-        }
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn return_type(&self, _: &[DataType]) -> DFResult<DataType> {
-        Ok(DataType::Utf8)
-    }
-
-    fn return_field(&self, _: &[FieldRef]) -> DFResult<FieldRef> {
-        Ok(Arc::new(KustoType::Dynamic.field(self.name())))
-    }
-
-    fn accumulator(&self, _: AccumulatorArgs) -> DFResult<Box<dyn Accumulator>> {
-        Ok(Box::new(CollectionAccumulator {
-            distinct: self.distinct,
-            max: self.max,
-            input: self.input,
-            values: Vec::new(),
-            seen: HashSet::new(),
-        }))
-    }
-
-    fn state_fields(&self, args: StateFieldsArgs) -> DFResult<Vec<FieldRef>> {
-        Ok(vec![Arc::new(Field::new(
-            format!("{}_items", args.name),
-            DataType::Utf8,
-            true,
-        ))])
-    }
-}
-
-#[derive(Debug)]
-struct CollectionAccumulator {
-    distinct: bool,
-    max: usize,
-    input: KustoType,
-    values: Vec<Value>,
-    seen: HashSet<String>,
-}
-
-impl CollectionAccumulator {
-    fn push(&mut self, value: Value) {
-        if self.values.len() >= self.max || value.is_null() {
-            return;
-        }
-        // Dynamic arrays contribute their elements, as in Kusto.
-        match value {
-            Value::Array(items) if self.input == KustoType::Dynamic => {
-                for item in items {
-                    self.push_one(item);
-                }
-            }
-            other => self.push_one(other),
-        }
-    }
-
-    fn push_one(&mut self, value: Value) {
-        if self.values.len() >= self.max || value.is_null() {
-            return;
-        }
-        if self.distinct && !self.seen.insert(crate::dynamic::identity_key(&value)) {
-            return;
-        }
-        self.values.push(value);
-    }
-
-    fn text(&self) -> String {
-        Value::Array(self.values.clone()).to_string()
-    }
-}
-
-impl Accumulator for CollectionAccumulator {
-    fn update_batch(&mut self, values: &[ArrayRef]) -> DFResult<()> {
-        let Some(array) = values.first() else {
-            return Ok(());
-        };
-        for row in 0..array.len() {
-            if array.is_null(row) {
-                continue;
-            }
-            let value = crate::format::json_at(array.as_ref(), row, self.input);
-            self.push(value);
-        }
-        Ok(())
-    }
-
-    fn evaluate(&mut self) -> DFResult<ScalarValue> {
-        Ok(ScalarValue::Utf8(Some(self.text())))
-    }
-
-    fn size(&self) -> usize {
-        size_of_val(self) + self.values.len() * 32 + self.seen.len() * 32
-    }
-
-    fn state(&mut self) -> DFResult<Vec<ScalarValue>> {
-        Ok(vec![ScalarValue::Utf8(Some(self.text()))])
-    }
-
-    fn merge_batch(&mut self, states: &[ArrayRef]) -> DFResult<()> {
-        let Some(array) = states.first() else {
-            return Ok(());
-        };
-        let Some(texts) = array.as_string_opt::<i32>() else {
-            return Ok(());
-        };
-        for text in texts.iter().flatten() {
-            if let Ok(Value::Array(items)) = serde_json::from_str::<Value>(text) {
-                for item in items {
-                    self.push_one(item);
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-/// `make_bag`: the union of the property bags of a group (values that are not bags are
-/// skipped; for a key seen twice the first value is kept).
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct MakeBag {
-    signature: Signature,
-}
-
-impl AggregateUDFImpl for MakeBag {
-    fn name(&self) -> &str {
-        "make_bag"
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn return_type(&self, _: &[DataType]) -> DFResult<DataType> {
-        Ok(DataType::Utf8)
-    }
-
-    fn return_field(&self, _: &[FieldRef]) -> DFResult<FieldRef> {
-        Ok(Arc::new(KustoType::Dynamic.field("make_bag")))
-    }
-
-    fn accumulator(&self, _: AccumulatorArgs) -> DFResult<Box<dyn Accumulator>> {
-        Ok(Box::new(BagAccumulator {
-            bag: serde_json::Map::new(),
-        }))
-    }
-
-    fn state_fields(&self, args: StateFieldsArgs) -> DFResult<Vec<FieldRef>> {
-        Ok(vec![Arc::new(Field::new(
-            format!("{}_bag", args.name),
-            DataType::Utf8,
-            true,
-        ))])
-    }
-}
-
-#[derive(Debug)]
-struct BagAccumulator {
-    bag: serde_json::Map<String, Value>,
-}
-
-impl BagAccumulator {
-    fn merge_text(&mut self, text: &str) {
-        if let Ok(Value::Object(entries)) = serde_json::from_str::<Value>(text) {
-            for (key, value) in entries {
-                self.bag.entry(key).or_insert(value);
-            }
-        }
-    }
-
-    fn text(&self) -> String {
-        Value::Object(self.bag.clone()).to_string()
-    }
-}
-
-impl Accumulator for BagAccumulator {
-    fn update_batch(&mut self, values: &[ArrayRef]) -> DFResult<()> {
-        let Some(array) = values.first() else {
-            return Ok(());
-        };
-        for row in 0..array.len() {
-            if let Some(text) = crate::format::string_value(array.as_ref(), row) {
-                self.merge_text(text);
-            }
-        }
-        Ok(())
-    }
-
-    fn evaluate(&mut self) -> DFResult<ScalarValue> {
-        Ok(ScalarValue::Utf8(Some(self.text())))
-    }
-
-    fn size(&self) -> usize {
-        size_of_val(self) + self.bag.len() * 64
-    }
-
-    fn state(&mut self) -> DFResult<Vec<ScalarValue>> {
-        Ok(vec![ScalarValue::Utf8(Some(self.text()))])
-    }
-
-    fn merge_batch(&mut self, states: &[ArrayRef]) -> DFResult<()> {
-        let Some(array) = states.first() else {
-            return Ok(());
-        };
-        for row in 0..array.len() {
-            if let Some(text) = crate::format::string_value(array.as_ref(), row) {
-                self.merge_text(text);
-            }
-        }
-        Ok(())
     }
 }
