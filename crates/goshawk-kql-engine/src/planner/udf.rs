@@ -1,6 +1,6 @@
 //! The bridge to the function library (`crate::scalar`): name lookup, Kusto return types and
-//! call expressions. The few functions the library does not provide yet (dynamic member
-//! access, `parse_json`) are small private UDFs here, used only when the library lacks them.
+//! call expressions, plus dynamic member access with a constant path (`x.a[0]`), which the
+//! planner builds from the AST.
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -39,18 +39,6 @@ fn library() -> &'static HashMap<String, Arc<ScalarUDF>> {
             let udf = function.into_udf();
             map.insert(udf.name().to_string(), Arc::new(udf));
         }
-        if !map.contains_key("matches regex") {
-            map.insert(
-                "matches regex".into(),
-                Arc::new(ScalarUDF::new_from_impl(MatchesRegex::new())),
-            );
-        }
-        if !map.contains_key("parse_json") {
-            map.insert(
-                "parse_json".into(),
-                Arc::new(ScalarUDF::new_from_impl(ParseJson::new())),
-            );
-        }
         map
     })
 }
@@ -85,18 +73,7 @@ pub fn return_type(udf: &ScalarUDF, args: &[KustoType]) -> Result<KustoType, Str
     if let Some(scalar) = udf.inner().downcast_ref::<KustoScalar>() {
         return scalar.kusto_return_type(args).map_err(|e| e.to_string());
     }
-    if udf.inner().downcast_ref::<MatchesRegex>().is_some() {
-        if args.len() != 2 {
-            return Err(format!(
-                "matches regex expects 2 operands, got {}",
-                args.len()
-            ));
-        }
-        return Ok(KustoType::Bool);
-    }
-    if udf.inner().downcast_ref::<ParseJson>().is_some()
-        || udf.inner().downcast_ref::<DynamicPath>().is_some()
-    {
+    if udf.inner().downcast_ref::<DynamicPath>().is_some() {
         if args.len() != 1 {
             return Err(format!(
                 "{} expects 1 argument, got {}",
@@ -196,124 +173,6 @@ impl ScalarUDFImpl for DynamicPath {
                 Some(found) => builder.append_value(to_text(found)),
                 None => builder.append_null(),
             }
-        }
-        finish(Arc::new(builder.finish()), scalar)
-    }
-}
-
-/// `parse_json(text)`: JSON text becomes a dynamic value; text that is not JSON becomes a
-/// dynamic string; an empty string is a dynamic null.
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct ParseJson {
-    signature: Signature,
-}
-
-impl ParseJson {
-    fn new() -> ParseJson {
-        ParseJson {
-            signature: Signature::any(1, Volatility::Immutable),
-        }
-    }
-}
-
-impl ScalarUDFImpl for ParseJson {
-    fn name(&self) -> &str {
-        "parse_json"
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn return_type(&self, _: &[DataType]) -> DFResult<DataType> {
-        Ok(DataType::Utf8)
-    }
-
-    fn return_field_from_args(&self, _: ReturnFieldArgs) -> DFResult<FieldRef> {
-        Ok(dynamic_field("parse_json"))
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DFResult<ColumnarValue> {
-        let input_ty = args
-            .arg_fields
-            .first()
-            .map_or(KustoType::String, |f| kusto_type_of(f));
-        let null_input = args.args[0].data_type() == DataType::Null;
-        let (texts, scalar) = text_arg(&args)?;
-        let mut builder = StringBuilder::new();
-        for row in 0..texts.len() {
-            if null_input || texts.is_null(row) || texts.value(row).is_empty() {
-                builder.append_null();
-                continue;
-            }
-            let text = texts.value(row);
-            let value = if input_ty == KustoType::String {
-                parse_lenient(text)
-            } else {
-                parse_stored(text).unwrap_or_else(|| parse_lenient(text))
-            };
-            if value.is_null() {
-                builder.append_null();
-            } else {
-                builder.append_value(to_text(&value));
-            }
-        }
-        finish(Arc::new(builder.finish()), scalar)
-    }
-}
-
-/// `text matches regex pattern`: whether the RE2-style pattern matches anywhere in the text.
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct MatchesRegex {
-    signature: Signature,
-}
-
-impl MatchesRegex {
-    fn new() -> MatchesRegex {
-        MatchesRegex {
-            signature: Signature::any(2, Volatility::Immutable),
-        }
-    }
-}
-
-impl ScalarUDFImpl for MatchesRegex {
-    fn name(&self) -> &str {
-        "matches regex"
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn return_type(&self, _: &[DataType]) -> DFResult<DataType> {
-        Ok(DataType::Boolean)
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DFResult<ColumnarValue> {
-        let scalar = args
-            .args
-            .iter()
-            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
-        let rows = if scalar { 1 } else { args.number_rows };
-        let types: Vec<KustoType> = args.arg_fields.iter().map(|f| kusto_type_of(f)).collect();
-        let texts = crate::format::to_kusto_strings(&args.args[0].to_array(rows)?, types[0]);
-        let patterns = crate::format::to_kusto_strings(&args.args[1].to_array(rows)?, types[1]);
-        let mut cache: Option<(String, regex::Regex)> = None;
-        let mut builder = arrow::array::BooleanBuilder::with_capacity(rows);
-        for row in 0..rows {
-            let pattern = patterns.value(row);
-            if cache.as_ref().is_none_or(|(p, _)| p != pattern) {
-                let compiled = regex::Regex::new(pattern).map_err(|err| {
-                    datafusion::error::DataFusionError::Execution(format!(
-                        "matches regex: invalid regular expression '{pattern}': {err}"
-                    ))
-                })?;
-                cache = Some((pattern.to_string(), compiled));
-            }
-            let matched = cache
-                .as_ref()
-                .is_some_and(|(_, re)| re.is_match(texts.value(row)));
-            builder.append_value(matched);
         }
         finish(Arc::new(builder.finish()), scalar)
     }
