@@ -3,6 +3,7 @@
 //! and the query of a rule file with enough position information to point a KQL diagnostic at
 //! the right line of that file.
 
+pub mod anomaly;
 pub mod elastic;
 mod embedded;
 mod load;

@@ -8,15 +8,20 @@ use crate::load::{LoadedRule, RuleLoadError, load_str};
 /// HUNT-01 "Provisioning Failures by Job and Error (30d)".
 pub const HUNT01_ID: &str = "aa1f0001-2001-4201-9201-aadprov-hunt01";
 
-/// `(origin, text)` of every built-in content file.
-const BUILTIN_FILES: &[(&str, &str)] = &[("builtin/hunt01.yaml", include_str!("hunt01.yaml"))];
+mod ml;
+mod pack;
+
+/// `(origin, text)` of every built-in content file: rules, then ML jobs and datafeeds.
+fn builtin_files() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
+    pack::FILES.iter().chain(ml::FILES)
+}
 
 /// Every built-in rule. The error list is empty unless a built-in file is broken, which the
 /// tests rule out; it is returned rather than hidden so that callers report it like any other.
 pub fn builtin_rules() -> (Vec<LoadedRule>, Vec<RuleLoadError>) {
     let mut rules = Vec::new();
     let mut errors = Vec::new();
-    for (origin, text) in BUILTIN_FILES {
+    for (origin, text) in builtin_files() {
         match load_str(Path::new(origin), text) {
             Ok(rule) => rules.push(rule),
             Err(err) => errors.push(err),
@@ -39,7 +44,7 @@ mod tests {
     fn every_builtin_loads_and_hunt01_is_the_seed_query() {
         let (rules, errors) = builtin_rules();
         assert!(errors.is_empty(), "{errors:?}");
-        assert_eq!(rules.len(), BUILTIN_FILES.len());
+        assert_eq!(rules.len(), builtin_files().count());
         let hunt01 = builtin_rule(HUNT01_ID).expect("HUNT-01 is built in");
         let RuleDocument::Sentinel(rule) = &hunt01.document else {
             panic!("{hunt01:?}")
