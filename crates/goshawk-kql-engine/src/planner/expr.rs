@@ -370,6 +370,24 @@ impl Planner<'_> {
             _ => None,
         };
         if let Some(df_op) = comparison {
+            if left.ty == K::Dynamic && right.ty == K::Dynamic {
+                // Kusto has no order or equality between two dynamic values (arrays, bags).
+                return Err(error(
+                    format!(
+                        "cannot compare two dynamic values with '{}': convert one side first \
+                         (tostring(), tolong(), ...)",
+                        match op {
+                            BinaryOp::Eq => "==",
+                            BinaryOp::NotEq => "!=",
+                            BinaryOp::Lt => "<",
+                            BinaryOp::Le => "<=",
+                            BinaryOp::Gt => ">",
+                            _ => ">=",
+                        }
+                    ),
+                    span,
+                ));
+            }
             let (left, right) = align_for_comparison(left, right);
             if !comparable(left.ty, right.ty) {
                 return Err(error(
@@ -814,6 +832,7 @@ impl Planner<'_> {
             args.push(self.lower_expr(&argument.value, columns, env)?);
         }
         let types: Vec<KustoType> = args.iter().map(|a| a.ty).collect();
+        check_call_semantics(name, call, &args)?;
         let ty = udf::return_type(&function, &types).map_err(|m| error(m, call.span))?;
         Ok(Typed {
             expr: udf::call(function, args.into_iter().map(|a| a.expr).collect()),
@@ -997,6 +1016,72 @@ fn op_symbol(op: BinaryOp) -> &'static str {
         BinaryOp::Div => "/",
         _ => "%",
     }
+}
+
+/// Checks the real engine makes on some calls before it runs anything.
+fn check_call_semantics(name: &str, call: &ast::FunctionCall, args: &[Typed]) -> PlanResult<()> {
+    // The result values of iff/case/coalesce must share one type (int and long mix; a
+    // dynamic value or an untyped null adapts).
+    let value_indexes: Vec<usize> = match name {
+        "iff" | "iif" if args.len() == 3 => vec![1, 2],
+        "case" if args.len() % 2 == 1 => (1..args.len())
+            .step_by(2)
+            .chain(std::iter::once(args.len() - 1))
+            .collect(),
+        "coalesce" => (0..args.len()).collect(),
+        _ => Vec::new(),
+    };
+    let mut first: Option<(KustoType, usize)> = None;
+    for index in value_indexes {
+        let arg = &args[index];
+        let untyped_null = constant_value(&arg.expr).is_some_and(|v| v.is_null())
+            && matches!(
+                call.args[index].value.kind,
+                ExprKind::Name(_)
+                    | ExprKind::Literal(ast::Literal {
+                        kind: ast::LiteralKind::Dynamic(_),
+                        ..
+                    })
+            );
+        if arg.ty == KustoType::Dynamic || untyped_null {
+            continue;
+        }
+        let class = if arg.ty == KustoType::Int {
+            KustoType::Long
+        } else {
+            arg.ty
+        };
+        match first {
+            None => first = Some((class, index)),
+            Some((ty, _)) if ty == class => {}
+            Some((_, at)) => {
+                return Err(error(
+                    format!(
+                        "{name}(): argument {} has type {}, but argument {} has type {}; \
+                         convert them to one type",
+                        index + 1,
+                        arg.ty,
+                        at + 1,
+                        args[at].ty
+                    ),
+                    call.args[index].span,
+                ));
+            }
+        }
+    }
+    // extract_all() returns capture groups, so its regex must have at least one.
+    if name == "extract_all"
+        && let Some(ScalarValue::Utf8(Some(pattern))) =
+            args.first().and_then(|a| constant_value(&a.expr))
+        && let Ok(regex) = regex::Regex::new(&pattern)
+        && regex.captures_len() < 2
+    {
+        return Err(error(
+            "extract_all(): the regular expression needs at least one capture group",
+            call.args[0].span,
+        ));
+    }
+    Ok(())
 }
 
 fn comparable(a: KustoType, b: KustoType) -> bool {

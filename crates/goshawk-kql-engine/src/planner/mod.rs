@@ -135,6 +135,29 @@ pub(crate) fn unknown<'c>(
     }
 }
 
+/// Words Kusto reserves: a bare one cannot name a new column (the real engine rejects
+/// `extend first = 1`, `parse s with from:string ...`); `['first']` can.
+const RESERVED_NAMES: &[&str] = &[
+    "and", "or", "by", "on", "with", "where", "from", "to", "step", "asc", "desc", "first", "last",
+    "nulls", "has", "contains", "in", "between", "true", "false", "let", "typeof",
+];
+
+/// Rejects a bare reserved word used as the name of a new column.
+pub(crate) fn check_new_name(ident: &ast::Ident) -> PlanResult<()> {
+    // A bracketed name (`['first']`) is longer in the source than the name itself.
+    let bare = ident.span.len() as usize == ident.name.len();
+    if bare && RESERVED_NAMES.contains(&ident.name.as_str()) {
+        return Err(error(
+            format!(
+                "'{0}' is a reserved word and cannot name a column; write ['{0}']",
+                ident.name
+            ),
+            ident.span,
+        ));
+    }
+    Ok(())
+}
+
 pub(crate) fn unsupported(what: &str, span: Span) -> Diagnostic {
     error(format!("{what} is not supported yet"), span)
 }

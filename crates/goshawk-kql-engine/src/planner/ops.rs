@@ -393,6 +393,10 @@ impl Planner<'_> {
             }
             OperatorKind::As { .. } => Ok(tab),
             OperatorKind::Serialize { columns } => {
+                // A limit without a row count marks the rows as serialized for the window
+                // functions after it (see `is_serialized`); the optimizer drops it.
+                let plan = build(LogicalPlanBuilder::from(tab.plan).limit(0, None), span)?;
+                let tab = Tab { plan, ..tab };
                 if columns.is_empty() {
                     Ok(tab)
                 } else {
@@ -475,7 +479,10 @@ impl Planner<'_> {
     fn single_name<'n>(&self, item: &'n NamedExpr) -> PlanResult<Option<&'n str>> {
         match item.names.as_slice() {
             [] => Ok(None),
-            [one] => Ok(Some(one.name.as_str())),
+            [one] => {
+                super::check_new_name(one)?;
+                Ok(Some(one.name.as_str()))
+            }
             _ => Err(unsupported(
                 "assigning to several columns at once",
                 item.span,
@@ -485,7 +492,21 @@ impl Planner<'_> {
 
     fn plan_extend(&self, mut tab: Tab, columns: &[NamedExpr], env: &Env) -> PlanResult<Tab> {
         let mut unnamed = 0;
+        let input = tab.names();
+        // Kusto evaluates every expression of one `extend` against its input: a column the
+        // same operator adds is not visible to the expressions after it.
+        let mut added: Vec<String> = Vec::new();
         for item in columns {
+            if let Some(ident) = first_reference(&item.expr, &added) {
+                return Err(error(
+                    format!(
+                        "column '{}' is defined by this same extend and cannot be used in it; \
+                         use it in a second extend",
+                        ident.name
+                    ),
+                    ident.span,
+                ));
+            }
             let typed = self.lower_expr(&item.expr, &tab.columns, env)?;
             let (windowed, typed) = self.with_windows(tab, typed, item.span)?;
             tab = windowed;
@@ -512,6 +533,9 @@ impl Planner<'_> {
             if !replaced {
                 items.push((typed.expr, KustoColumn::new(&name, typed.ty)));
             }
+            if !input.contains(&name) {
+                added.push(name);
+            }
             tab = self.project_tab(tab, items, item.span)?;
         }
         Ok(tab)
@@ -525,6 +549,13 @@ impl Planner<'_> {
             datafusion::logical_expr::utils::find_window_exprs(std::slice::from_ref(&typed.expr));
         if windows.is_empty() {
             return Ok((tab, typed));
+        }
+        if !is_serialized(&tab.plan) {
+            return Err(error(
+                "row_number(), prev(), next() and row_cumsum() need serialized rows: add \
+                 '| serialize' or '| sort by ...' before this operator",
+                span,
+            ));
         }
         // Kusto numbers rows in the order of the serialized input. A window without ORDER BY
         // leaves DataFusion free to drop or ignore an earlier sort, so the sort's keys are
@@ -927,6 +958,9 @@ impl Planner<'_> {
                 ),
                 span,
             ));
+        }
+        for declaration in schema {
+            super::check_new_name(&declaration.name)?;
         }
         let columns: Vec<KustoColumn> = schema
             .iter()
@@ -2028,6 +2062,7 @@ impl Planner<'_> {
         let (pair, kv) = (regex::escape(&pair), regex::escape(&kv));
         let mut new_columns = Vec::new();
         for capture in captures {
+            super::check_new_name(&capture.name)?;
             let ty = kusto_type_of_scalar(capture.ty.value);
             let key = regex::escape(&capture.name.name);
             let pattern = format!(r"(?:^|{pair})\s*{key}\s*{kv}\s*(.*?)\s*(?:{pair}|$)");
@@ -2097,6 +2132,7 @@ impl Planner<'_> {
                     }
                 }
                 ParsePatternPart::Capture { name, ty, .. } => {
+                    super::check_new_name(name)?;
                     let ty = ty
                         .as_ref()
                         .map_or(KustoType::String, |t| kusto_type_of_scalar(t.value));
@@ -2239,6 +2275,55 @@ fn by_and_aggregate_names(
         }
     }
     Ok(names)
+}
+
+/// The first column reference in `expr` (outside nested tabular expressions) to one of `names`.
+fn first_reference(expr: &ast::Expr, names: &[String]) -> Option<ast::Ident> {
+    struct Finder<'n> {
+        names: &'n [String],
+        found: Option<ast::Ident>,
+    }
+    impl goshawk_kql_syntax::walk::Visitor for Finder<'_> {
+        fn visit_expr(&mut self, expr: &ast::Expr) {
+            if self.found.is_some() {
+                return;
+            }
+            if let ExprKind::Name(ident) = &expr.kind
+                && self.names.contains(&ident.name)
+            {
+                self.found = Some(ident.clone());
+                return;
+            }
+            goshawk_kql_syntax::walk::walk_expr(self, expr);
+        }
+        // A nested query has its own columns.
+        fn visit_tabular(&mut self, _: &ast::TabularExpr) {}
+    }
+    if names.is_empty() {
+        return None;
+    }
+    let mut finder = Finder { names, found: None };
+    goshawk_kql_syntax::walk::Visitor::visit_expr(&mut finder, expr);
+    finder.found
+}
+
+/// Whether a plan's rows are serialized in Kusto's sense: they come from `sort`, `top`,
+/// `range`, `print` or `serialize`, seen through operators that keep the order (`where`,
+/// `extend`, `project`, `take`, `parse`, `mv-expand`). `datatable`, tables, `summarize`,
+/// `join`, `union` and `distinct` produce unserialized rows.
+fn is_serialized(plan: &LogicalPlan) -> bool {
+    match plan {
+        LogicalPlan::Sort(_) | LogicalPlan::EmptyRelation(_) => true,
+        LogicalPlan::Limit(limit) if limit.fetch.is_none() => true,
+        LogicalPlan::Limit(limit) => is_serialized(&limit.input),
+        LogicalPlan::Projection(projection) => is_serialized(&projection.input),
+        LogicalPlan::Filter(filter) => is_serialized(&filter.input),
+        LogicalPlan::Window(window) => is_serialized(&window.input),
+        LogicalPlan::SubqueryAlias(alias) => is_serialized(&alias.input),
+        LogicalPlan::Unnest(unnest) => is_serialized(&unnest.input),
+        LogicalPlan::TableScan(scan) => scan.table_name.table() == "range",
+        _ => false,
+    }
 }
 
 /// The sort order of a plan's rows, if the plan is a sort seen through operators that keep row

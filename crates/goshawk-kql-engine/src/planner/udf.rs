@@ -168,6 +168,14 @@ impl ScalarUDFImpl for DynamicPath {
                 continue;
             }
             let text = texts.value(row);
+            // Canonical text (what parse_json produces) is sliced, not parsed into a tree.
+            if let Some(found) = crate::dynamic::find_canonical(text, &self.path) {
+                match found {
+                    Some(raw) => builder.append_value(raw),
+                    None => builder.append_null(),
+                }
+                continue;
+            }
             let value = parse_stored(text).unwrap_or_else(|| parse_lenient(text));
             match get_path(&value, &self.path) {
                 Some(found) => builder.append_value(to_text(found)),
