@@ -11,6 +11,8 @@ mod datetime;
 mod dynamic_fns;
 mod logic;
 mod math;
+mod network;
+mod series;
 mod strings;
 
 use std::fmt;
@@ -296,6 +298,8 @@ pub fn all_scalars() -> Vec<KustoScalar> {
     all.extend(logic::functions());
     all.extend(math::functions());
     all.extend(strings::functions());
+    all.extend(network::functions());
+    all.extend(series::functions());
     all
 }
 
