@@ -9,6 +9,7 @@
 mod convert;
 mod datetime;
 mod dynamic_fns;
+mod encoding;
 mod logic;
 mod math;
 mod network;
@@ -299,6 +300,7 @@ pub fn all_scalars() -> Vec<KustoScalar> {
     all.extend(math::functions());
     all.extend(strings::functions());
     all.extend(network::functions());
+    all.extend(encoding::functions());
     all.extend(series::functions());
     all
 }
