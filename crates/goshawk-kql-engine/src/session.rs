@@ -3,8 +3,10 @@
 
 use arrow::array::RecordBatch;
 use datafusion::error::DataFusionError;
+use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::physical_plan::displayable;
-use datafusion::prelude::SessionContext;
+use datafusion::prelude::{SessionConfig, SessionContext};
 use goshawk_kql_syntax::{Diagnostic, RenderOptions};
 
 use crate::catalog::{Catalog, KustoColumn};
@@ -66,6 +68,22 @@ impl<'a> QueryEngine<'a> {
             now_nanos,
             context: SessionContext::new(),
         }
+    }
+
+    /// Caps the memory that sorts, aggregations and joins may reserve; past it a query fails
+    /// with DataFusion's `ResourcesExhausted` error instead of growing without bound (used by
+    /// `goshawk serve`, where one query must not take the memory every other query needs).
+    /// Spilling to disk is off, so the limit is a limit and not a switch to slow temp files.
+    pub fn with_memory_limit(mut self, bytes: usize) -> Result<QueryEngine<'a>, QueryError> {
+        let runtime = RuntimeEnvBuilder::new()
+            .with_memory_limit(bytes, 1.0)
+            .with_disk_manager_builder(
+                DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled),
+            )
+            .build_arc()
+            .map_err(QueryError::Execution)?;
+        self.context = SessionContext::new_with_config_rt(SessionConfig::new(), runtime);
+        Ok(self)
     }
 
     pub fn plan(&self, text: &str) -> Result<PlannedQuery, QueryError> {
