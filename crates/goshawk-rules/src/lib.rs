@@ -6,10 +6,13 @@
 pub mod anomaly;
 pub mod elastic;
 mod embedded;
+pub mod explain;
 mod load;
+pub mod page;
 pub mod sentinel;
 
 pub use embedded::{EmbeddedQuery, QueryLocation, RuleFileError, RuleFormat, extract_query};
 pub use load::{LoadedRule, RuleDocument, RuleLoadError, load_file, load_paths, load_str};
+pub use page::{RulePage, rule_page, rule_page_html};
 
 pub mod builtin;
