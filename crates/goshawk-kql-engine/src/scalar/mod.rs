@@ -6,6 +6,7 @@
 //! carry the Kusto type in their field metadata. Arguments are taken as they come (no DataFusion
 //! coercion); kernels convert with Kusto's rules, so `strcat(1, "a")` works as in Kusto.
 
+mod bags;
 mod convert;
 mod datetime;
 mod dynamic_fns;
@@ -301,6 +302,7 @@ pub fn all_scalars() -> Vec<KustoScalar> {
     all.extend(strings::functions());
     all.extend(network::functions());
     all.extend(encoding::functions());
+    all.extend(bags::functions());
     all.extend(series::functions());
     all
 }

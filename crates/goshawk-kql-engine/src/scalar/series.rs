@@ -4,10 +4,14 @@
 //! `series_greater`, `series_greater_equals`, `series_less`, `series_less_equals`,
 //! `series_equals`, `series_not_equals`. A binary operand may be a scalar, which is used
 //! against every element; elements that are not numbers give `null`.
+//!
+//! Also the series reductions `series_sum`, `series_product`, `series_dot_product`,
+//! `series_cosine_similarity`, `series_pearson_correlation`, and the gap fillers
+//! `series_fill_const`, `series_fill_forward`, `series_fill_backward`.
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, StringArray};
+use arrow::array::{ArrayRef, Float64Array, StringArray};
 use goshawk_types::KustoType;
 use serde_json::{Number, Value};
 
@@ -171,8 +175,165 @@ fn sign(v: f64) -> f64 {
     }
 }
 
+/// A reduction of one or two series to a real (`None`: no result for that row).
+fn reduction(
+    name: &'static str,
+    arity: usize,
+    f: fn(&[Option<f64>], &Operand) -> Option<f64>,
+) -> KustoScalar {
+    KustoScalar::new(
+        name,
+        arity,
+        Some(arity),
+        returns(KustoType::Real),
+        Arc::new(move |call| {
+            let first = operands(call, 0);
+            let second = if arity > 1 {
+                operands(call, 1)
+            } else {
+                (0..call.rows).map(|_| Operand::Scalar(None)).collect()
+            };
+            let values: Float64Array = first
+                .iter()
+                .zip(&second)
+                .map(|(a, b)| match a {
+                    Operand::Series(values) => f(values, b),
+                    Operand::Scalar(_) => None,
+                })
+                .collect();
+            Ok(Arc::new(values) as ArrayRef)
+        }),
+    )
+}
+
+/// The pairs of a series with a second series (or a scalar), over the longer length.
+fn pairs(a: &[Option<f64>], b: &Operand) -> Vec<(f64, f64)> {
+    let len = b.len().map_or(a.len(), |n| n.max(a.len()));
+    (0..len)
+        .filter_map(|i| Some((a.get(i).copied().flatten()?, b.at(i)?)))
+        .collect()
+}
+
+fn pearson(a: &[Option<f64>], b: &Operand) -> Option<f64> {
+    let pairs = pairs(a, b);
+    let n = pairs.len() as f64;
+    if pairs.is_empty() {
+        return None;
+    }
+    let (mean_x, mean_y) = (
+        pairs.iter().map(|p| p.0).sum::<f64>() / n,
+        pairs.iter().map(|p| p.1).sum::<f64>() / n,
+    );
+    let cov: f64 = pairs.iter().map(|(x, y)| (x - mean_x) * (y - mean_y)).sum();
+    let var_x: f64 = pairs.iter().map(|(x, _)| (x - mean_x).powi(2)).sum();
+    let var_y: f64 = pairs.iter().map(|(_, y)| (y - mean_y).powi(2)).sum();
+    Some(cov / (var_x * var_y).sqrt())
+}
+
+fn cosine(a: &[Option<f64>], b: &Operand) -> Option<f64> {
+    let pairs = pairs(a, b);
+    let dot: f64 = pairs.iter().map(|(x, y)| x * y).sum();
+    let norm_x: f64 = pairs.iter().map(|(x, _)| x * x).sum::<f64>().sqrt();
+    let norm_y: f64 = pairs.iter().map(|(_, y)| y * y).sum::<f64>().sqrt();
+    Some(dot / (norm_x * norm_y))
+}
+
+/// The JSON elements of every row's array argument `index`, unparsed.
+fn raw_arrays(call: &Call<'_>, index: usize) -> Vec<Option<Vec<Value>>> {
+    let (array, ty) = (&call.args[index], call.types[index]);
+    (0..call.rows)
+        .map(|row| {
+            let value = if ty == KustoType::Dynamic {
+                string_value(array.as_ref(), row).map_or(Value::Null, crate::dynamic::parse_lenient)
+            } else {
+                json_at(array.as_ref(), row, ty)
+            };
+            match value {
+                Value::Array(items) => Some(items),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+#[derive(Clone, Copy)]
+enum Fill {
+    Const,
+    Forward,
+    Backward,
+}
+
+/// Replaces the missing (null) elements: with a constant (default 0), or with the previous or
+/// next present element.
+fn fill(name: &'static str, how: Fill) -> KustoScalar {
+    KustoScalar::new(
+        name,
+        1,
+        Some(2),
+        returns(KustoType::Dynamic),
+        Arc::new(move |call| {
+            let arrays = raw_arrays(call, 0);
+            let constants: Vec<Value> = if call.args.len() > 1 {
+                (0..call.rows)
+                    .map(|row| json_at(call.args[1].as_ref(), row, call.types[1]))
+                    .collect()
+            } else {
+                vec![Value::from(0); call.rows]
+            };
+            let rows = arrays
+                .into_iter()
+                .zip(constants)
+                .map(|(items, constant)| {
+                    let mut items = items?;
+                    match how {
+                        Fill::Const => {
+                            for item in items.iter_mut().filter(|v| v.is_null()) {
+                                *item = constant.clone();
+                            }
+                        }
+                        Fill::Forward => {
+                            let mut last = Value::Null;
+                            for item in items.iter_mut() {
+                                if item.is_null() {
+                                    *item = last.clone();
+                                } else {
+                                    last = item.clone();
+                                }
+                            }
+                        }
+                        Fill::Backward => {
+                            let mut next = Value::Null;
+                            for item in items.iter_mut().rev() {
+                                if item.is_null() {
+                                    *item = next.clone();
+                                } else {
+                                    next = item.clone();
+                                }
+                            }
+                        }
+                    }
+                    Some(Value::Array(items))
+                })
+                .collect();
+            Ok(dynamic_column(rows))
+        }),
+    )
+}
+
 pub(super) fn functions() -> Vec<KustoScalar> {
     vec![
+        reduction("series_sum", 1, |a, _| Some(a.iter().flatten().sum())),
+        reduction("series_product", 1, |a, _| {
+            Some(a.iter().flatten().product())
+        }),
+        reduction("series_dot_product", 2, |a, b| {
+            Some(pairs(a, b).iter().map(|(x, y)| x * y).sum())
+        }),
+        reduction("series_cosine_similarity", 2, cosine),
+        reduction("series_pearson_correlation", 2, pearson),
+        fill("series_fill_const", Fill::Const),
+        fill("series_fill_forward", Fill::Forward),
+        fill("series_fill_backward", Fill::Backward),
         unary("series_abs", f64::abs),
         unary("series_sign", sign),
         unary("series_ceiling", f64::ceil),
@@ -230,6 +391,31 @@ mod tests {
         assert_eq!(
             eval("series_greater", vec![arr("[1,2,4]"), arr("[4,2,1]")]).await,
             ["[false,false,true]"]
+        );
+    }
+
+    #[tokio::test]
+    async fn series_reductions_and_fills() {
+        assert_eq!(eval("series_sum", vec![arr("[1,2,3,4]")]).await, ["10"]);
+        assert_eq!(
+            eval("series_dot_product", vec![arr("[1,2,4]"), lit(2_i64)]).await,
+            ["14"]
+        );
+        assert_eq!(
+            eval(
+                "series_pearson_correlation",
+                vec![arr("[1,2,3]"), arr("[2,4,6]")]
+            )
+            .await,
+            ["1"]
+        );
+        assert_eq!(
+            eval("series_fill_forward", vec![arr("[null,1,null,2,null]")]).await,
+            ["[null,1,1,2,2]"]
+        );
+        assert_eq!(
+            eval("series_fill_const", vec![arr("[1,null]"), lit(-1_i64)]).await,
+            ["[1,-1]"]
         );
     }
 }
