@@ -148,6 +148,44 @@ fn semantic_errors_point_at_the_source() {
     insta::assert_snapshot!(snapshot);
 }
 
+/// Queries the real engine rejects although each part looks plausible (oracle KustoError cases).
+#[test]
+fn kusto_rejections_point_at_the_source() {
+    let queries = [
+        "Signins | extend first = Attempts",
+        "print asc = 1",
+        "datatable(from:string)['a']",
+        "Signins | parse UserPrincipalName with to:string '@' rest:string",
+        "Signins | extend a = Attempts * 2, b = a + 1",
+        "Signins | extend n = row_number()",
+        "Signins | summarize by UserPrincipalName | extend p = prev(UserPrincipalName)",
+        "print d = dynamic([1,2]) | extend same = d == dynamic([1,2])",
+        "print x = iff(true, 1, 2.5)",
+        "print x = coalesce(toint(1), 'a')",
+        "print x = extract_all('a', 'aaa')",
+    ];
+    let mut snapshot = String::new();
+    for query in queries {
+        snapshot.push_str(&format!("=== {query}\n{}\n", plan_error(query)));
+    }
+    insta::assert_snapshot!(snapshot);
+}
+
+#[tokio::test]
+async fn accepted_forms_of_the_rejected_queries() {
+    let csv = run("print ['first'] = 1, ['asc'] = 2").await;
+    assert_eq!(csv, "first,asc\n1,2\n");
+    let csv = run("print x = 1 | extend a = x * 2 | extend b = a + 1").await;
+    assert_eq!(csv, "x,a,b\n1,2,3\n");
+    let csv = run(
+        "Signins | project Attempts | serialize | extend n = row_number() | where n == 2 | project n",
+    )
+    .await;
+    assert_eq!(csv, "n\n2\n");
+    let csv = run("print x = iff(true, 1, long(2)), y = coalesce(int(null), 5)").await;
+    assert_eq!(csv, "x,y\n1,5\n");
+}
+
 #[tokio::test]
 async fn null_strings_from_files_read_as_empty_and_group_together() {
     let csv = run("Signins | summarize n = count() by UserPrincipalName | order by n desc, UserPrincipalName asc").await;
