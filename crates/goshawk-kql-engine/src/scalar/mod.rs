@@ -11,6 +11,7 @@ mod convert;
 mod datetime;
 mod dynamic_fns;
 mod encoding;
+mod geo;
 mod logic;
 mod math;
 mod network;
@@ -303,6 +304,7 @@ pub fn all_scalars() -> Vec<KustoScalar> {
     all.extend(network::functions());
     all.extend(encoding::functions());
     all.extend(bags::functions());
+    all.extend(geo::functions());
     all.extend(series::functions());
     all
 }
