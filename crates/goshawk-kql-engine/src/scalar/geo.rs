@@ -90,7 +90,7 @@ fn in_ring(ring: &[(f64, f64)], x: f64, y: f64) -> bool {
     inside
 }
 
-fn ring_points(value: &Value) -> Option<Vec<(f64, f64)>> {
+fn ring_points(value: &Value) -> Option<Ring> {
     value
         .as_array()?
         .iter()
@@ -102,10 +102,13 @@ fn ring_points(value: &Value) -> Option<Vec<(f64, f64)>> {
         .collect()
 }
 
+/// A closed ring of (longitude, latitude) points.
+type Ring = Vec<(f64, f64)>;
+
 /// The polygons of a GeoJSON Polygon or MultiPolygon, each as rings (outer first).
-fn polygons(shape: &Value) -> Option<Vec<Vec<Vec<(f64, f64)>>>> {
+fn polygons(shape: &Value) -> Option<Vec<Vec<Ring>>> {
     let coordinates = shape.get("coordinates")?;
-    let polygon = |rings: &Value| -> Option<Vec<Vec<(f64, f64)>>> {
+    let polygon = |rings: &Value| -> Option<Vec<Ring>> {
         rings.as_array()?.iter().map(ring_points).collect()
     };
     match shape.get("type")?.as_str()? {
