@@ -7,6 +7,7 @@ pub mod anomaly;
 pub mod elastic;
 mod embedded;
 pub mod explain;
+pub mod lint;
 mod load;
 pub mod page;
 pub mod sentinel;

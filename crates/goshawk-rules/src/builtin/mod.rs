@@ -12,7 +12,7 @@ mod ml;
 mod pack;
 
 /// `(origin, text)` of every built-in content file: rules, then ML jobs and datafeeds.
-fn builtin_files() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
+pub fn builtin_files() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
     pack::FILES.iter().chain(ml::FILES)
 }
 
