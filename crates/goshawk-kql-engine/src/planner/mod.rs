@@ -438,7 +438,12 @@ impl<'a> Planner<'a> {
                                 span,
                             ));
                         };
-                        match self.plan_let_expr(&arg.value, caller_env)? {
+                        // `f((range x from 1 to 3 step 1))`: parentheses around a table.
+                        let mut value = &arg.value;
+                        while let ast::ExprKind::Paren(inner) = &value.kind {
+                            value = inner;
+                        }
+                        match self.plan_let_expr(value, caller_env)? {
                             Binding::Tabular(tab) => Binding::Tabular(tab),
                             _ => {
                                 return Err(error(

@@ -1545,7 +1545,13 @@ impl Planner<'_> {
                     return Err(unsupported("tables of other databases or clusters", *span));
                 }
                 UnionOperand::Tabular(tabular) => {
+                    let alias = match tabular.operators.last().map(|o| &o.kind) {
+                        Some(OperatorKind::As { name, .. }) => Some(name.name.clone()),
+                        _ => None,
+                    };
                     let name = match tabular.source.as_deref().map(|s| &s.kind) {
+                        // `(... | as T1)` names its rows T1.
+                        _ if let Some(alias) = alias => alias,
                         Some(ast::SourceKind::Name(ident))
                             if tabular.operators.is_empty() && env.get(&ident.name).is_none() =>
                         {
@@ -2102,18 +2108,41 @@ impl Planner<'_> {
         span: Span,
     ) -> PlanResult<Tab> {
         let kind = parse.kind.as_ref().map_or(ParseKind::Simple, |k| k.value);
-        if let Some(param) = parse.params.first() {
-            return Err(unsupported(
-                &format!("the parse option '{}'", param.name.name),
-                param.span,
-            ));
+        let mut pattern = String::from("^");
+        for param in &parse.params {
+            // `flags=Ui`: regex flags (U ungreedy, i case-insensitive, m multi-line, s dot
+            // matches newline), which the regex crate spells the same way.
+            let flags = match &param.value.kind {
+                ExprKind::Name(ident) => Some(ident.name.clone()),
+                ExprKind::Literal(ast::Literal {
+                    kind: ast::LiteralKind::String(text),
+                    ..
+                }) => Some(text.clone()),
+                _ => None,
+            };
+            match flags {
+                Some(flags)
+                    if param.name.name == "flags"
+                        && kind == ParseKind::Regex
+                        && !flags.is_empty()
+                        && flags.chars().all(|c| "Uims".contains(c)) =>
+                {
+                    pattern = format!("^(?{flags})");
+                }
+                _ => {
+                    return Err(unsupported(
+                        &format!("the parse option '{}'", param.name.name),
+                        param.span,
+                    ));
+                }
+            }
         }
         let input = convert_to(
             self.lower_expr(&parse.input, &tab.columns, env)?,
             KustoType::String,
         );
-        let mut pattern = String::from("^");
-        let mut captures: Vec<(String, KustoType)> = Vec::new();
+        // (column, type, capture group index); regex literals may hold groups of their own.
+        let mut captures: Vec<(String, KustoType, usize)> = Vec::new();
         let count = parse.pattern.len();
         for (index, part) in parse.pattern.iter().enumerate() {
             let last = index + 1 == count;
@@ -2139,12 +2168,23 @@ impl Planner<'_> {
                     let group = match (ty, last) {
                         (_, true) if kind != ParseKind::Regex => "(.*)",
                         (KustoType::String, _) if kind == ParseKind::Regex => "(.*)",
+                        // Relaxed: a value that does not convert becomes null instead of
+                        // failing the whole match.
+                        (KustoType::Int | KustoType::Long, _) if kind == ParseKind::Relaxed => {
+                            r"(-?\d+|.*?)"
+                        }
+                        (KustoType::Real, _) if kind == ParseKind::Relaxed => {
+                            r"(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|.*?)"
+                        }
                         (KustoType::Int | KustoType::Long, _) => r"(-?\d+)",
                         (KustoType::Real, _) => r"(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)",
                         _ => "(.*?)",
                     };
+                    let before = regex::Regex::new(&pattern)
+                        .map(|r| r.captures_len() - 1)
+                        .unwrap_or(captures.len());
                     pattern.push_str(group);
-                    captures.push((name.name.clone(), ty));
+                    captures.push((name.name.clone(), ty, before + 1));
                 }
                 ParsePatternPart::Wildcard(_) => pattern.push_str(".*?"),
             }
@@ -2160,9 +2200,9 @@ impl Planner<'_> {
         let matched = super::udf::call(matches, vec![input.expr.clone(), pattern_lit.expr.clone()]);
         let mut items: Vec<(Expr, KustoColumn)> = Vec::new();
         let mut new_columns = Vec::new();
-        for (index, (name, ty)) in captures.iter().enumerate() {
+        for (name, ty, group) in &captures {
             let group = typed_lit(
-                ScalarValue::Int64(Some(i64::try_from(index + 1).unwrap_or(1))),
+                ScalarValue::Int64(Some(i64::try_from(*group).unwrap_or(1))),
                 KustoType::Long,
             );
             let text = Typed {
