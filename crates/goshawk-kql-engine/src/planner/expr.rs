@@ -395,10 +395,35 @@ impl Planner<'_> {
                     span,
                 ));
             }
-            return Ok(Typed {
-                expr: binary(left.expr, df_op, right.expr),
-                ty: K::Bool,
-            });
+            let compared = binary(left.expr.clone(), df_op, right.expr.clone());
+            if !matches!(op, BinaryOp::Eq | BinaryOp::NotEq)
+                || (left.ty == K::String && right.ty == K::String)
+            {
+                return Ok(Typed {
+                    expr: compared,
+                    ty: K::Bool,
+                });
+            }
+            // Kusto: a value compared with null is unequal (`5 == int(null)` is false, `!=`
+            // true, so `where x != 5` keeps the null rows); null compared with null is null.
+            let one_null = lit(op == BinaryOp::NotEq);
+            let is_null = |e: &Expr| -> Option<Expr> {
+                match constant_value(e) {
+                    Some(v) if !v.is_null() => None,
+                    _ => Some(e.clone().is_null()),
+                }
+            };
+            let expr = match (is_null(&left.expr), is_null(&right.expr)) {
+                (None, None) => Ok(compared),
+                (Some(n), None) | (None, Some(n)) => when(n, one_null).otherwise(compared),
+                (Some(a), Some(b)) => {
+                    when(a.clone().and(b.clone()), lit(ScalarValue::Boolean(None)))
+                        .when(a.or(b), one_null)
+                        .otherwise(compared)
+                }
+            }
+            .map_err(|e| super::df_error(e, span))?;
+            return Ok(Typed { expr, ty: K::Bool });
         }
         match op {
             BinaryOp::And | BinaryOp::Or => {
