@@ -45,6 +45,8 @@ enum Command {
     Explain(cmd::explain::ExplainArgs),
     /// Detection content: list built-in rules and Sentinel/Elastic rule files.
     Rules(cmd::rules::RulesArgs),
+    /// Keep watching: ingest an inbox, store alerts, answer Kusto REST API queries.
+    Serve(cmd::serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +60,7 @@ fn main() -> ExitCode {
         Command::Query(args) => cmd::query::run(args),
         Command::Explain(args) => cmd::explain::run(args),
         Command::Rules(args) => cmd::rules::run(args),
+        Command::Serve(args) => cmd::serve::run(args),
     };
     match result {
         Ok(code) => code,

@@ -6,4 +6,5 @@ pub mod generate;
 pub mod ingest;
 pub mod query;
 pub mod rules;
+pub mod serve;
 pub mod tables;
