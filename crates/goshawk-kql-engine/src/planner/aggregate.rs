@@ -122,7 +122,12 @@ impl Planner<'_> {
                 arity(0, 1)?;
                 match args.first() {
                     None => (agg::count(lit(1_i64)), KustoType::Long),
-                    Some(_) => (agg::count(lower(0)?.expr), KustoType::Long),
+                    // Kusto's count(x) counts rows, null x included (oracle: count(x) over a
+                    // null x is 1); the argument is still checked.
+                    Some(_) => {
+                        lower(0)?;
+                        (agg::count(lit(1_i64)), KustoType::Long)
+                    }
                 }
             }
             "countif" => {

@@ -395,7 +395,20 @@ impl Planner<'_> {
                     span,
                 ));
             }
-            let compared = binary(left.expr.clone(), df_op, right.expr.clone());
+            let mut compared = binary(left.expr.clone(), df_op, right.expr.clone());
+            if left.ty == K::Real || right.ty == K::Real {
+                // IEEE semantics, as in Kusto: NaN equals nothing and orders with nothing
+                // (DataFusion orders NaN above every number).
+                let nan = |e: &Expr| datafusion::functions::math::expr_fn::isnan(e.clone());
+                let any_nan = match (left.ty, right.ty) {
+                    (K::Real, K::Real) => nan(&left.expr).or(nan(&right.expr)),
+                    (K::Real, _) => nan(&left.expr),
+                    _ => nan(&right.expr),
+                };
+                compared = when(any_nan, lit(op == BinaryOp::NotEq))
+                    .otherwise(compared)
+                    .map_err(|e| super::df_error(e, span))?;
+            }
             if !matches!(op, BinaryOp::Eq | BinaryOp::NotEq)
                 || (left.ty == K::String && right.ty == K::String)
             {
@@ -660,8 +673,18 @@ impl Planner<'_> {
                     .into_iter()
                     .map(|t| align_to(t, value.ty).expr)
                     .collect();
+                let listed =
+                    Expr::InList(InList::new(Box::new(value.expr.clone()), items, negated));
+                // As with `==`/`!=`: a null value is not in any list (`x !in (1, 2)` is true).
+                let expr = if value.ty == KustoType::String {
+                    listed
+                } else {
+                    when(value.expr.is_null(), lit(negated))
+                        .otherwise(listed)
+                        .map_err(|e| super::df_error(e, span))?
+                };
                 Ok(Typed {
-                    expr: Expr::InList(InList::new(Box::new(value.expr), items, negated)),
+                    expr,
                     ty: KustoType::Bool,
                 })
             }

@@ -493,9 +493,12 @@ impl Planner<'_> {
     fn plan_extend(&self, mut tab: Tab, columns: &[NamedExpr], env: &Env) -> PlanResult<Tab> {
         let mut unnamed = 0;
         let input = tab.names();
+        let input_columns = tab.columns.clone();
         // Kusto evaluates every expression of one `extend` against its input: a column the
-        // same operator adds is not visible to the expressions after it.
+        // same operator adds is not visible to the expressions after it, and one it replaces
+        // still reads its input value (`extend a = c, c = a` swaps).
         let mut added: Vec<String> = Vec::new();
+        let mut outputs: Vec<(String, Typed)> = Vec::new();
         for item in columns {
             if let Some(ident) = first_reference(&item.expr, &added) {
                 return Err(error(
@@ -507,7 +510,7 @@ impl Planner<'_> {
                     ident.span,
                 ));
             }
-            let typed = self.lower_expr(&item.expr, &tab.columns, env)?;
+            let typed = self.lower_expr(&item.expr, &input_columns, env)?;
             let (windowed, typed) = self.with_windows(tab, typed, item.span)?;
             tab = windowed;
             let name = match self.single_name(item)? {
@@ -520,25 +523,33 @@ impl Planner<'_> {
                     }
                 },
             };
-            let mut items: Vec<(Expr, KustoColumn)> = Vec::with_capacity(tab.columns.len() + 1);
-            let mut replaced = false;
-            for column in &tab.columns {
-                if column.name == name {
-                    items.push((typed.expr.clone(), KustoColumn::new(&name, typed.ty)));
-                    replaced = true;
-                } else {
-                    items.push((col(&column.name), column.clone()));
-                }
+            if !input.contains(&name) {
+                added.push(name.clone());
             }
-            if !replaced {
+            match outputs.iter_mut().find(|(n, _)| *n == name) {
+                Some(existing) => existing.1 = typed,
+                None => outputs.push((name, typed)),
+            }
+        }
+        let Some(span) = columns.first().map(|c| c.span) else {
+            return Ok(tab);
+        };
+        let mut items: Vec<(Expr, KustoColumn)> = Vec::with_capacity(input.len() + outputs.len());
+        for column in &input_columns {
+            match outputs.iter().position(|(n, _)| *n == column.name) {
+                Some(index) => {
+                    let (name, typed) = &outputs[index];
+                    items.push((typed.expr.clone(), KustoColumn::new(name, typed.ty)));
+                }
+                None => items.push((col(&column.name), column.clone())),
+            }
+        }
+        for (name, typed) in outputs {
+            if !input.contains(&name) {
                 items.push((typed.expr, KustoColumn::new(&name, typed.ty)));
             }
-            if !input.contains(&name) {
-                added.push(name);
-            }
-            tab = self.project_tab(tab, items, item.span)?;
         }
-        Ok(tab)
+        self.project_tab(tab, items, span)
     }
 
     /// Evaluates the window functions (`row_number()`, `prev()`, ...) inside `typed` in a
@@ -574,8 +585,21 @@ impl Planner<'_> {
                 _ => window.clone(),
             })
             .collect();
-        let plan = LogicalPlanBuilder::window_plan(tab.plan, ordered.clone())
-            .map_err(|e| df_error(e, span))?;
+        // Another expression of the same extend may have computed the same window already.
+        let missing: Vec<Expr> = ordered
+            .iter()
+            .filter(|w| {
+                !tab.plan
+                    .schema()
+                    .has_column_with_unqualified_name(&w.schema_name().to_string())
+            })
+            .cloned()
+            .collect();
+        let plan = if missing.is_empty() {
+            tab.plan
+        } else {
+            LogicalPlanBuilder::window_plan(tab.plan, missing).map_err(|e| df_error(e, span))?
+        };
         let rewritten = typed
             .expr
             .transform_up(|node| {
