@@ -183,6 +183,7 @@ pub fn explain_query(source: &str, query: &Query) -> Explanation {
         source,
         scalars: HashMap::new(),
         tabular_lets: HashSet::new(),
+        params: HashSet::new(),
         columns: HashMap::new(),
         depth: 0,
     };
@@ -270,6 +271,8 @@ struct Explainer<'s> {
     /// `let name = <scalar>`: the value, so that `ago(lookback)` reads "the last 14 days".
     scalars: HashMap<String, Expr>,
     tabular_lets: HashSet<String>,
+    /// Function and query parameters, named as written.
+    params: HashSet<String>,
     columns: HashMap<String, Origin>,
     depth: u32,
 }
@@ -322,6 +325,9 @@ impl Explainer<'_> {
     }
 
     fn parameters(&mut self, params: &[Parameter]) -> Vec<String> {
+        for param in params {
+            self.params.insert(param.name.name.clone());
+        }
         params
             .iter()
             .map(|param| {
@@ -517,6 +523,14 @@ impl Explainer<'_> {
                     .iter()
                     .map(|c| format!("{} to {}", c.old_name.name, c.new_name.name))
                     .collect();
+                for column in columns {
+                    let origin = self
+                        .columns
+                        .get(&column.old_name.name)
+                        .cloned()
+                        .unwrap_or(Origin::Computed);
+                    self.columns.insert(column.new_name.name.clone(), origin);
+                }
                 vec![Step::new(
                     StepKind::Columns,
                     format!("rename {}", words::and_list(&renames)),
@@ -1024,6 +1038,18 @@ impl Explainer<'_> {
     // ---- summarize -------------------------------------------------------------------------
 
     fn summarize_step(&mut self, aggregates: &[NamedExpr], by: &[NamedExpr]) -> Step {
+        if aggregates.is_empty() {
+            let keys = self.group_keys(by);
+            for key in by {
+                for ident in &key.names {
+                    self.columns.insert(ident.name.clone(), Origin::Computed);
+                }
+            }
+            return Step::new(
+                StepKind::Distinct,
+                format!("keep one row per distinct combination of {keys}"),
+            );
+        }
         let details: Vec<String> = aggregates.iter().map(|a| self.aggregate_line(a)).collect();
         let text = if by.is_empty() {
             "summarize all rows into one, computing".to_string()
@@ -1051,6 +1077,13 @@ impl Explainer<'_> {
     }
 
     fn aggregate_line(&mut self, aggregate: &NamedExpr) -> String {
+        if aggregate.names.is_empty()
+            && let ExprKind::Call(call) = &strip_parens(&aggregate.expr).kind
+            && matches!(call.name.name.as_str(), "arg_max" | "arg_min")
+        {
+            // Their output columns are the columns they pick, under their own names.
+            return self.phrase(&aggregate.expr);
+        }
         let name = if aggregate.names.is_empty() {
             implicit_name(&aggregate.expr)
         } else {
@@ -1493,10 +1526,18 @@ impl Explainer<'_> {
                 format!("{name} ({friendly})")
             }
             Some(_) => name.to_string(),
-            None if self.scalars.contains_key(name) || self.tabular_lets.contains(name) => {
-                name.to_string()
-            }
-            None => humanize(name),
+            None => match self.scalars.get(name) {
+                // A let-bound constant shows its value: "deltaBetweenInviteEscalation (60)".
+                Some(Expr {
+                    kind: ExprKind::Literal(literal),
+                    ..
+                }) => format!("{name} ({})", words::literal(literal)),
+                Some(_) => name.to_string(),
+                None if self.tabular_lets.contains(name) || self.params.contains(name) => {
+                    name.to_string()
+                }
+                None => humanize(name),
+            },
         }
     }
 
@@ -1646,14 +1687,30 @@ impl Explainer<'_> {
         match (name, args.as_slice()) {
             ("ago", [span]) => format!("{} ago", self.duration_phrase(span)),
             ("now", []) => "now".to_string(),
-            ("tostring", [e]) => format!("{}, as text", self.phrase(e)),
+            ("tostring", [e]) => {
+                let inner = self.phrase(e);
+                if inner.ends_with(", as text") {
+                    inner
+                } else {
+                    format!("{inner}, as text")
+                }
+            }
             ("toint" | "tolong" | "toreal" | "todouble" | "todecimal", [e]) => {
                 format!("{}, as a number", self.phrase(e))
             }
             ("todatetime", [e]) => format!("{}, as a date and time", self.phrase(e)),
             ("tobool" | "toboolean", [e]) => format!("{}, as true/false", self.phrase(e)),
             ("parse_json" | "todynamic" | "parsejson", [e]) => {
-                format!("the JSON in {}", self.phrase(e))
+                // `parse_json(tostring(x))` is the JSON in x: the cast only feeds the parser.
+                let inner = match &strip_parens(e).kind {
+                    ExprKind::Call(cast)
+                        if cast.name.name == "tostring" && cast.args.len() == 1 =>
+                    {
+                        &cast.args[0].value
+                    }
+                    _ => *e,
+                };
+                format!("the JSON in {}", self.phrase(inner))
             }
             ("tolower", [e]) => format!("{} in lower case", self.phrase(e)),
             ("toupper", [e]) => format!("{} in upper case", self.phrase(e)),

@@ -141,3 +141,27 @@ fn deep_nesting_is_quoted_not_recursed() {
         "{text}"
     );
 }
+
+#[test]
+fn constants_show_their_value_and_parameters_keep_their_names() {
+    let text = steps(
+        "let limit = 60; let f = (v_IP:string) { T | where Ip == v_IP }; T | where tostring(parse_json(tostring(P.q)).r) == 'x' and delta <= limit | summarize by A | project-rename B = A | where B > 1",
+    );
+    assert_eq!(text[0], "1. Definition: limit is 60");
+    assert_eq!(
+        text[3],
+        "   2.2. Filter: keep the rows where ip equals v_IP"
+    );
+    assert_eq!(
+        text[5],
+        "4. Filter: keep the rows where the r field of the JSON in the q field of P, as text equals x and delta is at most limit (60)"
+    );
+    assert_eq!(
+        text[6],
+        "5. Distinct: keep one row per distinct combination of A"
+    );
+    assert_eq!(
+        text[8],
+        "7. Filter: keep the rows where B is greater than 1"
+    );
+}

@@ -6,5 +6,6 @@ pub mod generate;
 pub mod ingest;
 pub mod query;
 pub mod rules;
+pub mod rules_show;
 pub mod serve;
 pub mod tables;

@@ -23,6 +23,11 @@ pub enum RulesCommand {
         after_help = "Exit status: 0 if every file loaded, 1 if any did not, 2 on a usage error."
     )]
     List(ListArgs),
+    /// Show a rule's page: facts, MITRE ATT&CK mapping, the ML job behind a machine_learning
+    /// rule, the query with its tables, keywords and operators, and a step-by-step explanation
+    /// generated from the query.
+    #[command(after_help = "Exit status: 0 if the rule was found, 1 if not, 2 on a usage error.")]
+    Show(super::rules_show::ShowArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -59,6 +64,7 @@ struct RuleLine {
 pub fn run(args: RulesArgs) -> anyhow::Result<ExitCode> {
     match args.command {
         RulesCommand::List(list) => run_list(list),
+        RulesCommand::Show(show) => super::rules_show::run(show),
     }
 }
 
