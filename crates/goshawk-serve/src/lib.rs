@@ -15,6 +15,7 @@ mod error;
 pub mod inbox;
 pub mod kusto;
 pub mod metrics;
+pub mod scheduler;
 pub mod store;
 
 use std::fs;
@@ -35,6 +36,7 @@ pub use error::ServeError;
 use crate::auth::{Token, TokenOrigin};
 use crate::inbox::InboxConfig;
 use crate::metrics::Metrics;
+use crate::scheduler::{RuleRunner, Scheduler};
 use crate::store::{STORE_FILE, Store};
 
 /// goshawk serve's own files live here, inside the data directory.
@@ -72,6 +74,8 @@ pub struct ServeConfig {
     pub limits: Limits,
     pub inbox_poll: Duration,
     pub inbox_settle: Duration,
+    /// How often the scheduler looks for rules that are due.
+    pub schedule_tick: Duration,
 }
 
 /// A rule as `GET /api/rules` shows it.
@@ -211,6 +215,8 @@ pub struct Server {
     listener: tokio::net::TcpListener,
     inbox: InboxConfig,
     token_origin: TokenOrigin,
+    runner: Option<Arc<dyn RuleRunner>>,
+    schedule_tick: Duration,
 }
 
 impl Server {
@@ -283,7 +289,15 @@ impl Server {
                 settle: config.inbox_settle,
             },
             token_origin,
+            runner: None,
+            schedule_tick: config.schedule_tick,
         })
+    }
+
+    /// Runs the scheduled rules with `runner` (without one, no rule runs).
+    pub fn with_runner(mut self, runner: Arc<dyn RuleRunner>) -> Server {
+        self.runner = Some(runner);
+        self
     }
 
     pub fn local_addr(&self) -> Result<SocketAddr, ServeError> {
@@ -314,6 +328,10 @@ impl Server {
             self.inbox.clone(),
             stop_rx.clone(),
         ));
+        let scheduler_task = self.runner.clone().map(|runner| {
+            let scheduler = Scheduler::new(&self.state.loaded_rules, runner);
+            tokio::spawn(scheduler.run(self.state.clone(), self.schedule_tick, stop_rx.clone()))
+        });
         tokio::spawn(async move {
             shutdown.await;
             let _ = stop_tx.send(true);
@@ -327,6 +345,11 @@ impl Server {
             .map_err(ServeError::Http);
         if let Err(err) = inbox_task.await {
             eprintln!("goshawk serve: the inbox watcher stopped unexpectedly: {err}");
+        }
+        if let Some(task) = scheduler_task
+            && let Err(err) = task.await
+        {
+            eprintln!("goshawk serve: the scheduler stopped unexpectedly: {err}");
         }
         served
     }

@@ -12,6 +12,7 @@ use goshawk_generate::{
     ACTIVITY_EVENT_HUB_DIR, ACTIVITY_STORAGE_DIR, GRAPH_DIR, GenerateOptions, generate,
 };
 use goshawk_ingest::{IngestOptions, Progress, expand_inputs, ingest};
+use goshawk_serve::scheduler::{RuleRunner, Scheduler};
 use goshawk_serve::store::{AlertStatus, NewAlert};
 use goshawk_serve::{AppState, Limits, ServeConfig, Server, api};
 use serde_json::{Value, json};
@@ -78,6 +79,7 @@ async fn fixture(limits: Limits) -> Fixture {
         limits,
         inbox_poll: Duration::from_millis(50),
         inbox_settle: Duration::from_millis(0),
+        schedule_tick: Duration::from_secs(1),
     })
     .await
     .expect("server starts");
@@ -616,5 +618,110 @@ async fn rules_and_metrics_are_served() {
     assert!(
         text.contains("goshawk_query_duration_seconds_count 1\n"),
         "{text}"
+    );
+}
+
+/// Always raises the same alert and counts its calls.
+struct FakeRunner {
+    calls: std::sync::atomic::AtomicUsize,
+    fail: bool,
+}
+
+#[async_trait::async_trait]
+impl RuleRunner for FakeRunner {
+    async fn run(
+        &self,
+        _state: &AppState,
+        rule: &goshawk_rules::LoadedRule,
+        now_nanos: i64,
+        lookback_nanos: i64,
+    ) -> Result<Vec<NewAlert>, String> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(lookback_nanos, 14 * 24 * HOUR);
+        assert_eq!(now_nanos % HOUR, 0, "runs are aligned to the frequency");
+        if self.fail {
+            return Err("the lake is on fire".into());
+        }
+        Ok(vec![NewAlert {
+            rule_id: rule.id().to_string(),
+            rule_name: rule.name().to_string(),
+            severity: "High".into(),
+            tactics: vec![],
+            techniques: vec![],
+            description: String::new(),
+            entity: "account:alice".into(),
+            window_start: 0,
+            window_end: HOUR,
+            evidence: json!([]),
+            entities: json!([]),
+        }])
+    }
+}
+
+const HOUR: i64 = 3_600_000_000_000;
+
+fn hourly_rule() -> goshawk_rules::LoadedRule {
+    goshawk_rules::load_str(
+        Path::new("hourly.yaml"),
+        "id: 5b0c6d0e-0000-4000-8000-000000000002\nname: Hourly\nkind: Scheduled\n\
+         severity: High\nqueryFrequency: 1h\nqueryPeriod: 14d\ntriggerOperator: gt\n\
+         triggerThreshold: 0\nquery: |\n  AzureActivity | take 1\n",
+    )
+    .expect("loads")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scheduler_runs_each_instant_once_and_catches_up_once() {
+    let fixture = fixture(Limits::default()).await;
+    let state = &fixture.state;
+    let runner = Arc::new(FakeRunner {
+        calls: Default::default(),
+        fail: false,
+    });
+    let rules = [hourly_rule()];
+    let scheduler = Scheduler::new(&rules, runner.clone());
+    assert_eq!(scheduler.len(), 1);
+    let reports = scheduler.tick(state, 10 * HOUR + 5, None).await;
+    assert_eq!(reports.len(), 1);
+    assert_eq!(
+        (reports[0].run_at, reports[0].outcome.clone()),
+        (10 * HOUR, Ok(1))
+    );
+    assert!(scheduler.tick(state, 10 * HOUR + 50, None).await.is_empty());
+
+    // A restart: a new scheduler over the same store does not repeat the run.
+    let scheduler = Scheduler::new(&rules, runner.clone());
+    assert!(scheduler.tick(state, 10 * HOUR + 60, None).await.is_empty());
+    // Five instants missed: one run, at the latest; its alert is already stored.
+    let reports = scheduler.tick(state, 15 * HOUR + 1, None).await;
+    assert_eq!(reports.len(), 1);
+    assert_eq!(
+        (reports[0].run_at, reports[0].outcome.clone()),
+        (15 * HOUR, Ok(0))
+    );
+    assert_eq!(runner.calls.load(std::sync::atomic::Ordering::SeqCst), 2);
+    let alerts = send(&fixture, "GET", "/api/alerts", BEARER, "")
+        .await
+        .json();
+    assert_eq!(alerts["total"], 1);
+
+    // A failing rule is counted and retried at its next instant, not in a loop.
+    let failing = Arc::new(FakeRunner {
+        calls: Default::default(),
+        fail: true,
+    });
+    let scheduler = Scheduler::new(&rules, failing.clone());
+    let reports = scheduler.tick(state, 16 * HOUR, None).await;
+    assert_eq!(reports[0].outcome, Err("the lake is on fire".to_string()));
+    assert!(scheduler.tick(state, 16 * HOUR + 1, None).await.is_empty());
+    let metrics = send(&fixture, "GET", "/metrics", BEARER, "").await.text();
+    assert!(metrics.contains("goshawk_rule_runs_total 3\n"), "{metrics}");
+    assert!(
+        metrics.contains("goshawk_rule_failures_total 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("goshawk_alerts_created_total 1\n"),
+        "{metrics}"
     );
 }

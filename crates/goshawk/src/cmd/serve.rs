@@ -88,6 +88,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         },
         inbox_poll: Duration::from_millis(args.inbox_poll_ms.max(10)),
         inbox_settle: Duration::from_millis(args.inbox_settle_ms),
+        schedule_tick: Duration::from_secs(1),
     };
     runtime()?.block_on(async move {
         let server = Server::start(config).await?;
