@@ -6,10 +6,13 @@
 pub mod anomaly;
 pub mod elastic;
 mod embedded;
+pub mod findings;
+pub mod hunt;
 pub mod explain;
 pub mod lint;
 mod load;
 pub mod page;
+pub mod report;
 pub mod sentinel;
 
 pub use embedded::{EmbeddedQuery, QueryLocation, RuleFileError, RuleFormat, extract_query};

@@ -14,7 +14,8 @@ use clap::{Parser, Subcommand};
 /// Azure logs (Entra ID provisioning, Azure Activity, sign-in and audit logs) on your own machine.
 ///
 /// Exit codes: 0 success; 1 failure or problems found; 2 usage error; 3 (ingest) some records
-/// were rejected. Results go to stdout, status and progress to stderr.
+/// were rejected, (hunt) findings were raised. Results go to stdout, status and progress to
+/// stderr.
 #[derive(Debug, Parser)]
 #[command(
     name = "goshawk",
@@ -43,6 +44,9 @@ enum Command {
     Query(cmd::query::QueryArgs),
     /// Print the logical and physical plans of a KQL query.
     Explain(cmd::explain::ExplainArgs),
+    /// Run the built-in and given detections over the lake and report findings (exit 3 when
+    /// findings were raised).
+    Hunt(cmd::hunt::HuntArgs),
     /// Detection content: list built-in rules and Sentinel/Elastic rule files.
     Rules(cmd::rules::RulesArgs),
     /// Keep watching: ingest an inbox, store alerts, answer Kusto REST API queries.
@@ -60,6 +64,7 @@ fn main() -> ExitCode {
         Command::Query(args) => cmd::query::run(args),
         Command::Explain(args) => cmd::explain::run(args),
         Command::Rules(args) => cmd::rules::run(args),
+        Command::Hunt(args) => cmd::hunt::run(args),
         Command::Serve(args) => cmd::serve::run(args),
     };
     match result {

@@ -3,6 +3,7 @@ pub mod check;
 pub mod demo;
 pub mod explain;
 pub mod generate;
+pub mod hunt;
 pub mod ingest;
 pub mod query;
 pub mod rules;
