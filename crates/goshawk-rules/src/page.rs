@@ -33,6 +33,8 @@ pub struct RulePage {
     pub techniques: Vec<AttackEntry>,
     pub references: Vec<String>,
     pub tags: Vec<String>,
+    /// Elastic's `false_positives`: known benign causes, one entry each.
+    pub false_positives: Vec<String>,
     pub ml_jobs: Vec<MlJobSummary>,
     pub setup: Option<String>,
     /// Elastic's `note`: the investigation guide (Markdown, shown as written).
@@ -115,6 +117,7 @@ pub fn rule_page(rule: &LoadedRule, content: &[LoadedRule]) -> RulePage {
                 techniques: Vec::new(),
                 references: Vec::new(),
                 tags: Vec::new(),
+                false_positives: Vec::new(),
                 ml_jobs: vec![summary],
                 setup: None,
                 investigation_guide: None,
@@ -140,6 +143,7 @@ pub fn rule_page(rule: &LoadedRule, content: &[LoadedRule]) -> RulePage {
                 techniques: Vec::new(),
                 references: Vec::new(),
                 tags: Vec::new(),
+                false_positives: Vec::new(),
                 ml_jobs: Vec::new(),
                 setup: None,
                 investigation_guide: None,
@@ -250,6 +254,7 @@ fn sentinel_page(rule: &SentinelRule, source: String) -> RulePage {
         techniques,
         references: Vec::new(),
         tags: rule.tags.iter().filter_map(yaml_scalar).collect(),
+        false_positives: Vec::new(),
         ml_jobs: Vec::new(),
         setup: None,
         investigation_guide: None,
@@ -343,9 +348,6 @@ fn elastic_page(rule: &ElasticRule, content: &[LoadedRule], source: String) -> R
     if let Some(license) = &rule.license {
         facts.push(fact("License", license));
     }
-    if !rule.false_positives.is_empty() {
-        facts.push(fact("False positives", &rule.false_positives.join(" | ")));
-    }
     let query = rule.query.as_deref().map(|text| {
         let language = rule.language.as_deref().unwrap_or("kql");
         if language.eq_ignore_ascii_case("kql") {
@@ -375,6 +377,11 @@ fn elastic_page(rule: &ElasticRule, content: &[LoadedRule], source: String) -> R
         techniques: Vec::new(),
         references: rule.references.clone(),
         tags: rule.tags.clone(),
+        false_positives: rule
+            .false_positives
+            .iter()
+            .map(|entry| entry.trim().to_string())
+            .collect(),
         ml_jobs: job_ids.iter().map(|id| job_summary(id, content)).collect(),
         setup: rule.setup.clone(),
         investigation_guide: rule.note.clone(),
@@ -689,6 +696,16 @@ impl RulePage {
                 let _ = writeln!(out, "- {reference}");
             }
         }
+        if !self.false_positives.is_empty() {
+            heading(&mut out, "False positives");
+            for entry in &self.false_positives {
+                let mut lines = entry.lines().map(str::trim);
+                let _ = writeln!(out, "- {}", lines.next().unwrap_or(""));
+                for line in lines {
+                    let _ = writeln!(out, "  {line}");
+                }
+            }
+        }
         if let Some(setup) = &self.setup {
             section(&mut out, "Setup", setup);
         }
@@ -815,6 +832,13 @@ impl RulePage {
             let _ = writeln!(out, "<h3>References</h3>\n<ul>");
             for reference in &self.references {
                 let _ = writeln!(out, "<li>{}</li>", link(reference, reference));
+            }
+            let _ = writeln!(out, "</ul>");
+        }
+        if !self.false_positives.is_empty() {
+            let _ = writeln!(out, "<h3>False positives</h3>\n<ul>");
+            for entry in &self.false_positives {
+                let _ = writeln!(out, "<li>{}</li>", escape(entry));
             }
             let _ = writeln!(out, "</ul>");
         }

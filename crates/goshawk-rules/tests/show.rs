@@ -118,3 +118,40 @@ fn every_parsing_sentinel_query_is_explained() {
     // README: the parser accepts 2,489 of the 2,515 queries.
     assert!(explained >= 2_489, "only {explained} queries explained");
 }
+
+/// The built-in "Rare Azure Activity Logs Event Failures" rule and its job, as the issue's
+/// acceptance lists them.
+#[test]
+fn builtin_rare_failure_rule_page() {
+    let (content, errors) = builtin_rules();
+    assert!(errors.is_empty(), "{errors:?}");
+    let rule = content
+        .iter()
+        .find(|r| r.id() == "c17ffbf9-595a-4c0b-a126-aacedb6dd179")
+        .expect("the rare-failure rule is built in");
+    let page = rule_page(rule, &content);
+    let fact = |label: &str| {
+        page.facts
+            .iter()
+            .find(|f| f.label == label)
+            .map(|f| f.value.as_str())
+    };
+    assert_eq!(fact("Type"), Some("machine_learning"));
+    assert_eq!(fact("Severity"), Some("low"));
+    assert_eq!(fact("Risk score"), Some("21"));
+    assert_eq!(fact("Runs every"), Some("15m"));
+    assert_eq!(fact("Searches indices from"), Some("now-2h"));
+    assert_eq!(fact("Maximum alerts per execution"), Some("100"));
+    assert_eq!(fact("Anomaly threshold"), Some("50"));
+    assert_eq!(page.tactics.len(), 6);
+    let techniques: Vec<&str> = page
+        .tactics
+        .iter()
+        .flat_map(|t| &t.children)
+        .filter_map(|t| t.id.as_deref())
+        .collect();
+    assert!(techniques.contains(&"T1526") && techniques.contains(&"T1580"));
+    assert!(page.investigation_guide.is_some());
+    assert!(page.ml_jobs.iter().all(|job| job.found));
+    insta::assert_snapshot!("builtin_rare_failure_page_text", page.to_text());
+}
