@@ -4,14 +4,22 @@
 /// The regularised incomplete beta function I_x(a, b) (Numerical Recipes' continued fraction,
 /// evaluated on the side where it converges fast).
 pub fn incomplete_beta(x: f64, a: f64, b: f64) -> f64 {
+    incomplete_beta_with(x, a, b, ln_beta(a, b))
+}
+
+/// ln B(a, b), computed once per quantile inversion rather than at every bisection step.
+fn ln_beta(a: f64, b: f64) -> f64 {
+    libm::lgamma(a) + libm::lgamma(b) - libm::lgamma(a + b)
+}
+
+fn incomplete_beta_with(x: f64, a: f64, b: f64, ln_beta: f64) -> f64 {
     if x <= 0.0 {
         return 0.0;
     }
     if x >= 1.0 {
         return 1.0;
     }
-    let ln_front =
-        libm::lgamma(a + b) - libm::lgamma(a) - libm::lgamma(b) + a * x.ln() + b * (1.0 - x).ln();
+    let ln_front = a * x.ln() + b * (1.0 - x).ln() - ln_beta;
     let front = ln_front.exp();
     if x < (a + 1.0) / (a + b + 2.0) {
         front * continued_fraction(x, a, b) / a
@@ -68,16 +76,17 @@ fn continued_fraction(x: f64, a: f64, b: f64) -> f64 {
 }
 
 /// The `q`-quantile of Beta(a, b), by bisection on the CDF. Bisection rather than Newton
-/// because the density is unbounded near 0 when a < 1, which decayed concentrations reach;
-/// 100 halvings of the unit interval reach the limit of f64 for every quantile we use.
+/// because the density is unbounded near 0 when a < 1, which decayed concentrations reach.
+/// It stops at a relative width of 1e-10, far below what the scores can tell apart.
 pub fn beta_quantile(q: f64, a: f64, b: f64) -> f64 {
+    let ln_beta = ln_beta(a, b);
     let (mut low, mut high) = (0.0f64, 1.0f64);
-    for _ in 0..100 {
+    for _ in 0..200 {
         let mid = 0.5 * (low + high);
-        if mid <= low || mid >= high {
+        if mid <= low || mid >= high || high - low <= 1e-10 * high {
             break;
         }
-        if incomplete_beta(mid, a, b) < q {
+        if incomplete_beta_with(mid, a, b, ln_beta) < q {
             low = mid;
         } else {
             high = mid;
