@@ -240,6 +240,8 @@ pub enum QueryCheck {
 /// Checks rules against a catalog of table schemas.
 pub struct Linter<'a> {
     catalog: &'a dyn Catalog,
+    /// One engine for every query: building its session is far dearer than planning.
+    engine: QueryEngine<'a>,
     /// ML job ids that a `machine_learning` rule may name.
     known_jobs: BTreeSet<String>,
 }
@@ -251,6 +253,7 @@ impl<'a> Linter<'a> {
     pub fn new(catalog: &'a dyn Catalog) -> Linter<'a> {
         Linter {
             catalog,
+            engine: QueryEngine::new(catalog, LINT_NOW_NANOS),
             known_jobs: BTreeSet::new(),
         }
     }
@@ -278,8 +281,7 @@ impl<'a> Linter<'a> {
         if !missing.is_empty() {
             return QueryCheck::UnknownTables(missing);
         }
-        let engine = QueryEngine::new(self.catalog, LINT_NOW_NANOS);
-        match engine.plan(text) {
+        match self.engine.plan(text) {
             Ok(planned) => QueryCheck::Plans(planned.columns.into_iter().map(|c| c.name).collect()),
             Err(QueryError::Plan(diagnostic)) => QueryCheck::Plan(diagnostic),
             Err(QueryError::Execution(err)) => QueryCheck::Plan(Diagnostic::new(
