@@ -40,22 +40,26 @@ sync
 measure() { # name, command...
     local name="$1"; shift
     /usr/bin/time -v "$@" > "$out/$name.stdout" 2> "$out/$name.time"
-    local wall rss
+    local wall rss user sys
     wall=$(grep 'Elapsed (wall clock)' "$out/$name.time" | awk '{print $NF}')
     rss=$(grep 'Maximum resident set size' "$out/$name.time" | awk '{print $NF}')
-    python3 - "$name" "$wall" "$rss" "$input_bytes" "$records" <<'PY'
+    user=$(grep 'User time (seconds)' "$out/$name.time" | awk '{print $NF}')
+    sys=$(grep 'System time (seconds)' "$out/$name.time" | awk '{print $NF}')
+    python3 - "$name" "$wall" "$rss" "$input_bytes" "$records" "$user" "$sys" <<'PY'
 import sys
 name, wall, rss, size, records = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+user, system = float(sys.argv[6]), float(sys.argv[7])
 parts = [float(p) for p in wall.split(":")]
 seconds = sum(p * 60 ** i for i, p in enumerate(reversed(parts)))
-print(f"| {name} | {seconds:.1f} | {size / seconds / 1e6:.1f} | {records / seconds:,.0f} | {rss / 1024:.0f} |")
+# CPU seconds matter on a shared machine, where wall time depends on the neighbours' load.
+print(f"| {name} | {seconds:.1f} | {size / seconds / 1e6:.1f} | {records / seconds:,.0f} | {user:.1f} + {system:.1f} | {size / (user + system) / 1e6:.0f} | {rss / 1024:.0f} |")
 PY
 }
 
-echo "input: $input_bytes bytes, $records records, $(ls "$out/input" | wc -l) files; $(nproc) cores"
+echo "input: $input_bytes bytes, $records records, $(ls "$out/input" | wc -l) files; $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "| tool | seconds | MB/s | records/s | peak RSS MiB |"
-echo "|---|---|---|---|---|"
+echo "| tool | wall s | MB/s | records/s | CPU s (user + sys) | MB per CPU s | peak RSS MiB |"
+echo "|---|---|---|---|---|---|---|"
 measure goshawk "$goshawk" ingest "$out/input" --data "$out/lake" --quiet
 measure duckdb "$venv/bin/python" "$repo/bench/ingest/duckdb_ingest.py" "$out/input" "$out/duckdb.parquet"
 echo

@@ -6,6 +6,8 @@ use chrono::{DateTime, NaiveDateTime};
 use goshawk_types::{KustoType, NANOS_PER_TICK};
 use serde_json::Value;
 
+use crate::jsonref::JsonRef;
+
 /// One typed cell of a lake row.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Cell {
@@ -23,30 +25,53 @@ pub fn from_json(ty: KustoType, value: &Value) -> Result<Option<Cell>, String> {
     if value.is_null() {
         return Ok(None);
     }
+    if let Value::String(text) = value {
+        return from_json_str(ty, text);
+    }
     match ty {
-        KustoType::String | KustoType::Guid => Ok(Some(Cell::Str(match value {
-            Value::String(text) => compact_if_json(text),
-            other => json_text(other),
-        }))),
-        KustoType::Dynamic => Ok(Some(Cell::Str(dynamic_text(value)))),
-        KustoType::DateTime => match value {
-            Value::String(text) if text.trim().is_empty() => Ok(None),
-            Value::String(text) => parse_datetime(text).map(|t| Some(Cell::Time(t))),
-            other => Err(format!("expected a datetime string, found {other}")),
-        },
+        KustoType::String | KustoType::Guid | KustoType::Dynamic => {
+            Ok(Some(Cell::Str(json_text(value))))
+        }
+        KustoType::DateTime => Err(format!("expected a datetime string, found {value}")),
         KustoType::Bool => match value {
             Value::Bool(b) => Ok(Some(Cell::Bool(*b))),
-            Value::String(text) => from_text(ty, text),
             Value::Number(n) if n.as_i64() == Some(0) => Ok(Some(Cell::Bool(false))),
             Value::Number(n) if n.as_i64() == Some(1) => Ok(Some(Cell::Bool(true))),
             other => Err(format!("expected a boolean, found {other}")),
         },
         KustoType::Int | KustoType::Long | KustoType::Real => match value {
             Value::Number(n) => number_cell(ty, n),
-            Value::String(text) => from_text(ty, text),
             other => Err(format!("expected a number, found {other}")),
         },
         KustoType::Decimal | KustoType::TimeSpan => Err(unsupported(ty)),
+    }
+}
+
+/// [`from_json`] of a JSON string value.
+pub fn from_json_str(ty: KustoType, text: &str) -> Result<Option<Cell>, String> {
+    match ty {
+        KustoType::String | KustoType::Guid => Ok(Some(Cell::Str(compact_if_json(text)))),
+        KustoType::Dynamic => Ok(Some(Cell::Str(dynamic_text_from_str(text)))),
+        KustoType::DateTime if text.trim().is_empty() => Ok(None),
+        KustoType::DateTime => parse_datetime(text).map(|t| Some(Cell::Time(t))),
+        KustoType::Bool | KustoType::Int | KustoType::Long | KustoType::Real => from_text(ty, text),
+        KustoType::Decimal | KustoType::TimeSpan => Err(unsupported(ty)),
+    }
+}
+
+/// [`from_json`] of a borrowed JSON value: the same cell, without building a `Value` for the
+/// objects and arrays that string and dynamic columns store as JSON text.
+pub fn from_json_ref(ty: KustoType, value: &JsonRef) -> Result<Option<Cell>, String> {
+    match value {
+        JsonRef::Null => Ok(None),
+        JsonRef::Str(text) => from_json_str(ty, text),
+        JsonRef::Array(_) | JsonRef::Object(_)
+            if matches!(ty, KustoType::String | KustoType::Guid | KustoType::Dynamic) =>
+        {
+            Ok(Some(Cell::Str(value.to_json_text())))
+        }
+        // Scalars are cheap to convert, and errors are rare: share from_json's rules.
+        other => from_json(ty, &other.clone().into_value()),
     }
 }
 
@@ -134,15 +159,6 @@ pub(crate) fn shorten(text: &str) -> String {
     format!("{}...", &text[..end])
 }
 
-/// JSON text for a dynamic column: compact, and a string that itself holds a JSON object or
-/// array becomes that object or array (Log Analytics parses such strings on ingestion).
-pub fn dynamic_text(value: &Value) -> String {
-    match value {
-        Value::String(text) => dynamic_text_from_str(text),
-        other => json_text(other),
-    }
-}
-
 /// Compact JSON text of a value. `serde_json::to_string` writes straight into a buffer, unlike
 /// `Value`'s `Display`, which goes through the formatter machinery and was a visible cost.
 pub fn json_text(value: &Value) -> String {
@@ -150,6 +166,8 @@ pub fn json_text(value: &Value) -> String {
     serde_json::to_string(value).unwrap_or_default()
 }
 
+/// JSON text for a dynamic column from a string: a string that itself holds a JSON object or
+/// array becomes that object or array (Log Analytics parses such strings on ingestion).
 fn dynamic_text_from_str(text: &str) -> String {
     parse_json_container(text)
         .map(|v| json_text(&v))
@@ -254,7 +272,11 @@ mod tests {
     fn json_text_is_compacted_and_plain_text_kept() {
         assert_eq!(compact_if_json("{\n  \"a\": 1\n}"), "{\"a\":1}");
         assert_eq!(compact_if_json("{not json"), "{not json");
-        assert_eq!(dynamic_text(&serde_json::json!("plain")), "\"plain\"");
-        assert_eq!(dynamic_text(&serde_json::json!("[1, 2]")), "[1,2]");
+        let dynamic = |v| match from_json(KustoType::Dynamic, &v) {
+            Ok(Some(Cell::Str(text))) => text,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(dynamic(serde_json::json!("plain")), "\"plain\"");
+        assert_eq!(dynamic(serde_json::json!("[1, 2]")), "[1,2]");
     }
 }

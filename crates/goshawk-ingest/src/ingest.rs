@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::decode;
 use crate::error::{IngestError, Result};
+use crate::jsonref::JsonRef;
 use crate::lake::{self, ManifestEntry, SOURCE_ID_LEN};
 use crate::map::{self, Shape};
 use crate::rejects::RejectsWriter;
@@ -611,7 +612,7 @@ impl SourceJob<'_> {
     }
 
     fn json_record(&mut self, line: u64, offset: u64, bytes: &[u8]) -> Result<()> {
-        let value: Value = match serde_json::from_slice(bytes) {
+        let value = match JsonRef::parse(bytes) {
             Ok(value) => value,
             Err(err) => {
                 self.shared.progress.records.fetch_add(1, Ordering::Relaxed);
@@ -627,19 +628,24 @@ impl SourceJob<'_> {
             }
         };
         // An element that is itself an envelope (an array of Event Hub messages, say).
-        let envelope = match &value {
-            Value::Object(object) => ["records", "value"].iter().find_map(|key| {
-                object
-                    .get(*key)
-                    .and_then(Value::as_array)
-                    .filter(|items| !items.is_empty() && items.iter().all(Value::is_object))
-                    .map(|_| *key)
-            }),
-            _ => None,
-        };
+        let envelope =
+            match &value {
+                JsonRef::Object(object) => ["records", "value"].iter().find_map(|key| match object
+                    .get(key)
+                {
+                    Some(JsonRef::Array(items))
+                        if !items.is_empty()
+                            && items.iter().all(|i| matches!(i, JsonRef::Object(_))) =>
+                    {
+                        Some(*key)
+                    }
+                    _ => None,
+                }),
+                _ => None,
+            };
         match (envelope, value) {
-            (Some(key), Value::Object(mut object)) => {
-                if let Some(Value::Array(items)) = object.remove(key) {
+            (Some(key), JsonRef::Object(mut object)) => {
+                if let Some(JsonRef::Array(items)) = object.remove(key) {
                     for item in items {
                         self.map_value(line, offset, item, None)?;
                     }
@@ -654,14 +660,14 @@ impl SourceJob<'_> {
         &mut self,
         line: u64,
         offset: u64,
-        value: Value,
+        value: JsonRef,
         raw: Option<&[u8]>,
     ) -> Result<()> {
         self.shared.progress.records.fetch_add(1, Ordering::Relaxed);
         // Records cut from an envelope inside an array have no raw bytes of their own.
-        let serialised = raw.is_none().then(|| value.to_string().into_bytes());
+        let serialised = raw.is_none().then(|| value.to_json_text().into_bytes());
         let raw = raw.or(serialised.as_deref()).unwrap_or_default();
-        match map::map_record(value, self.shared.tables, self.shared.forced) {
+        match map::map_record_ref(value, self.shared.tables, self.shared.forced) {
             Ok(mapped) => {
                 *self.shapes.entry(mapped.shape).or_default() += 1;
                 self.push(line, offset, mapped.table, mapped.row, raw)

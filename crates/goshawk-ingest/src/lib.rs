@@ -10,6 +10,7 @@ mod convert;
 mod decode;
 mod error;
 mod ingest;
+mod jsonref;
 mod lake;
 mod map;
 mod rejects;

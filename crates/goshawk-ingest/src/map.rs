@@ -5,6 +5,7 @@
 use serde_json::{Map, Value};
 
 use crate::convert::Cell;
+use crate::jsonref::{JsonRef, ObjectRef};
 use crate::row::{Row, RowBuilder, TableIndex, Tables};
 
 /// The source shapes goshawk recognises.
@@ -109,6 +110,198 @@ pub fn map_record<'t>(
         shape,
         row: row.finish(fallbacks)?,
     })
+}
+
+/// [`map_record`] of a borrowed JSON record. Azure Activity diagnostic records, by far the
+/// most numerous (every Event Hub message and `PT1H.json` blob of the Activity log), are mapped
+/// straight from the borrowed tree; every other shape goes through `Value`. Both give the same
+/// row, which `tests::borrowed_mapping_matches_value_mapping` checks on the corpus samples.
+pub fn map_record_ref<'t>(
+    value: JsonRef<'_>,
+    tables: &'t Tables,
+    forced: Option<&'t TableIndex>,
+) -> Result<Mapped<'t>, String> {
+    let JsonRef::Object(mut record) = value else {
+        return map_record(value.into_value(), tables, forced);
+    };
+    let activity_table = tables
+        .get("AzureActivity")
+        .filter(|table| forced.is_none_or(|f| f.name() == table.name()));
+    let table = match activity_table {
+        Some(table) if is_activity_diagnostic(&record) => table,
+        _ => return map_record(Value::Object(record.into_map()), tables, forced),
+    };
+    let mut row = RowBuilder::new(table);
+    check_envelope_types_ref(&record)?;
+    diagnostic_activity_ref(&mut row, &mut record)?;
+    row.set_by_name_ref(record)?;
+    Ok(Mapped {
+        table,
+        shape: Shape::DiagnosticRecord,
+        row: row.finish(&[])?,
+    })
+}
+
+/// `classify`'s test for an Activity log diagnostic record.
+fn is_activity_diagnostic(record: &ObjectRef) -> bool {
+    record
+        .get("category")
+        .and_then(JsonRef::as_str)
+        .is_some_and(|category| {
+            ACTIVITY_CATEGORIES
+                .iter()
+                .any(|c| c.eq_ignore_ascii_case(category))
+        })
+        && (record.contains_key("time") || record.contains_key("resourceId"))
+}
+
+fn check_envelope_types_ref(record: &ObjectRef) -> Result<(), String> {
+    for key in STRING_ENVELOPE_FIELDS {
+        if let Some(value) = record.get(key)
+            && !matches!(value, JsonRef::Str(_) | JsonRef::Null)
+        {
+            return Err(format!("{key} is {}, not a string", value.kind()));
+        }
+    }
+    Ok(())
+}
+
+fn claim_ref<'r, 'a>(claims: &'r ObjectRef<'a>, names: &[&str]) -> Option<&'r str> {
+    names.iter().find_map(|name| {
+        claims
+            .get(name)
+            .and_then(JsonRef::as_str)
+            .filter(|s| !s.trim().is_empty())
+    })
+}
+
+fn resource_columns_ref(row: &mut RowBuilder, resource_id: &JsonRef) -> Result<(), String> {
+    row.set_ref("ResourceId", resource_id)?;
+    let Some(text) = resource_id.as_str() else {
+        return Ok(());
+    };
+    row.set_str("_ResourceId", &text.to_ascii_lowercase())?;
+    let parts = parse_resource_id(text);
+    if let Some(subscription) = parts.subscription {
+        row.set_str("SubscriptionId", subscription)?;
+        row.set_str("_SubscriptionId", subscription)?;
+    }
+    if let Some(group) = parts.resource_group {
+        row.set_default_str("ResourceGroup", group)?;
+    }
+    if let Some(resource) = parts.resource {
+        row.set_default_str("Resource", resource)?;
+    }
+    if let Some(provider) = parts.provider {
+        row.set_default_str("ResourceProviderValue", provider)?;
+        row.set_default_str("ResourceProvider", provider)?;
+    }
+    Ok(())
+}
+
+fn set_json_twins_ref(
+    row: &mut RowBuilder,
+    text_column: &str,
+    dynamic_column: &str,
+    value: &JsonRef,
+) -> Result<(), String> {
+    row.set_ref(text_column, value)?;
+    if value.is_container() {
+        return row.copy_if_unset_any(text_column, dynamic_column);
+    }
+    row.set_ref(dynamic_column, value)
+}
+
+/// `diagnostic_activity` on a borrowed record, step for step (the order of removals matters:
+/// it decides the order of the members left for `AdditionalFields`).
+fn diagnostic_activity_ref(row: &mut RowBuilder, record: &mut ObjectRef) -> Result<(), String> {
+    if let Some(time) = record.remove("time") {
+        row.set_ref("TimeGenerated", &time)?;
+    }
+    if let Some(operation) = record.remove("operationName") {
+        row.set_ref("OperationNameValue", &operation)?;
+        row.set_ref("OperationName", &operation)?;
+    }
+    if let Some(category) = record.remove("category") {
+        row.set_ref("CategoryValue", &category)?;
+        row.set_ref("Category", &category)?;
+    }
+    if let Some(result) = record.remove("resultType") {
+        row.set_ref("ActivityStatusValue", &result)?;
+        row.set_ref("ActivityStatus", &result)?;
+    }
+    for (key, column) in [
+        ("callerIpAddress", "CallerIpAddress"),
+        ("correlationId", "CorrelationId"),
+        ("level", "Level"),
+        ("eventDataId", "EventDataId"),
+        ("operationId", "OperationId"),
+    ] {
+        if let Some(value) = record.remove(key) {
+            row.set_ref(column, &value)?;
+        }
+    }
+    if let Some(properties) = record.remove("properties") {
+        if let JsonRef::Object(props) = &properties {
+            if let Some(status) = props.get("statusCode") {
+                row.set_ref("ActivitySubstatusValue", status)?;
+                row.set_ref("ActivitySubstatus", status)?;
+            }
+            if let Some(hierarchy) = props.get("hierarchy") {
+                row.set_ref("Hierarchy", hierarchy)?;
+            }
+            if let Some(submitted) = props.get("eventSubmissionTimestamp") {
+                row.set_ref("EventSubmissionTimestamp", submitted)?;
+            }
+        }
+        set_json_twins_ref(row, "Properties", "Properties_d", &properties)?;
+    }
+    if let Some(signature) = record.get("resultSignature").and_then(JsonRef::as_str)
+        && let Some((_, status)) = signature.split_once('.')
+    {
+        row.set_default_str("ActivitySubstatusValue", status)?;
+        row.set_default_str("ActivitySubstatus", status)?;
+    }
+    let identity = match record.remove("identity") {
+        Some(JsonRef::Object(identity)) => Some(identity),
+        Some(other) => {
+            row.keep_extra("identity".to_string(), other.into_value());
+            None
+        }
+        None => None,
+    };
+    if let Some(mut identity) = identity {
+        if let Some(claims) = identity.remove("claims") {
+            if let JsonRef::Object(claims_map) = &claims {
+                let caller = claim_ref(claims_map, UPN_CLAIMS)
+                    .or_else(|| claim_ref(claims_map, NAME_CLAIMS))
+                    .or_else(|| claim_ref(claims_map, APPID_CLAIMS))
+                    .or_else(|| claim_ref(claims_map, OBJECTID_CLAIMS));
+                if let Some(caller) = caller {
+                    row.set_str("Caller", caller.trim())?;
+                }
+                if let Some(tenant) = claim_ref(claims_map, TENANT_CLAIMS) {
+                    row.set_str("TenantId", tenant)?;
+                }
+            }
+            set_json_twins_ref(row, "Claims", "Claims_d", &claims)?;
+        }
+        if let Some(authorization) = identity.remove("authorization") {
+            set_json_twins_ref(row, "Authorization", "Authorization_d", &authorization)?;
+        }
+        if !identity.is_empty() {
+            row.keep_extra("identity".to_string(), Value::Object(identity.into_map()));
+        }
+    }
+    if let Some(tenant) = record.remove("tenantId") {
+        row.set_ref("TenantId", &tenant)?;
+    }
+    if let Some(resource_id) = record.remove("resourceId") {
+        resource_columns_ref(row, &resource_id)?;
+    }
+    row.copy_if_unset("TimeGenerated", "EventSubmissionTimestamp")?;
+    row.set_str("SourceSystem", "Azure")?;
+    Ok(())
 }
 
 fn kind_of(value: &Value) -> &'static str {
@@ -775,6 +968,8 @@ fn graph_directory_audit(
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
 
     #[test]
@@ -789,5 +984,69 @@ mod tests {
         let subscription_only = parse_resource_id("/subscriptions/s1");
         assert_eq!(subscription_only.subscription, Some("s1"));
         assert_eq!(subscription_only.resource, None);
+    }
+
+    /// Both mapping paths on one record: the same table, shape and row, or the same reason.
+    fn assert_paths_agree(text: &str, tables: &Tables, forced: Option<&TableIndex>) {
+        let value: Value = serde_json::from_str(text).expect("test records are JSON");
+        let borrowed = JsonRef::parse(text.as_bytes()).expect("test records are JSON");
+        let by_value = map_record(value, tables, forced).map(|m| (m.table.name(), m.shape, m.row));
+        let by_ref =
+            map_record_ref(borrowed, tables, forced).map(|m| (m.table.name(), m.shape, m.row));
+        assert_eq!(by_ref, by_value, "{text}");
+    }
+
+    const ACTIVITY: &str = r#"{"time":"2026-04-10T09:40:20.9369531Z","resourceId":"/SUBSCRIPTIONS/B5BE10C3-DEB7-4201-948B-F3533BCCC960/RESOURCEGROUPS/RG-CI-DEV/PROVIDERS/MICROSOFT.RESOURCES/DEPLOYMENTS/DEPLOY-CI-DEV-03","operationName":"Microsoft.Resources/deployments/write","category":"Administrative","resultType":"Start","resultSignature":"Started.","durationMs":0,"callerIpAddress":"198.51.100.31","correlationId":"8e303395-1671-4e18-8cf7-2c0c7303dca6","identity":{"authorization":{"scope":"/subscriptions/b5be10c3/resourceGroups/rg-ci-dev","action":"Microsoft.Resources/deployments/write","evidence":{"role":"Contributor","principalType":"User"}},"claims":{"aud":"https://management.core.windows.net/","iat":"1775812800","http://schemas.microsoft.com/identity/claims/tenantid":"fa5de877-9ec3-460b-843f-e24fe0690af2","appid":"c44b4083","name":"Lee Gu","http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn":" lee.gu@contoso.com ","idtyp":"user"}},"level":"Informational","location":"westeurope","properties":{"serviceRequestId":null,"eventCategory":"Administrative","statusCode":"Created","hierarchy":"fa5de877/mg-contoso","message":"Microsoft.Resources/deployments/write"}}"#;
+
+    #[test]
+    fn borrowed_mapping_matches_value_mapping() {
+        let tables = Tables::new();
+        let activity = tables.get("AzureActivity");
+        let provisioning = tables.get("AADProvisioningLogs");
+        let variants = [
+            ACTIVITY.to_string(),
+            // Repeated members, escapes, extras, odd types and casing.
+            ACTIVITY.replace(r#""level":"Informational""#, r#""level":"Warning","Level":"x","resultSignature":"Failed.Forbidden","stamp\n":"\u00e9\/","durationMs":12.5,"time":"2026-04-11T00:00:00Z""#),
+            ACTIVITY.replace(r#""category":"Administrative""#, r#""category":"policy""#),
+            ACTIVITY.replace(r#""category":"Administrative""#, r#""category":"Unknown""#),
+            ACTIVITY.replace(r#""category":"Administrative""#, r#""category":7"#),
+            ACTIVITY.replace(r#""resultType":"Start""#, r#""resultType":7"#),
+            ACTIVITY.replace(r#""resultType":"Start""#, r#""resultType":null"#),
+            ACTIVITY.replace(r#""time":"2026-04-10T09:40:20.9369531Z""#, r#""time":"2026-02-30T00:00:00Z""#),
+            ACTIVITY.replace(r#""time":"2026-04-10T09:40:20.9369531Z","#, ""),
+            ACTIVITY.replace(r#""identity":{"#, r#""identity":{"scheme":"Bearer","#),
+            ACTIVITY.replace(r#""identity":{"#, r#""identityX":{"#),
+            ACTIVITY.replace(r#""claims":{"#, r#""claims":"{\"a\": 1}","claimsX":{"#),
+            ACTIVITY.replace(r#""properties":{"#, r#""properties":"not json","p":{"#),
+            ACTIVITY.replace(r#""properties":{"#, r#""tenantId":"t1","properties":{"eventSubmissionTimestamp":"2026-04-10T09:40:21Z","#),
+            ACTIVITY.replace(r#""properties":{"#, r#""properties":{"statusCode":{"code":1},"#),
+            ACTIVITY.replace(r#""properties":{"#, r#""properties":{"eventSubmissionTimestamp":5,"#),
+            ACTIVITY.replace(r#""resourceId":"/SUB"#, r#""resourceId":"{\"x\":[1, 2]}","r":"/SUB"#),
+            r#"{"category":"Administrative","resourceId":"/subscriptions/s1"}"#.to_string(),
+            r#"{"category":"ProvisioningLogs","time":"2026-04-10T09:40:20Z","properties":{"jobId":"j"}}"#.to_string(),
+            r#"[1,2]"#.to_string(),
+            r#""text""#.to_string(),
+        ];
+        // The fast path is the one under test.
+        let Ok(JsonRef::Object(record)) = JsonRef::parse(ACTIVITY.as_bytes()) else {
+            panic!("ACTIVITY is an object");
+        };
+        assert!(is_activity_diagnostic(&record));
+        for text in &variants {
+            for forced in [None, activity, provisioning] {
+                assert_paths_agree(text, &tables, forced);
+            }
+        }
+        let sample = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/corpus/samples/azure_activity/activity_log_records.json");
+        let text = std::fs::read_to_string(&sample).expect("the corpus sample is readable");
+        let envelope: Value = serde_json::from_str(&text).expect("the sample is JSON");
+        let records = envelope["records"]
+            .as_array()
+            .expect("an Event Hub envelope");
+        assert!(records.len() > 1);
+        for record in records {
+            assert_paths_agree(&record.to_string(), &tables, None);
+        }
     }
 }

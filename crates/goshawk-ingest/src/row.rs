@@ -15,6 +15,7 @@ use goshawk_types::{KustoType, TableSchema, ingested_tables};
 use serde_json::{Map, Value};
 
 use crate::convert::{self, Cell};
+use crate::jsonref::{JsonRef, ObjectRef};
 
 use goshawk_types::EXTRA_COLUMN;
 
@@ -135,18 +136,63 @@ impl<'t> RowBuilder<'t> {
     }
 
     fn set_at(&mut self, index: usize, value: &Value) -> Result<(), String> {
-        let ty = self.table.types[index];
-        let cell = convert::from_json(ty, value).map_err(|reason| {
-            format!(
-                "column {}: {reason}",
-                self.table
-                    .schema
-                    .lake_columns()
-                    .nth(index)
-                    .map_or("?", |(n, _)| n)
-            )
-        })?;
+        let cell = convert::from_json(self.table.types[index], value)
+            .map_err(|reason| self.column_error(index, &reason))?;
         self.cells[index] = cell;
+        Ok(())
+    }
+
+    fn column_error(&self, index: usize, reason: &str) -> String {
+        format!(
+            "column {}: {reason}",
+            self.table
+                .schema
+                .lake_columns()
+                .nth(index)
+                .map_or("?", |(n, _)| n)
+        )
+    }
+
+    /// [`Self::set`] for a borrowed JSON value.
+    pub fn set_ref(&mut self, column: &str, value: &JsonRef) -> Result<(), String> {
+        let index = self.index(column)?;
+        self.set_at_ref(index, value)
+    }
+
+    fn set_at_ref(&mut self, index: usize, value: &JsonRef) -> Result<(), String> {
+        let cell = convert::from_json_ref(self.table.types[index], value)
+            .map_err(|reason| self.column_error(index, &reason))?;
+        self.cells[index] = cell;
+        Ok(())
+    }
+
+    /// [`Self::set`] for a JSON string value.
+    pub fn set_str(&mut self, column: &str, text: &str) -> Result<(), String> {
+        let index = self.index(column)?;
+        let cell = convert::from_json_str(self.table.types[index], text)
+            .map_err(|reason| self.column_error(index, &reason))?;
+        self.cells[index] = cell;
+        Ok(())
+    }
+
+    /// [`Self::set_default`] for a JSON string value.
+    pub fn set_default_str(&mut self, column: &str, text: &str) -> Result<(), String> {
+        if self.is_set(column) {
+            return Ok(());
+        }
+        self.set_str(column, text)
+    }
+
+    /// [`Self::set_by_name`] for borrowed members.
+    pub fn set_by_name_ref(&mut self, fields: ObjectRef) -> Result<(), String> {
+        for (key, value) in fields.into_entries() {
+            match self.table.column_folded(&key) {
+                Some(index) if index != self.table.extra_column && !self.is_set_at(index) => {
+                    self.set_at_ref(index, &value)?;
+                }
+                _ => self.keep_extra(key.into_owned(), value.into_value()),
+            }
+        }
         Ok(())
     }
 
@@ -159,7 +205,7 @@ impl<'t> RowBuilder<'t> {
     }
 
     pub fn set_text(&mut self, column: &str, text: &str) -> Result<(), String> {
-        self.set(column, &Value::String(text.to_string()))
+        self.set_str(column, text)
     }
 
     pub fn set_text_at(&mut self, index: usize, text: &str) -> Result<(), String> {

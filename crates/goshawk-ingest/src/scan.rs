@@ -97,6 +97,7 @@ enum Mode {
 
 const ENVELOPE_KEYS: [&[u8]; 2] = [b"records", b"value"];
 const MAX_KEY_LEN: usize = 16;
+const RECORD_CAPACITY: usize = 4096;
 
 pub struct JsonScanner<R> {
     reader: R,
@@ -223,7 +224,12 @@ fn start_capture(ret: Context, line: u64, offset: u64, first: u8, detect: bool) 
         escape: false,
         line,
         offset,
-        buf: vec![first],
+        buf: {
+            // Azure records are a few kB: start at that size instead of doubling up to it.
+            let mut buf = Vec::with_capacity(RECORD_CAPACITY);
+            buf.push(first);
+            buf
+        },
         len: 1,
         key_state: if first == b'{' {
             KeyState::ExpectKey
