@@ -12,6 +12,7 @@
 pub mod api;
 pub mod auth;
 mod error;
+pub mod hunt_runner;
 pub mod inbox;
 pub mod kusto;
 pub mod metrics;
@@ -292,6 +293,15 @@ impl Server {
             runner: None,
             schedule_tick: config.schedule_tick,
         })
+    }
+
+    /// Runs the scheduled rules with `goshawk hunt`'s engine over the served lake; the ML jobs
+    /// behind `machine_learning` rules read and advance over the same lake.
+    pub fn with_hunt_runner(self) -> Server {
+        let anomalies = Arc::new(goshawk_ml::LakeAnomalySource::new(
+            self.state.lake_dir.clone(),
+        ));
+        self.with_runner(Arc::new(hunt_runner::HuntRunner::new(Some(anomalies))))
     }
 
     /// Runs the scheduled rules with `runner` (without one, no rule runs).

@@ -154,7 +154,6 @@ impl Scheduler {
             let Some(run_at) = due_run(last, now, schedule.frequency) else {
                 continue;
             };
-            Metrics::add(&state.metrics.rule_runs, 1);
             let outcome = match self
                 .runner
                 .run(state, rule, run_at, schedule.lookback)
@@ -177,6 +176,7 @@ impl Scheduler {
                     }
                 }
             };
+            Metrics::add(&state.metrics.rule_runs, 1);
             match &outcome {
                 Ok(created) => {
                     Metrics::add(&state.metrics.alerts_created, *created as u64);

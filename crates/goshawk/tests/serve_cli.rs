@@ -24,6 +24,15 @@ struct Serve {
 impl Serve {
     /// Starts `goshawk serve` on a free port and waits until it listens.
     fn start(data: &Path, inbox: &Path, extra_env: &[(&str, &str)]) -> Serve {
+        Serve::start_with(data, inbox, extra_env, &[])
+    }
+
+    fn start_with(
+        data: &Path,
+        inbox: &Path,
+        extra_env: &[(&str, &str)],
+        extra_args: &[&str],
+    ) -> Serve {
         let token_file = data.with_extension("token");
         std::fs::write(&token_file, TOKEN).unwrap();
         let mut command = Command::new(env!("CARGO_BIN_EXE_goshawk"));
@@ -37,6 +46,7 @@ impl Serve {
             .args(["--inbox-poll-ms", "50", "--inbox-settle-ms", "100"])
             .arg("--token-file")
             .arg(&token_file)
+            .args(extra_args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
@@ -421,4 +431,88 @@ fn the_official_python_client_gets_what_goshawk_query_prints() {
         error.starts_with("KustoApiError Syntax error: line 1, column "),
         "{error}"
     );
+}
+
+const HOURLY_RULE: &str = "id: 6a1e0000-0000-4000-8000-00000000abcd
+name: Test alert every hour
+kind: Scheduled
+severity: High
+queryFrequency: 1h
+queryPeriod: 1h
+triggerOperator: gt
+triggerThreshold: 0
+tactics:
+  - Persistence
+relevantTechniques:
+  - T1098
+query: |
+  print Account = 'alice@contoso.com', EventTime = datetime(2026-01-01T00:00:00Z)
+entityMappings:
+  - entityType: Account
+    fieldMappings:
+      - identifier: FullName
+        columnName: Account
+";
+
+fn metric(serve: &Serve, name: &str) -> u64 {
+    let (_, body) = serve.request("GET", "/metrics", true, "");
+    body.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {body}"))
+}
+
+fn hour_now() -> i64 {
+    Utc::now().timestamp() / 3600
+}
+
+#[test]
+fn scheduled_rules_raise_alerts_once_across_restarts() {
+    let work = tempfile::tempdir().unwrap();
+    let rules = work.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(rules.join("hourly.yaml"), HOURLY_RULE).unwrap();
+    let data = work.path().join("lake");
+    let inbox = work.path().join("inbox");
+    let rules_arg = rules.display().to_string();
+    let args = ["--rules", rules_arg.as_str()];
+    let hour = hour_now();
+    let serve = Serve::start_with(&data, &inbox, &[], &args);
+    // The first start runs the rule at once (the latest hourly instant).
+    wait_until("the first run", Duration::from_secs(60), || {
+        metric(&serve, "goshawk_rule_runs_total") >= 1
+    });
+    assert_eq!(metric(&serve, "goshawk_rule_failures_total"), 0);
+    let (status, body) = serve.request("GET", "/api/alerts", true, "");
+    assert_eq!(status, 200, "{body}");
+    let alerts: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(alerts["total"], 1, "{alerts}");
+    let alert = &alerts["alerts"][0];
+    assert_eq!(alert["entity"], "Account:alice@contoso.com", "{alert}");
+    assert_eq!(alert["rule_id"], "6a1e0000-0000-4000-8000-00000000abcd");
+    assert_eq!(alert["status"], "new");
+    let id = alert["id"].as_i64().unwrap();
+    let (status, body) = serve.request(
+        "POST",
+        &format!("/api/alerts/{id}/status"),
+        true,
+        r#"{"status":"closed"}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+
+    // SIGKILL and restart: within the same hour the run is not repeated; across an hour
+    // boundary it runs once more and finds its alert already stored.
+    serve.sigkill();
+    let serve = Serve::start_with(&data, &inbox, &[], &args);
+    std::thread::sleep(Duration::from_secs(3));
+    let runs = metric(&serve, "goshawk_rule_runs_total");
+    let expected = u64::from(hour_now() != hour);
+    assert_eq!(runs, expected, "runs after the restart");
+    let (_, body) = serve.request("GET", "/api/alerts", true, "");
+    let alerts: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(alerts["total"], 1, "{alerts}");
+    assert_eq!(alerts["alerts"][0]["status"], "closed");
+    let (status, body) = serve.request("GET", "/api/rules", true, "");
+    assert_eq!(status, 200);
+    assert!(body.contains("\"frequency\":\"1h\""), "{body}");
 }

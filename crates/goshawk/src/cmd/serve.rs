@@ -91,7 +91,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         schedule_tick: Duration::from_secs(1),
     };
     runtime()?.block_on(async move {
-        let server = Server::start(config).await?;
+        let server = Server::start(config).await?.with_hunt_runner();
         match server.token_origin() {
             TokenOrigin::Created(path) => {
                 println!("token: {}", server.token().secret());
