@@ -196,6 +196,194 @@ pub fn text_bag_keys(text: &str) -> Option<Value> {
     Some(Value::Array(keys))
 }
 
+/// Whether `text` is valid JSON that `serde_json` would write back byte for byte: no
+/// whitespace, integers only (no floats, no `-0`, at most 18 digits), string escapes exactly as
+/// `serde_json` writes them, no duplicate keys in an object. Such text is already the storage
+/// form of a dynamic, so `parse_json` can keep it and path accessors can slice it instead of
+/// building a tree. The check allocates nothing; `false` only means "take the slow path".
+pub fn is_canonical(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut position = 0;
+    canonical_value(bytes, &mut position, 0) && position == bytes.len()
+}
+
+/// Deeper than this, the tree path decides (serde_json's own recursion limit is 128).
+const CANONICAL_MAX_DEPTH: usize = 64;
+/// Objects with more keys take the tree path (the duplicate check is quadratic).
+const CANONICAL_MAX_KEYS: usize = 32;
+
+fn canonical_value(bytes: &[u8], position: &mut usize, depth: usize) -> bool {
+    let Some(&first) = bytes.get(*position) else {
+        return false;
+    };
+    match first {
+        b'"' => canonical_string(bytes, position),
+        b'{' => canonical_object(bytes, position, depth),
+        b'[' => {
+            if depth >= CANONICAL_MAX_DEPTH {
+                return false;
+            }
+            *position += 1;
+            if bytes.get(*position) == Some(&b']') {
+                *position += 1;
+                return true;
+            }
+            loop {
+                if !canonical_value(bytes, position, depth + 1) {
+                    return false;
+                }
+                match bytes.get(*position) {
+                    Some(b',') => *position += 1,
+                    Some(b']') => {
+                        *position += 1;
+                        return true;
+                    }
+                    _ => return false,
+                }
+            }
+        }
+        b't' => canonical_literal(bytes, position, b"true"),
+        b'f' => canonical_literal(bytes, position, b"false"),
+        b'n' => canonical_literal(bytes, position, b"null"),
+        b'-' | b'0'..=b'9' => canonical_integer(bytes, position),
+        _ => false,
+    }
+}
+
+fn canonical_object(bytes: &[u8], position: &mut usize, depth: usize) -> bool {
+    if depth >= CANONICAL_MAX_DEPTH {
+        return false;
+    }
+    *position += 1;
+    if bytes.get(*position) == Some(&b'}') {
+        *position += 1;
+        return true;
+    }
+    // Raw key texts: with canonical escapes, equal keys have equal raw text.
+    let mut keys: [&[u8]; CANONICAL_MAX_KEYS] = [&[]; CANONICAL_MAX_KEYS];
+    let mut key_count = 0;
+    loop {
+        let start = *position;
+        if bytes.get(start) != Some(&b'"') || !canonical_string(bytes, position) {
+            return false;
+        }
+        let key = &bytes[start..*position];
+        if key_count == CANONICAL_MAX_KEYS || keys[..key_count].contains(&key) {
+            return false;
+        }
+        keys[key_count] = key;
+        key_count += 1;
+        if bytes.get(*position) != Some(&b':') {
+            return false;
+        }
+        *position += 1;
+        if !canonical_value(bytes, position, depth + 1) {
+            return false;
+        }
+        match bytes.get(*position) {
+            Some(b',') => *position += 1,
+            Some(b'}') => {
+                *position += 1;
+                return true;
+            }
+            _ => return false,
+        }
+    }
+}
+
+/// A string starting at `position` (the opening quote).
+fn canonical_string(bytes: &[u8], position: &mut usize) -> bool {
+    let mut i = *position + 1;
+    loop {
+        // Skip plain bytes fast; UTF-8 validity comes with `&str`.
+        while let Some(&b) = bytes.get(i) {
+            if b == b'"' || b == b'\\' || b < 0x20 {
+                break;
+            }
+            i += 1;
+        }
+        match bytes.get(i) {
+            Some(b'"') => {
+                *position = i + 1;
+                return true;
+            }
+            Some(b'\\') => {
+                let ok = match bytes.get(i + 1) {
+                    Some(b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't') => {
+                        i += 2;
+                        true
+                    }
+                    // serde_json writes the other control characters as \u00xx, lower-case.
+                    Some(b'u') => match bytes.get(i + 2..i + 6) {
+                        Some([b'0', b'0', high @ (b'0' | b'1'), low]) => {
+                            let digit = match low {
+                                b'0'..=b'9' => Some(low - b'0'),
+                                b'a'..=b'f' => Some(low - b'a' + 10),
+                                _ => None,
+                            };
+                            i += 6;
+                            digit.is_some_and(|d| {
+                                let code = (high - b'0') * 16 + d;
+                                !matches!(code, 0x08 | 0x09 | 0x0a | 0x0c | 0x0d)
+                            })
+                        }
+                        _ => false,
+                    },
+                    _ => false,
+                };
+                if !ok {
+                    return false;
+                }
+            }
+            // A raw control character (invalid JSON) or the end of the text.
+            _ => return false,
+        }
+    }
+}
+
+fn canonical_literal(bytes: &[u8], position: &mut usize, literal: &[u8]) -> bool {
+    if bytes[*position..].starts_with(literal) {
+        *position += literal.len();
+        true
+    } else {
+        false
+    }
+}
+
+/// An integer that serde_json reads as i64/u64 and writes back unchanged.
+fn canonical_integer(bytes: &[u8], position: &mut usize) -> bool {
+    let negative = bytes[*position] == b'-';
+    let start = *position + usize::from(negative);
+    let mut end = start;
+    while bytes.get(end).is_some_and(u8::is_ascii_digit) {
+        end += 1;
+    }
+    let digits = end - start;
+    let leading_zero = bytes.get(start) == Some(&b'0');
+    let valid = match digits {
+        0 => false,
+        // "0" is canonical, "-0" reads back as 0, "01" is not JSON.
+        1 if leading_zero => !negative,
+        _ => !leading_zero && digits <= 18,
+    };
+    // A fraction or exponent makes a float, whose text serde_json may write differently.
+    if !valid || matches!(bytes.get(end), Some(b'.' | b'e' | b'E')) {
+        return false;
+    }
+    *position = end;
+    true
+}
+
+/// [`find_raw`] for text that is already canonical (see [`is_canonical`]): the slice is then the
+/// element's storage form. `None` when the text is not canonical (use the tree instead);
+/// `Some(None)` when the element is missing or null.
+pub fn find_canonical<'a>(
+    text: &'a str,
+    path: &[PathStep],
+) -> Option<Option<std::borrow::Cow<'a, str>>> {
+    is_canonical(text).then(|| find_raw(text, path))
+}
+
 /// The canonical text used to decide whether two dynamic values are the same set member.
 pub fn identity_key(value: &Value) -> String {
     value.to_string()
@@ -271,6 +459,81 @@ mod tests {
         assert_eq!(text_to_kusto_string("null"), "");
         assert_eq!(text_to_kusto_string("[1,2]"), "[1,2]");
         assert_eq!(find_raw("not json", &[key("a")]), None);
+    }
+
+    #[test]
+    fn canonical_text_is_exactly_what_serde_json_writes_back() {
+        let canonical = [
+            r#"{"Id":"a03874f2","Name":"ServiceNow"}"#,
+            r#"{"a":[1,-2,0,true,false,null,"x"],"b":{}}"#,
+            r#"[[],{},"",[{"k":"v"}]]"#,
+            r#""q\"uote\\ back\n\t\r\b\f ctl\u001f\u0000 é 😀""#,
+            "123456789012345678",
+            "-5",
+            "0",
+            "true",
+            r#"{"a":1,"A":2}"#,
+        ];
+        for text in canonical {
+            assert!(is_canonical(text), "{text}");
+            let reserialised = parse_stored(text).map(|v| to_text(&v));
+            assert_eq!(reserialised.as_deref(), Some(text), "{text}");
+        }
+        let not_canonical = [
+            r#"{"a": 1}"#,
+            " [1]",
+            "[1] ",
+            "1.5",
+            "1.0",
+            "1e3",
+            "-0",
+            "01",
+            "1234567890123456789",
+            r#""\/""#,
+            r#""\u0041""#,
+            r#""\u001F""#,
+            r#""\u000a""#,
+            r#"{"a":1,"a":2}"#,
+            "{\"a\":\"raw\u{1}control\"}",
+            "not json",
+            "",
+            "[1,]",
+            "{\"a\"}",
+            "nul",
+            "truex",
+            r#"{"a":1"#,
+            r#""open"#,
+        ];
+        for text in not_canonical {
+            assert!(!is_canonical(text), "{text}");
+        }
+        let deep = format!("{}{}", "[".repeat(100), "]".repeat(100));
+        assert!(!is_canonical(&deep));
+        let shallow = format!("{}{}", "[".repeat(10), "]".repeat(10));
+        assert!(is_canonical(&shallow));
+    }
+
+    #[test]
+    fn canonical_paths_agree_with_the_tree() {
+        let key = |k: &str| PathStep::Key(k.to_string());
+        let text = r#"{"Id":"x","Name":"ServiceNow","n":null,"arr":[1,{"d":"e\"f"}]}"#;
+        let paths = [
+            vec![key("Name")],
+            vec![key("missing")],
+            vec![key("n")],
+            vec![key("arr"), PathStep::Index(1)],
+            vec![key("arr"), PathStep::Index(-1), key("d")],
+            vec![key("arr"), PathStep::Index(5)],
+            vec![PathStep::Index(0)],
+        ];
+        let tree = parse_lenient(text);
+        for path in &paths {
+            let expected = get_path(&tree, path).map(to_text);
+            let found = find_canonical(text, path).map(|f| f.map(|c| c.into_owned()));
+            assert_eq!(found, Some(expected), "{path:?}");
+        }
+        // Text that is not canonical is left to the tree.
+        assert_eq!(find_canonical(r#"{"Name": "x"}"#, &[key("Name")]), None);
     }
 
     #[test]

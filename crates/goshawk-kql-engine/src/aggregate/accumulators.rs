@@ -295,7 +295,11 @@ struct Collect {
     predicate: Option<usize>,
     types: Vec<KustoType>,
     items: Vec<Value>,
+    /// Set members that are not strings, by their JSON text.
     seen: HashSet<String>,
+    /// String set members by their text: a string never equals another kind of value, and
+    /// looking the text up needs no JSON escaping or allocation.
+    seen_strings: HashSet<String, ahash::RandomState>,
     bag: Map<String, Value>,
 }
 
@@ -322,10 +326,17 @@ impl Collect {
                 }
             }
             CollectKind::Set => {
-                if !value.is_null()
-                    && self.items.len() < self.max_size
-                    && self.seen.insert(value.to_string())
-                {
+                if value.is_null() || self.items.len() >= self.max_size {
+                    return;
+                }
+                let new = match &value {
+                    Value::String(text) => {
+                        !self.seen_strings.contains(text.as_str())
+                            && self.seen_strings.insert(text.clone())
+                    }
+                    other => self.seen.insert(other.to_string()),
+                };
+                if new {
                     self.items.push(value);
                 }
             }
@@ -339,6 +350,14 @@ impl Collect {
                     }
                 }
             }
+        }
+    }
+
+    /// Adds a string-typed input value to a set, without building a JSON value unless it is new.
+    fn push_set_string(&mut self, text: &str) {
+        if self.items.len() < self.max_size && !self.seen_strings.contains(text) {
+            self.seen_strings.insert(text.to_string());
+            self.items.push(Value::String(text.to_string()));
         }
     }
 
@@ -382,7 +401,10 @@ impl Accumulator for Collect {
         Ok(ScalarValue::Utf8(Some(self.result().to_string())))
     }
     fn size(&self) -> usize {
-        size_of::<Self>() + self.items.len() * 48 + self.seen.len() * 48 + self.bag.len() * 64
+        size_of::<Self>()
+            + self.items.len() * 48
+            + (self.seen.len() + self.seen_strings.len()) * 48
+            + self.bag.len() * 64
     }
     fn state(&mut self) -> DFResult<Vec<ScalarValue>> {
         Ok(vec![ScalarValue::Binary(Some(
@@ -700,6 +722,7 @@ fn new_collect(
         types: call.types.clone(),
         items: Vec::new(),
         seen: HashSet::new(),
+        seen_strings: HashSet::default(),
         bag: Map::new(),
     }
 }
@@ -1313,6 +1336,7 @@ impl CollectGroups {
             types: Vec::new(),
             items: Vec::new(),
             seen: HashSet::new(),
+            seen_strings: HashSet::default(),
             bag: Map::new(),
         }
     }
@@ -1344,6 +1368,15 @@ impl GroupsAccumulator for CollectGroups {
             let target = &mut self.groups[group];
             // A full list or set ignores further rows without converting them.
             if target.kind != CollectKind::Bag && target.items.len() >= target.max_size {
+                continue;
+            }
+            // Strings (not dynamic text, which may hold an array to flatten) go straight to the
+            // set; nulls and other types take the general path below.
+            if target.kind == CollectKind::Set
+                && ty != KustoType::Dynamic
+                && let Some(text) = string_value(array.as_ref(), row)
+            {
+                target.push_set_string(text);
                 continue;
             }
             let value = json_value_at(array.as_ref(), row, ty);

@@ -10,6 +10,7 @@
 //! 4 p=18 (0.2%).
 
 use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use ahash::RandomState;
 use arrow::array::{Array, AsArray};
@@ -97,11 +98,33 @@ pub fn hash_values(array: &dyn Array, ty: KustoType) -> Vec<Option<u64>> {
     }
 }
 
+/// The exact phase stores values that are already 64-bit hashes: hashing them again (SipHash,
+/// by default) would only cost time.
+#[derive(Clone, Copy, Debug, Default)]
+struct PrehashedHasher(u64);
+
+impl Hasher for PrehashedHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used for `u64` keys; fold anything else in to stay correct.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
+    }
+}
+
+type HashSetOfHashes = HashSet<u64, BuildHasherDefault<PrehashedHasher>>;
+
 /// Counts distinct values exactly below a threshold and approximately above it.
 #[derive(Clone, Debug)]
 pub struct DistinctCounter {
     precision: u8,
-    exact: Option<HashSet<u64>>,
+    exact: Option<HashSetOfHashes>,
     registers: Vec<u8>,
 }
 
@@ -110,7 +133,7 @@ impl DistinctCounter {
     pub fn new(precision: u8) -> Self {
         DistinctCounter {
             precision,
-            exact: Some(HashSet::new()),
+            exact: Some(HashSetOfHashes::default()),
             registers: Vec::new(),
         }
     }

@@ -5,7 +5,10 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray};
+use arrow::array::{
+    Array, ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray, StringBuilder,
+};
+use arrow::datatypes::DataType;
 use datafusion::common::Result as DFResult;
 use goshawk_types::KustoType;
 use serde_json::{Map, Value};
@@ -27,6 +30,30 @@ fn json_values(call: &Call<'_>, index: usize) -> Vec<Value> {
             }
         })
         .collect()
+}
+
+/// `parse_json` of a string column. Text that is already canonical JSON (the common case for
+/// log columns holding JSON) is copied as it is; other text goes through a `serde_json` tree,
+/// non-JSON text becoming a dynamic string. `None` when `array` holds no strings.
+fn parse_json_texts(array: &dyn Array) -> Option<ArrayRef> {
+    if !matches!(
+        array.data_type(),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+    ) {
+        return None;
+    }
+    let mut builder = StringBuilder::with_capacity(array.len(), 0);
+    for row in 0..array.len() {
+        match string_value(array, row) {
+            None | Some("null") => builder.append_null(),
+            Some(text) if dynamic::is_canonical(text) => builder.append_value(text),
+            Some(text) => match dynamic::parse_lenient(text) {
+                Value::Null => builder.append_null(),
+                value => builder.append_value(value.to_string()),
+            },
+        }
+    }
+    Some(Arc::new(builder.finish()))
 }
 
 fn dynamic_result(values: impl IntoIterator<Item = Option<Value>>) -> ArrayRef {
@@ -295,6 +322,9 @@ pub(super) fn functions() -> Vec<KustoScalar> {
             Arc::new(|call| {
                 if call.types[0] == KustoType::Dynamic {
                     return Ok(Arc::clone(&call.args[0]));
+                }
+                if let Some(parsed) = parse_json_texts(call.args[0].as_ref()) {
+                    return Ok(parsed);
                 }
                 let values = json_values(call, 0);
                 Ok(dynamic_result(values.into_iter().map(|v| match v {
@@ -723,6 +753,45 @@ mod tests {
         assert_eq!(
             eval("bag_keys", vec![json(r#"{"a":1,"b":[1]}"#)]).await,
             [r#"["a","b"]"#]
+        );
+    }
+
+    #[tokio::test]
+    async fn parse_json_of_a_column_copies_canonical_text_and_normalises_the_rest() {
+        use std::sync::Arc;
+
+        use goshawk_types::KustoType;
+
+        use crate::scalar::test_support::eval_on;
+
+        let texts: Vec<Option<&str>> = vec![
+            Some(r#"{"Id":"1","Name":"ServiceNow"}"#),
+            Some(r#"{"Id": "1", "Name": "ServiceNow"}"#),
+            Some(r#"{"a":1.50,"a":2}"#),
+            Some("null"),
+            None,
+            Some("not json"),
+            Some(""),
+            Some("{}"),
+        ];
+        let column = Arc::new(arrow::array::StringArray::from(texts));
+        let parsed = eval_on(
+            vec![("s", KustoType::String, column)],
+            call("parse_json", vec![datafusion::logical_expr::col("s")]),
+        )
+        .await;
+        assert_eq!(
+            parsed,
+            [
+                r#"{"Id":"1","Name":"ServiceNow"}"#,
+                r#"{"Id":"1","Name":"ServiceNow"}"#,
+                r#"{"a":2}"#,
+                "null",
+                "null",
+                r#""not json""#,
+                r#""""#,
+                "{}",
+            ]
         );
     }
 
