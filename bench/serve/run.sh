@@ -5,6 +5,8 @@
 #
 # Usage: bench/serve/run.sh [SCALE] [CLIENTS] [SECONDS]      (defaults 1000, 50, 60)
 #   GOSHAWK_BIN=path   an already built release binary (skips `cargo build --release`)
+#   SERVE_ARGS="..."   extra `goshawk serve` options (default: --query-timeout 600, so that slow
+#                      answers are measured rather than cut off at the 60 s default)
 # The lake is generated once per scale under bench-out/serve/ (git-ignored) and reused.
 set -euo pipefail
 
@@ -41,7 +43,7 @@ inbox="$out/inbox"
 mkdir -p "$inbox"
 log="$out/serve.log"
 "$goshawk" serve --data "$lake" --inbox "$inbox" --listen 127.0.0.1:0 \
-    --token-file "$token_file" --no-builtin 2> "$log" &
+    --token-file "$token_file" --no-builtin ${SERVE_ARGS:---query-timeout 600} 2> "$log" &
 server=$!
 trap 'kill -TERM $server 2>/dev/null || true' EXIT
 addr=""

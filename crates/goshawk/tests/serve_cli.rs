@@ -516,3 +516,75 @@ fn scheduled_rules_raise_alerts_once_across_restarts() {
     assert_eq!(status, 200);
     assert!(body.contains("\"frequency\":\"1h\""), "{body}");
 }
+
+/// An hourly rule whose query takes seconds (three million rows summarized), so that a kill lands
+/// in the middle of its run.
+const SLOW_RULE: &str = "id: 6a1e0000-0000-4000-8000-00000000beef
+name: Slow hourly rule
+kind: Scheduled
+severity: Medium
+queryFrequency: 1h
+queryPeriod: 1h
+triggerOperator: gt
+triggerThreshold: 0
+query: |
+  range i from 1 to 3000000 step 1
+  | summarize n = count() by k = i % 300000
+  | summarize groups = count()
+  | extend Account = 'bob@contoso.com', EventTime = datetime(2026-01-01T00:00:00Z)
+entityMappings:
+  - entityType: Account
+    fieldMappings:
+      - identifier: FullName
+        columnName: Account
+";
+
+#[test]
+fn sigkill_during_a_rule_run_then_restart_runs_it_once() {
+    let work = tempfile::tempdir().unwrap();
+    let rules = work.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(rules.join("slow.yaml"), SLOW_RULE).unwrap();
+    let data = work.path().join("lake");
+    let inbox = work.path().join("inbox");
+    let rules_arg = rules.display().to_string();
+    let args = ["--rules", rules_arg.as_str()];
+    let store = data.join("_serve/goshawk.sqlite");
+    let last_run = || -> Option<i64> {
+        goshawk_serve::store::Store::open(&store)
+            .expect("the alert store opens")
+            .last_window_end("6a1e0000-0000-4000-8000-00000000beef")
+            .expect("schedule state reads")
+    };
+
+    let hour = hour_now();
+    let serve = Serve::start_with(&data, &inbox, &[], &args);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        metric(&serve, "goshawk_rule_runs_total"),
+        0,
+        "the run is still going when it is killed"
+    );
+    serve.sigkill();
+    assert_eq!(last_run(), None, "a killed run leaves no schedule state");
+
+    let serve = Serve::start_with(&data, &inbox, &[], &args);
+    wait_until("the rerun", Duration::from_secs(120), || {
+        metric(&serve, "goshawk_rule_runs_total") >= 1
+    });
+    assert_eq!(metric(&serve, "goshawk_rule_failures_total"), 0);
+    let (_, body) = serve.request("GET", "/api/alerts", true, "");
+    let alerts: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(alerts["total"], 1, "{alerts}");
+    serve.sigkill();
+
+    // Once finished, a restart in the same hour does not run it again.
+    let serve = Serve::start_with(&data, &inbox, &[], &args);
+    std::thread::sleep(Duration::from_secs(2));
+    if hour_now() == hour {
+        assert_eq!(metric(&serve, "goshawk_rule_runs_total"), 0);
+    }
+    let (_, body) = serve.request("GET", "/api/alerts", true, "");
+    let alerts: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(alerts["total"], 1, "{alerts}");
+}
