@@ -305,7 +305,7 @@ pub fn default_column_name(function: &str, column: Option<&str>, percent: Option
     };
     let prefix = match canonical {
         "make_set" | "make_set_if" => "set",
-        "make_list" | "make_list_if" => "list",
+        "make_list" | "make_list_if" | "make_list_with_nulls" => "list",
         "make_bag" | "make_bag_if" => "bag",
         "take_any" => "any",
         "percentiles" => "percentile",

@@ -564,6 +564,20 @@ impl Planner<'_> {
                 };
                 let integral = matches!(ty, K::Long);
                 let expr = match df_op {
+                    // Real modulo is never negative either (-5.5 % 3.0 == 0.5).
+                    DfOp::Modulo if ty == K::Real => {
+                        let remainder = binary(l, DfOp::Modulo, r.clone());
+                        when(
+                            remainder.clone().lt(lit(0.0_f64)),
+                            binary(
+                                remainder.clone(),
+                                DfOp::Plus,
+                                datafusion::functions::math::expr_fn::abs(r),
+                            ),
+                        )
+                        .otherwise(remainder)
+                        .unwrap_or_else(|_| lit(ScalarValue::Float64(None)))
+                    }
                     // Integer division or modulo by zero is null in Kusto, not an error.
                     DfOp::Divide if integral => binary(l, df_op, nullif(r, lit(0_i64))),
                     // Kusto's integer modulo is never negative (-7 % 3 == 2).

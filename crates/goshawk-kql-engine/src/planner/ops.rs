@@ -733,7 +733,7 @@ impl Planner<'_> {
                     // each aggregate as a hidden column, then the expression over them.
                     let mut rewritten = item.expr.clone();
                     let mut calls = Vec::new();
-                    extract_aggregates(&mut rewritten, &mut calls);
+                    extract_aggregates(&mut rewritten, &mut calls, post.len());
                     if calls.is_empty() {
                         return Err(error(
                             "a summarize expression must use an aggregation function",
@@ -2266,10 +2266,15 @@ impl Planner<'_> {
 
 /// Replaces every aggregation call inside `expr` by a reference to a hidden column, collecting
 /// the calls with the hidden names.
-fn extract_aggregates(expr: &mut ast::Expr, calls: &mut Vec<(String, ast::FunctionCall)>) {
+fn extract_aggregates(
+    expr: &mut ast::Expr,
+    calls: &mut Vec<(String, ast::FunctionCall)>,
+    item: usize,
+) {
     match &mut expr.kind {
         ExprKind::Call(call) if super::expr::is_aggregate(&call.name.name) => {
-            let name = format!("__goshawk_aggregate{}", calls.len());
+            // Unique across the summarize's expressions (`item`) and within one.
+            let name = format!("__goshawk_aggregate{item}_{}", calls.len());
             calls.push((name.clone(), call.clone()));
             expr.kind = ExprKind::Name(ast::Ident {
                 name,
@@ -2278,32 +2283,32 @@ fn extract_aggregates(expr: &mut ast::Expr, calls: &mut Vec<(String, ast::Functi
         }
         ExprKind::Call(call) => {
             for argument in &mut call.args {
-                extract_aggregates(&mut argument.value, calls);
+                extract_aggregates(&mut argument.value, calls, item);
             }
         }
-        ExprKind::Paren(inner) => extract_aggregates(inner, calls),
-        ExprKind::Unary { operand, .. } => extract_aggregates(operand, calls),
+        ExprKind::Paren(inner) => extract_aggregates(inner, calls, item),
+        ExprKind::Unary { operand, .. } => extract_aggregates(operand, calls, item),
         ExprKind::Binary { left, right, .. } => {
-            extract_aggregates(left, calls);
-            extract_aggregates(right, calls);
+            extract_aggregates(left, calls, item);
+            extract_aggregates(right, calls, item);
         }
-        ExprKind::Member { target, .. } => extract_aggregates(target, calls),
+        ExprKind::Member { target, .. } => extract_aggregates(target, calls, item),
         ExprKind::Index { target, index } => {
-            extract_aggregates(target, calls);
-            extract_aggregates(index, calls);
+            extract_aggregates(target, calls, item);
+            extract_aggregates(index, calls, item);
         }
         ExprKind::InList { value, list, .. } => {
-            extract_aggregates(value, calls);
+            extract_aggregates(value, calls, item);
             for element in list {
-                extract_aggregates(element, calls);
+                extract_aggregates(element, calls, item);
             }
         }
         ExprKind::Between {
             value, low, high, ..
         } => {
-            extract_aggregates(value, calls);
-            extract_aggregates(low, calls);
-            extract_aggregates(high, calls);
+            extract_aggregates(value, calls, item);
+            extract_aggregates(low, calls, item);
+            extract_aggregates(high, calls, item);
         }
         _ => {}
     }
