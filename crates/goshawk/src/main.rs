@@ -47,6 +47,8 @@ enum Command {
     /// Run the built-in and given detections over the lake and report findings (exit 3 when
     /// findings were raised).
     Hunt(cmd::hunt::HuntArgs),
+    /// Elastic-style anomaly-detection jobs over the lake: run, list, results.
+    Ml(cmd::ml::MlArgs),
     /// Detection content: list built-in rules and Sentinel/Elastic rule files.
     Rules(cmd::rules::RulesArgs),
     /// Keep watching: ingest an inbox, store alerts, answer Kusto REST API queries.
@@ -64,6 +66,7 @@ fn main() -> ExitCode {
         Command::Query(args) => cmd::query::run(args),
         Command::Explain(args) => cmd::explain::run(args),
         Command::Rules(args) => cmd::rules::run(args),
+        Command::Ml(args) => cmd::ml::run(args),
         Command::Hunt(args) => cmd::hunt::run(args),
         Command::Serve(args) => cmd::serve::run(args),
     };

@@ -5,6 +5,7 @@ pub mod explain;
 pub mod generate;
 pub mod hunt;
 pub mod ingest;
+pub mod ml;
 pub mod query;
 pub mod rules;
 pub mod rules_show;
