@@ -401,12 +401,16 @@ async fn run_sentinel(
         }
     };
     if !triggered {
+        // No results is the usual quiet run; only results that stayed under the trigger are
+        // worth a note.
         return Outcome::Ran {
             results,
             findings: Vec::new(),
-            note: Some(format!(
-                "trigger not met: {results} results, the rule alerts when the count is {operator} {threshold}"
-            )),
+            note: (results > 0).then(|| {
+                format!(
+                    "trigger not met: {results} results, the rule alerts when the count is {operator} {threshold}"
+                )
+            }),
             cap: None,
         };
     }
