@@ -9,6 +9,7 @@ peak RSS come from wait4()'s rusage for that very process.
 """
 
 import argparse
+import csv
 import datetime
 import json
 import os
@@ -25,21 +26,17 @@ HERE = pathlib.Path(__file__).resolve().parent
 
 
 def run_measured(argv, stdout_path):
-    with open(stdout_path, "wb") as stdout:
+    stderr_path = stdout_path.with_suffix(".stderr")
+    with open(stdout_path, "wb") as stdout, open(stderr_path, "wb") as stderr:
         start = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=stdout, stderr=subprocess.PIPE)
-        # wait4 gives this child's own rusage (ru_maxrss in KiB on Linux); communicate() alone
-        # would reap it without.
-        stderr_chunks = []
+        proc = subprocess.Popen(argv, stdout=stdout, stderr=stderr)
+        # wait4 gives this child's own rusage (ru_maxrss in KiB on Linux).
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
-        stderr_chunks.append(proc.stderr.read())
-        proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        sys.exit(
-            f"{argv[0]} failed with exit code {proc.returncode}:\n"
-            + b"".join(stderr_chunks).decode(errors="replace")
-        )
+    code = os.waitstatus_to_exitcode(status)
+    proc.returncode = code
+    if code != 0:
+        sys.exit(f"{argv[0]} failed with exit code {code}:\n{stderr_path.read_text()}")
     return {
         "wall": wall,
         "cpu": usage.ru_utime + usage.ru_stime,
@@ -58,8 +55,6 @@ def parse_kusto_datetime(text):
 
 
 def goshawk_rows(csv_path):
-    import csv
-
     with open(csv_path, newline="") as f:
         reader = csv.reader(f)
         header = next(reader)
