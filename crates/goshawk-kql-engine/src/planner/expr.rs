@@ -303,6 +303,8 @@ impl Planner<'_> {
     ) -> PlanResult<Typed> {
         let mut steps = Vec::new();
         let mut current = expr;
+        // A base computed here when an index is only known per row (`d[k]`).
+        let mut computed: Option<Typed> = None;
         loop {
             match &current.kind {
                 ExprKind::Member { target, member } => {
@@ -316,10 +318,16 @@ impl Planner<'_> {
                         Some(ScalarValue::Int64(Some(i))) => PathStep::Index(i),
                         Some(ScalarValue::Int32(Some(i))) => PathStep::Index(i64::from(i)),
                         _ => {
-                            return Err(unsupported(
-                                "an index that is not a constant string or integer",
-                                index.span,
-                            ));
+                            let inner = self.lower_expr(target, columns, env)?;
+                            let function =
+                                udf::lookup("__goshawk_dynamic_index").ok_or_else(|| {
+                                    unsupported("an index that is not a constant", index.span)
+                                })?;
+                            computed = Some(Typed {
+                                expr: udf::call(function, vec![inner.expr, key.expr]),
+                                ty: KustoType::Dynamic,
+                            });
+                            break;
                         }
                     };
                     steps.push(step);
@@ -329,7 +337,10 @@ impl Planner<'_> {
             }
         }
         steps.reverse();
-        let base = self.lower_expr(current, columns, env)?;
+        let base = match computed {
+            Some(base) => base,
+            None => self.lower_expr(current, columns, env)?,
+        };
         if !matches!(base.ty, KustoType::Dynamic | KustoType::String) {
             return Err(error(
                 format!("member access needs a dynamic value, this is {}", base.ty),

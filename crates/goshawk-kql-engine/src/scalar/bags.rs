@@ -136,8 +136,36 @@ fn key_text(value: &Value) -> Option<String> {
     value.as_str().map(str::to_string)
 }
 
+/// `d[k]` with a key known only per row: a bag property for a string key, an array element
+/// for an integer (negative counts from the end). The planner lowers such indexes to this.
+fn dynamic_index() -> KustoScalar {
+    KustoScalar::new(
+        "__goshawk_dynamic_index",
+        2,
+        Some(2),
+        returns(KustoType::Dynamic),
+        Arc::new(|call| {
+            let values = json_values(call, 0);
+            let keys = json_values(call, 1);
+            Ok(dynamic_column(values.iter().zip(&keys).map(
+                |(value, key)| match (value, key) {
+                    (Value::Object(bag), Value::String(k)) => bag.get(k).cloned(),
+                    (Value::Array(items), k) => {
+                        let i = k.as_i64()?;
+                        let len = items.len() as i64;
+                        let i = if i < 0 { len + i } else { i };
+                        usize::try_from(i).ok().and_then(|i| items.get(i)).cloned()
+                    }
+                    _ => None,
+                },
+            )))
+        }),
+    )
+}
+
 pub(super) fn functions() -> Vec<KustoScalar> {
     vec![
+        dynamic_index(),
         binary_long("binary_and", |a, b| Some(a & b)),
         binary_long("binary_or", |a, b| Some(a | b)),
         binary_long("binary_xor", |a, b| Some(a ^ b)),
@@ -269,6 +297,27 @@ mod tests {
 
     fn json(text: &str) -> datafusion::logical_expr::Expr {
         call("parse_json", vec![lit_str(text)])
+    }
+
+    #[tokio::test]
+    async fn dynamic_index_by_row_key() {
+        let bag = json(r#"{"x":1,"y":[2,3]}"#);
+        assert_eq!(
+            eval("__goshawk_dynamic_index", vec![bag.clone(), lit_str("y")]).await,
+            ["[2,3]"]
+        );
+        assert_eq!(
+            eval(
+                "__goshawk_dynamic_index",
+                vec![json("[1,2,3]"), lit(-1_i64)]
+            )
+            .await,
+            ["3"]
+        );
+        assert_eq!(
+            eval("__goshawk_dynamic_index", vec![bag, lit_str("z")]).await,
+            ["null"]
+        );
     }
 
     #[tokio::test]
