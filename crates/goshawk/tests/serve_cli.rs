@@ -588,3 +588,27 @@ fn sigkill_during_a_rule_run_then_restart_runs_it_once() {
     let alerts: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(alerts["total"], 1, "{alerts}");
 }
+
+#[test]
+fn sigterm_lets_the_running_ingest_finish() {
+    let work = tempfile::tempdir().unwrap();
+    let (files, _) = logs(&work.path().join("gen"), 21);
+    let files: Vec<PathBuf> = files.into_iter().step_by(200).take(6).collect();
+    let data = work.path().join("lake");
+    let inbox = work.path().join("inbox");
+    // Each committed file is followed by a pause, so the SIGTERM lands mid-run.
+    let serve = Serve::start(&data, &inbox, &[("GOSHAWK_INGEST_PAUSE_MS", "1500")]);
+    drop_into(&inbox, &files);
+    wait_until("the first commit", Duration::from_secs(60), || {
+        goshawk_ingest::read_manifest(&data).is_ok_and(|m| !m.is_empty())
+    });
+    let (clean, lines) = serve.sigterm();
+    assert!(clean, "{lines:?}");
+    // Nothing is left half-done: each file the server took up is committed and moved, the
+    // others are still waiting in the inbox.
+    let committed = goshawk_ingest::read_manifest(&data).unwrap().len();
+    let processed = files_in(&inbox.join("processed")).len();
+    assert!(committed >= 1);
+    assert_eq!(processed, committed);
+    assert_eq!(processed + files_in(&inbox).len(), files.len());
+}
