@@ -943,16 +943,58 @@ impl Planner<'_> {
                 },
             }
         };
+        use datafusion::logical_expr::{
+            ExprFunctionExt, WindowFrame, WindowFrameBound, WindowFrameUnits,
+        };
+        let running = || {
+            WindowFrame::new_bounds(
+                WindowFrameUnits::Rows,
+                WindowFrameBound::Preceding(ScalarValue::UInt64(None)),
+                WindowFrameBound::CurrentRow,
+            )
+        };
+        let running_sum = |value: Expr, partition: Vec<Expr>| -> PlanResult<Expr> {
+            Expr::from(datafusion::logical_expr::expr::WindowFunction::new(
+                datafusion::logical_expr::expr::WindowFunctionDefinition::AggregateUDF(
+                    datafusion::functions_aggregate::sum::sum_udaf(),
+                ),
+                vec![value],
+            ))
+            .partition_by(partition)
+            .window_frame(running())
+            .build()
+            .map_err(|e| super::df_error(e, call.span))
+        };
+        // A restart condition numbers segments: the running count of rows where it holds;
+        // the function then runs within each segment.
+        let segments = |index: usize| -> PlanResult<Vec<Expr>> {
+            let Some(condition) = args.get(index) else {
+                return Ok(Vec::new());
+            };
+            let flag = when(
+                convert_to(condition.clone(), KustoType::Bool).expr,
+                lit(1_i64),
+            )
+            .otherwise(lit(0_i64))
+            .map_err(|e| super::df_error(e, call.span))?;
+            Ok(vec![running_sum(flag, Vec::new())?])
+        };
         match name {
             "row_number" => {
-                if args.len() > 1 {
-                    return Err(unsupported(
-                        "row_number() with a restart condition",
-                        call.span,
-                    ));
+                if args.len() > 2 {
+                    return Err(error("row_number() expects 0 to 2 arguments", call.span));
                 }
                 let start = constant_long(0)?.unwrap_or(1);
-                let expr = binary(row_number(), DfOp::Plus, lit(start - 1));
+                let partition = segments(1)?;
+                let numbered = if partition.is_empty() {
+                    row_number()
+                } else {
+                    row_number()
+                        .partition_by(partition)
+                        .build()
+                        .map_err(|e| super::df_error(e, call.span))?
+                };
+                let expr = binary(numbered, DfOp::Plus, lit(start - 1));
                 Ok(Typed {
                     expr,
                     ty: KustoType::Long,
@@ -979,6 +1021,13 @@ impl Planner<'_> {
                         })?)
                     }
                 };
+                // Strings are never null: before the first row prev() of a string is "".
+                let default = match default {
+                    None if value.ty == KustoType::String => {
+                        Some(ScalarValue::Utf8(Some(String::new())))
+                    }
+                    other => other,
+                };
                 let expr = if name == "prev" {
                     lag(value.expr, Some(offset), default)
                 } else {
@@ -987,11 +1036,8 @@ impl Planner<'_> {
                 Ok(Typed { expr, ty: value.ty })
             }
             _ => {
-                if args.len() != 1 {
-                    return Err(unsupported(
-                        "row_cumsum() with a restart condition",
-                        call.span,
-                    ));
+                if args.is_empty() || args.len() > 2 {
+                    return Err(error("row_cumsum() expects 1 or 2 arguments", call.span));
                 }
                 let value = args[0].clone();
                 if !is_numeric(value.ty) {
@@ -1009,23 +1055,7 @@ impl Planner<'_> {
                     value.ty
                 };
                 let value = align_to(value, ty);
-                use datafusion::logical_expr::{
-                    ExprFunctionExt, WindowFrame, WindowFrameBound, WindowFrameUnits,
-                };
-                let frame = WindowFrame::new_bounds(
-                    WindowFrameUnits::Rows,
-                    WindowFrameBound::Preceding(ScalarValue::UInt64(None)),
-                    WindowFrameBound::CurrentRow,
-                );
-                let window = Expr::from(datafusion::logical_expr::expr::WindowFunction::new(
-                    datafusion::logical_expr::expr::WindowFunctionDefinition::AggregateUDF(
-                        datafusion::functions_aggregate::sum::sum_udaf(),
-                    ),
-                    vec![value.expr],
-                ))
-                .window_frame(frame)
-                .build()
-                .map_err(|e| super::df_error(e, call.span))?;
+                let window = running_sum(value.expr, segments(1)?)?;
                 Ok(Typed { expr: window, ty })
             }
         }

@@ -554,72 +554,71 @@ impl Planner<'_> {
 
     /// Evaluates the window functions (`row_number()`, `prev()`, ...) inside `typed` in a
     /// window node over `tab`, returning the new input and the expression reading their results.
-    fn with_windows(&self, tab: Tab, typed: Typed, span: Span) -> PlanResult<(Tab, Typed)> {
+    fn with_windows(&self, mut tab: Tab, typed: Typed, span: Span) -> PlanResult<(Tab, Typed)> {
         use datafusion::common::tree_node::{Transformed, TreeNode};
-        let windows =
-            datafusion::logical_expr::utils::find_window_exprs(std::slice::from_ref(&typed.expr));
-        if windows.is_empty() {
-            return Ok((tab, typed));
+        let mut expr = typed.expr;
+        let mut checked = false;
+        // Innermost windows first: a restart condition (`row_number(1, g != prev(g))`) puts
+        // windows inside the partition of another.
+        loop {
+            let windows = leaf_windows(&expr);
+            if windows.is_empty() {
+                break;
+            }
+            if !checked && !is_serialized(&tab.plan) {
+                return Err(error(
+                    "row_number(), prev(), next() and row_cumsum() need serialized rows: add \
+                     '| serialize' or '| sort by ...' before this operator",
+                    span,
+                ));
+            }
+            checked = true;
+            // Kusto numbers rows in the order of the serialized input. A window without ORDER
+            // BY leaves DataFusion free to drop or ignore an earlier sort, so the sort's keys
+            // are given to the window functions explicitly.
+            let ordering = input_ordering(&tab.plan);
+            let ordered: Vec<Expr> = windows
+                .iter()
+                .map(|window| match (window, &ordering) {
+                    (Expr::WindowFunction(function), Some(keys))
+                        if function.params.order_by.is_empty() =>
+                    {
+                        let mut function = function.as_ref().clone();
+                        function.params.order_by = keys.clone();
+                        Expr::WindowFunction(Box::new(function))
+                    }
+                    _ => window.clone(),
+                })
+                .collect();
+            // Another expression of the same extend may have computed the same window already.
+            let missing: Vec<Expr> = ordered
+                .iter()
+                .filter(|w| {
+                    !tab.plan
+                        .schema()
+                        .has_column_with_unqualified_name(&w.schema_name().to_string())
+                })
+                .cloned()
+                .collect();
+            if !missing.is_empty() {
+                let plan = LogicalPlanBuilder::window_plan(tab.plan, missing)
+                    .map_err(|e| df_error(e, span))?;
+                tab = Tab { plan, ..tab };
+            }
+            expr = expr
+                .transform_up(|node| {
+                    if let Some(index) = windows.iter().position(|w| *w == node) {
+                        let name = ordered[index].schema_name().to_string();
+                        return Ok(Transformed::yes(Expr::Column(
+                            datafusion::common::Column::new_unqualified(name),
+                        )));
+                    }
+                    Ok(Transformed::no(node))
+                })
+                .map_err(|e| df_error(e, span))?
+                .data;
         }
-        if !is_serialized(&tab.plan) {
-            return Err(error(
-                "row_number(), prev(), next() and row_cumsum() need serialized rows: add \
-                 '| serialize' or '| sort by ...' before this operator",
-                span,
-            ));
-        }
-        // Kusto numbers rows in the order of the serialized input. A window without ORDER BY
-        // leaves DataFusion free to drop or ignore an earlier sort, so the sort's keys are
-        // given to the window functions explicitly.
-        let ordering = input_ordering(&tab.plan);
-        let ordered: Vec<Expr> = windows
-            .iter()
-            .map(|window| match (window, &ordering) {
-                (Expr::WindowFunction(function), Some(keys))
-                    if function.params.order_by.is_empty() =>
-                {
-                    let mut function = function.as_ref().clone();
-                    function.params.order_by = keys.clone();
-                    Expr::WindowFunction(Box::new(function))
-                }
-                _ => window.clone(),
-            })
-            .collect();
-        // Another expression of the same extend may have computed the same window already.
-        let missing: Vec<Expr> = ordered
-            .iter()
-            .filter(|w| {
-                !tab.plan
-                    .schema()
-                    .has_column_with_unqualified_name(&w.schema_name().to_string())
-            })
-            .cloned()
-            .collect();
-        let plan = if missing.is_empty() {
-            tab.plan
-        } else {
-            LogicalPlanBuilder::window_plan(tab.plan, missing).map_err(|e| df_error(e, span))?
-        };
-        let rewritten = typed
-            .expr
-            .transform_up(|node| {
-                if let Some(index) = windows.iter().position(|w| *w == node) {
-                    let name = ordered[index].schema_name().to_string();
-                    return Ok(Transformed::yes(Expr::Column(
-                        datafusion::common::Column::new_unqualified(name),
-                    )));
-                }
-                Ok(Transformed::no(node))
-            })
-            .map_err(|e| df_error(e, span))?
-            .data;
-        Ok((
-            Tab { plan, ..tab },
-            Typed {
-                expr: rewritten,
-                ty: typed.ty,
-            },
-        ))
+        Ok((tab, Typed { expr, ty: typed.ty }))
     }
 
     fn plan_project(
@@ -2376,6 +2375,29 @@ fn first_reference(expr: &ast::Expr, names: &[String]) -> Option<ast::Ident> {
     finder.found
 }
 
+/// The window functions in `expr` that contain no other window function, without repeats.
+fn leaf_windows(expr: &Expr) -> Vec<Expr> {
+    use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+    let is_window = |e: &Expr| matches!(e, Expr::WindowFunction(_));
+    let mut found: Vec<Expr> = Vec::new();
+    let _ = expr.apply(|node| {
+        if is_window(node) {
+            let mut windows = 0;
+            let _ = node.apply(|inner| {
+                if is_window(inner) {
+                    windows += 1;
+                }
+                Ok(TreeNodeRecursion::Continue)
+            });
+            if windows == 1 && !found.contains(node) {
+                found.push(node.clone());
+            }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    found
+}
+
 /// Whether a plan's rows are serialized in Kusto's sense: they come from `sort`, `top`,
 /// `range`, `print` or `serialize`, seen through operators that keep the order (`where`,
 /// `extend`, `project`, `take`, `parse`, `mv-expand`). `datatable`, tables, `summarize`,
@@ -2414,6 +2436,7 @@ fn input_ordering(plan: &LogicalPlan) -> Option<Vec<SortExpr>> {
             LogicalPlan::Filter(filter) => node = filter.input.as_ref(),
             LogicalPlan::Limit(limit) => node = limit.input.as_ref(),
             LogicalPlan::SubqueryAlias(alias) => node = alias.input.as_ref(),
+            LogicalPlan::Window(window) => node = window.input.as_ref(),
             _ => return None,
         }
     }
