@@ -320,6 +320,49 @@ mod tests {
         );
     }
 
+    /// Ten values present in every one of `buckets` buckets, then a new value. Buckets of 0 s
+    /// do not decay, so every concentration is a whole number and P has a closed form.
+    fn ten_values_then_new(buckets: i64) -> (RareModel, f64) {
+        let mut model = RareModel::default();
+        let names: Vec<String> = (0..10).map(|i| format!("v{i}")).collect();
+        for bucket in 0..buckets {
+            model.update(names.iter().map(|n| (n.as_str(), 1.0)), bucket, 0);
+        }
+        model.update([("new", 1.0)], buckets, 0);
+        let p = model.probability(&model.distribution(), "new");
+        (model, p)
+    }
+
+    #[test]
+    fn first_seen_probability_after_given_histories() {
+        // A = 10 011 > 10 000: one point, the median of Beta(1, 10 010), below p_new = 1/A,
+        // where P(x) = x.
+        let (model, p) = ten_values_then_new(1001);
+        assert_eq!(model.total, 10_011.0);
+        let median = 1.0 - 0.5f64.powf(1.0 / 10_010.0);
+        assert!((p - median).abs() < 1e-12, "{p} vs {median}");
+        assert!((p - 6.9245e-5).abs() < 1e-8, "{p}");
+        // A = 1011: three points (levels 1/6, 1/2, 5/6) of Beta(1, 1010); above p_new = 1/A,
+        // P rises linearly to 1 at the ten tied values' p = 101/1011.
+        let (model, p) = ten_values_then_new(101);
+        assert_eq!(model.total, 1011.0);
+        let (p_new, p_next) = (1.0 / 1011.0, 101.0 / 1011.0);
+        let big_p = |x: f64| {
+            if x <= p_new {
+                x
+            } else {
+                p_new + (x - p_new) * (1.0 - p_new) / (p_next - p_new)
+            }
+        };
+        let expected = [1.0 / 6.0, 0.5, 5.0 / 6.0]
+            .iter()
+            .map(|q| big_p(1.0 - (1.0f64 - q).powf(1.0 / 1010.0)))
+            .sum::<f64>()
+            / 3.0;
+        assert!((p - expected).abs() < 1e-9, "{p} vs {expected}");
+        assert!((p - 3.2558e-3).abs() < 0.0001e-3, "{p}");
+    }
+
     #[test]
     fn a_lone_value_has_probability_one() {
         let mut model = RareModel::default();
