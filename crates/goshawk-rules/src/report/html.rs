@@ -19,11 +19,11 @@ header{background:#1d2b3a;color:#fff;padding:18px 28px}
 header h1{margin:0 0 4px;font-size:22px}
 header p{margin:0;color:#c9d3de}
 main{padding:18px 28px}
-section{background:#fff;border:1px solid #dde2e8;border-radius:6px;padding:14px 18px;margin-bottom:18px}
+section{background:#fff;border:1px solid #dde2e8;border-radius:6px;padding:14px 18px;margin-bottom:18px;overflow-x:auto}
 h2{font-size:17px;margin:0 0 10px}
 h3{font-size:15px;margin:14px 0 6px}
 table{border-collapse:collapse;width:100%;font-size:13px}
-th,td{border-bottom:1px solid #e6e9ee;padding:5px 7px;text-align:left;vertical-align:top}
+th,td{border-bottom:1px solid #e6e9ee;padding:5px 7px;text-align:left;vertical-align:top;overflow-wrap:break-word}
 th{background:#eef1f5}
 .sev{display:inline-block;border-radius:3px;padding:1px 7px;color:#fff;font-size:12px;font-weight:600}
 .sev-critical{background:#7b1fa2}.sev-high{background:#c62828}.sev-medium{background:#ef6c00}
@@ -351,8 +351,11 @@ pub fn rule_detail_html(rule: &RuleRecord, findings: &[&Finding]) -> String {
     html
 }
 
-/// Findings over time: one lane per rule, a bar from first to last seen per finding, coloured
-/// by severity.
+/// Timeline lanes drawn at most; past this the chart says how many findings it leaves out.
+const MAX_LANES: usize = 40;
+
+/// Findings over time: one lane per finding (labelled with its rule and first entity), a bar
+/// from first to last seen, coloured by severity.
 fn timeline_svg(report: &HuntReport) -> String {
     let spans: Vec<(usize, i64, i64, &Finding)> = report
         .findings
@@ -370,41 +373,45 @@ fn timeline_svg(report: &HuntReport) -> String {
     if spans.is_empty() {
         return "<p>No finding has a time to place on the timeline.</p>".into();
     }
-    let mut lanes: Vec<&str> = Vec::new();
-    for (_, _, _, finding) in &spans {
-        if !lanes.contains(&finding.rule_name.as_str()) {
-            lanes.push(&finding.rule_name);
-        }
-    }
+    let left_out = spans.len().saturating_sub(MAX_LANES);
+    let spans = &spans[..spans.len().min(MAX_LANES)];
+    let lanes: Vec<String> = spans
+        .iter()
+        .map(|(_, _, _, finding)| {
+            let rule: String = finding.rule_name.chars().take(28).collect();
+            match finding.entities.first() {
+                Some(entity) => {
+                    let value: String = entity.value.chars().take(18).collect();
+                    format!("{rule} · {value}")
+                }
+                None => rule,
+            }
+        })
+        .collect();
     let min = spans.iter().map(|s| s.1).min().unwrap_or(0);
     let max = spans.iter().map(|s| s.2).max().unwrap_or(0);
     let range = (max - min).max(1) as f64;
-    let (left, width, lane_height) = (260.0, 700.0, 26.0);
+    let (left, width, lane_height, right) = (300.0, 700.0, 26.0, 70.0);
     let height = 40.0 + lane_height * lanes.len() as f64;
     let x = |t: i64| left + (t - min) as f64 / range * width;
     let mut svg = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{height}\" role=\"img\" \
          aria-label=\"Findings timeline\">",
-        left + width + 30.0
+        left + width + right
     );
     for (lane, name) in lanes.iter().enumerate() {
         let y = 10.0 + lane_height * lane as f64;
-        let label: String = name.chars().take(38).collect();
         let _ = write!(
             svg,
             "<rect x=\"0\" y=\"{y}\" width=\"{}\" height=\"{lane_height}\" fill=\"{}\"/>\
              <text x=\"6\" y=\"{}\">{}</text>",
-            left + width + 30.0,
+            left + width + right,
             if lane % 2 == 0 { "#f3f5f8" } else { "#ffffff" },
             y + 17.0,
-            esc(&label)
+            esc(name)
         );
     }
-    for (_, start, end, finding) in &spans {
-        let lane = lanes
-            .iter()
-            .position(|n| *n == finding.rule_name)
-            .unwrap_or(0);
+    for (lane, (_, start, end, finding)) in spans.iter().enumerate() {
         let y = 15.0 + lane_height * lane as f64;
         let x0 = x(*start);
         let w = (x(*end) - x0).max(4.0);
@@ -438,6 +445,12 @@ fn timeline_svg(report: &HuntReport) -> String {
         );
     }
     svg.push_str("</svg>");
+    if left_out > 0 {
+        let _ = write!(
+            svg,
+            "<p>{left_out} more findings are not drawn; the findings table lists them all.</p>"
+        );
+    }
     svg
 }
 
