@@ -4,7 +4,8 @@
 //! A query counts when every table it reads has a schema; of those, the ones that plan are
 //! listed in `lint_corpus_passing.txt` (by corpus path) and must keep planning. Set
 //! `GOSHAWK_LINT_CORPUS_REPORT=1` to rewrite `LINT-CORPUS.md` (rate and top failure reasons) and
-//! the passing list.
+//! the passing list, and `GOSHAWK_LINT_CORPUS_DUMP=FILE` to write every failure with its
+//! message.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -160,6 +161,18 @@ fn sentinel_corpus_plans_against_the_schemas() {
             "# Sentinel corpus queries that plan (tests/lint_corpus.rs)\n",
         );
         std::fs::write(baseline_path(), list).expect("writing the passing list");
+    }
+
+    // Every failure with its full message, for working on the engine gaps.
+    if let Some(dump) = std::env::var_os("GOSHAWK_LINT_CORPUS_DUMP") {
+        let lines: String = outcomes
+            .iter()
+            .filter_map(|(path, outcome)| match outcome {
+                Outcome::Fails(kind, message) => Some(format!("{path}\t{kind}\t{message}\n")),
+                _ => None,
+            })
+            .collect();
+        std::fs::write(dump, lines).expect("writing the failure dump");
     }
 
     let baseline = std::fs::read_to_string(baseline_path()).expect("the passing list");

@@ -8,6 +8,7 @@ pub mod ingest;
 pub mod ml;
 pub mod query;
 pub mod rules;
+pub mod rules_lint;
 pub mod rules_show;
 pub mod serve;
 pub mod tables;

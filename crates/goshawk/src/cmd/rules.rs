@@ -28,6 +28,12 @@ pub enum RulesCommand {
     /// generated from the query.
     #[command(after_help = "Exit status: 0 if the rule was found, 1 if not, 2 on a usage error.")]
     Show(super::rules_show::ShowArgs),
+    /// Parse and plan each rule against table schemas (compiled in, `--schemas DIR`, the lake's
+    /// with `--data DIR`) and check its metadata; every problem with file:line.
+    #[command(
+        after_help = "Exit status: 0 if no problem was found, 1 if any was, 2 on a usage error."
+    )]
+    Lint(super::rules_lint::LintArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -65,6 +71,7 @@ pub fn run(args: RulesArgs) -> anyhow::Result<ExitCode> {
     match args.command {
         RulesCommand::List(list) => run_list(list),
         RulesCommand::Show(show) => super::rules_show::run(show),
+        RulesCommand::Lint(lint) => super::rules_lint::run(lint),
     }
 }
 
