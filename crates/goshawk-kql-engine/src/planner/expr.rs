@@ -851,7 +851,7 @@ impl Planner<'_> {
                     ty: KustoType::Bool,
                 });
             }
-            "row_number" | "prev" | "next" | "row_cumsum" => {
+            "row_number" | "prev" | "next" | "row_cumsum" | "row_rank_dense" | "row_rank_min" => {
                 return self.lower_window_call(name, call, columns, env);
             }
             "isnull" | "isnotnull" => {
@@ -995,6 +995,47 @@ impl Planner<'_> {
                         .map_err(|e| super::df_error(e, call.span))?
                 };
                 let expr = binary(numbered, DfOp::Plus, lit(start - 1));
+                Ok(Typed {
+                    expr,
+                    ty: KustoType::Long,
+                })
+            }
+            "row_rank_dense" | "row_rank_min" => {
+                if args.len() != 1 {
+                    return Err(unsupported(
+                        &format!("{name}() with a restart condition"),
+                        call.span,
+                    ));
+                }
+                let value = args[0].expr.clone();
+                // A new rank starts on the first row and wherever the value changes.
+                let changed = when(binary(row_number(), DfOp::Eq, lit(1_u64)), lit(true))
+                    .otherwise(binary(
+                        value.clone(),
+                        DfOp::IsDistinctFrom,
+                        lag(value, Some(1), None),
+                    ))
+                    .map_err(|e| super::df_error(e, call.span))?;
+                let expr = if name == "row_rank_dense" {
+                    let flag = when(changed, lit(1_i64))
+                        .otherwise(lit(0_i64))
+                        .map_err(|e| super::df_error(e, call.span))?;
+                    running_sum(flag, Vec::new())?
+                } else {
+                    // The row number where the current value's run began.
+                    let start = when(changed, cast(row_number(), DataType::Int64))
+                        .otherwise(lit(0_i64))
+                        .map_err(|e| super::df_error(e, call.span))?;
+                    Expr::from(datafusion::logical_expr::expr::WindowFunction::new(
+                        datafusion::logical_expr::expr::WindowFunctionDefinition::AggregateUDF(
+                            datafusion::functions_aggregate::min_max::max_udaf(),
+                        ),
+                        vec![start],
+                    ))
+                    .window_frame(running())
+                    .build()
+                    .map_err(|e| super::df_error(e, call.span))?
+                };
                 Ok(Typed {
                     expr,
                     ty: KustoType::Long,
