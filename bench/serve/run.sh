@@ -3,7 +3,8 @@
 # (bench/seed-query/seed.kql) to /v2/rest/query for SECONDS seconds against a lake of generated
 # logs; prints the row count of the lake and load.py's JSON (requests, errors, p50/p99).
 #
-# Usage: bench/serve/run.sh [SCALE] [CLIENTS] [SECONDS]      (defaults 1000, 50, 60)
+# Usage: bench/serve/run.sh [SCALE] [CLIENTS] [SECONDS]      (defaults 200, 50, 60; scale 200 is
+# about 970,000 records in the lake)
 #   GOSHAWK_BIN=path   an already built release binary (skips `cargo build --release`)
 #   SERVE_ARGS="..."   extra `goshawk serve` options (default: --query-timeout 600, so that slow
 #                      answers are measured rather than cut off at the 60 s default)
@@ -12,7 +13,7 @@ set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-scale="${1:-1000}"
+scale="${1:-200}"
 clients="${2:-50}"
 seconds="${3:-60}"
 out="$repo/bench-out/serve"
