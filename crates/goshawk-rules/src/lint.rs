@@ -196,11 +196,31 @@ impl SchemaCatalog {
                 })?;
                 typed.push(KustoColumn::new(name, ty));
             }
+            // Log Analytics gives every table its standard columns; schema files taken from
+            // connector stubs often leave them out.
+            for (name, ty) in STANDARD_COLUMNS {
+                if !typed.iter().any(|c| c.name.eq_ignore_ascii_case(name)) {
+                    typed.push(KustoColumn::new(name, ty));
+                }
+            }
             self.tables.entry(table).or_insert(typed);
         }
         Ok(count)
     }
 }
+
+/// The standard columns of every Log Analytics table ("Standard columns in Azure Monitor
+/// Logs"), less `_ResourceId` and `_SubscriptionId`: parsers in the corpus rename their own
+/// resource id columns onto those names, which Microsoft's validation schemas allowed.
+const STANDARD_COLUMNS: [(&str, KustoType); 7] = [
+    ("TenantId", KustoType::String),
+    ("TimeGenerated", KustoType::DateTime),
+    ("_TimeReceived", KustoType::DateTime),
+    ("Type", KustoType::String),
+    ("_ItemId", KustoType::String),
+    ("_IsBillable", KustoType::String),
+    ("_BilledSize", KustoType::Real),
+];
 
 fn is_column(value: &serde_json::Value) -> bool {
     value.get("name").is_some_and(|n| n.is_string())
@@ -785,6 +805,56 @@ mod tests {
         assert_eq!(parse_duration("1w"), None);
         assert_eq!(parse_duration("h"), None);
         assert_eq!(parse_duration("P"), None);
+    }
+
+    #[test]
+    fn schema_files_in_both_corpus_formats_gain_the_standard_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("one.json"),
+            r#"{"table": "Widgets_CL", "columns": [{"name": "Widget", "type": "string"}]}"#,
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("many.json"),
+            r#"{"Gadgets": [{"name": "TimeGenerated", "type": "datetime"}, {"name": "Size", "type": "long"}]}"#,
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("functions.json"),
+            r#"{"f": {"parameters": []}}"#,
+        )
+        .unwrap();
+        let mut catalog = SchemaCatalog::default();
+        let skipped = catalog.add_schema_dir(dir.path()).unwrap();
+        assert_eq!(skipped, [dir.path().join("functions.json")]);
+        assert_eq!(catalog.table_names(), ["Gadgets", "Widgets_CL"]);
+        let widgets = catalog.table("Widgets_CL").unwrap();
+        assert!(
+            widgets
+                .columns
+                .iter()
+                .any(|c| c.name == "TimeGenerated" && c.ty == KustoType::DateTime)
+        );
+        let linter = Linter::new(&catalog);
+        assert!(matches!(
+            linter.check_query("Gadgets | where Size > 1 | project TimeGenerated, _ItemId"),
+            QueryCheck::Plans(_)
+        ));
+        assert_eq!(
+            linter.check_query("let T = Gadgets; T | join (Nope_CL) on Size"),
+            QueryCheck::UnknownTables(vec!["Nope_CL".to_string()])
+        );
+
+        std::fs::write(
+            dir.path().join("bad.json"),
+            r#"{"table": "Bad", "columns": [{"name": "X", "type": "varchar"}]}"#,
+        )
+        .unwrap();
+        let err = catalog
+            .add_schema_file(&dir.path().join("bad.json"))
+            .unwrap_err();
+        assert!(err.to_string().contains("unknown type 'varchar'"), "{err}");
     }
 
     #[test]
