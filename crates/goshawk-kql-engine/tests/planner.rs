@@ -326,3 +326,27 @@ async fn parse_kv_reads_the_first_value_of_each_key() {
         .await;
     assert_eq!(csv, "kv1,kv2\n11,x y\n,\n");
 }
+
+#[tokio::test]
+async fn strings_compare_with_numbers_and_bools_by_conversion() {
+    // Sentinel's `SigninLogs | where ResultType == 0` on a string column.
+    let csv = run("Signins | where ResultType == 0 | count").await;
+    assert_eq!(csv, "Count\n2\n");
+    let csv = run("Signins | where ResultType > 100 | count").await;
+    assert_eq!(csv, "Count\n2\n");
+    let csv = run("print a = 'x' == 1, b = 'true' == true, c = true == 1, d = '2.5' < 3.0").await;
+    assert_eq!(csv, "a,b,c,d\nFalse,True,True,True\n");
+}
+
+#[tokio::test]
+async fn column_ifexists_ingestion_time_and_deprecated_aliases() {
+    let csv = run(
+        "Signins | take 1 | project a = column_ifexists('Attempts', 0), \
+         b = columnifexists('Missing', 'none'), t = isnull(ingestion_time()), \
+         l = arraylength(parsejson('[1,2]')), e = notempty('x')",
+    )
+    .await;
+    assert_eq!(csv, "a,b,t,l,e\n1,none,True,2,True\n");
+    let error = plan_error("Signins | extend a = column_ifexists(UserPrincipalName, 1)");
+    assert!(error.contains("must be a constant string"), "{error}");
+}

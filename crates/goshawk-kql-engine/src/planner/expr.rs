@@ -854,7 +854,30 @@ impl Planner<'_> {
             "row_number" | "prev" | "next" | "row_cumsum" | "row_rank_dense" | "row_rank_min" => {
                 return self.lower_window_call(name, call, columns, env);
             }
-            "isnull" | "isnotnull" => {
+            "column_ifexists" | "columnifexists" => {
+                arity(2)?;
+                let name_arg = self.lower_expr(&call.args[0].value, columns, env)?;
+                let Some(ScalarValue::Utf8(Some(column))) = constant_value(&name_arg.expr) else {
+                    return Err(error(
+                        format!("{name}(): the column name must be a constant string"),
+                        call.args[0].span,
+                    ));
+                };
+                if let Some(found) = columns.iter().find(|c| c.name == column) {
+                    return Ok(Typed {
+                        expr: col(&found.name),
+                        ty: found.ty,
+                    });
+                }
+                return self.lower_expr(&call.args[1].value, columns, env);
+            }
+            // goshawk's lake records no ingestion time, which Kusto answers with null (as for a
+            // table without the IngestionTime policy).
+            "ingestion_time" => {
+                arity(0)?;
+                return Ok(literal::null_of(KustoType::DateTime));
+            }
+            "isnull" | "isnotnull" | "notnull" => {
                 arity(1)?;
                 let inner = self.lower_expr(&call.args[0].value, columns, env)?;
                 let expr = if name == "isnull" {
@@ -1245,6 +1268,18 @@ fn align_for_comparison(left: Typed, right: Typed) -> (Typed, Typed) {
             let ty = a.max(b);
             (align_to(left, ty), align_to(right, ty))
         }
+        // Kusto compares a string with a number or a bool by converting the string (Sentinel's
+        // `SigninLogs | where ResultType == 0` on a string column); text that does not convert
+        // is null, so the comparison is false.
+        (K::String, other) if is_numeric(other) || other == K::Bool => {
+            (convert_to(left, other), right)
+        }
+        (other, K::String) if is_numeric(other) || other == K::Bool => {
+            (left, convert_to(right, other))
+        }
+        // A bool is 0 or 1 when compared with a number.
+        (K::Bool, other) if is_numeric(other) => (convert_to(left, other), right),
+        (other, K::Bool) if is_numeric(other) => (left, convert_to(right, other)),
         _ => (left, right),
     }
 }

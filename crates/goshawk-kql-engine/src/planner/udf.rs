@@ -29,6 +29,12 @@ const ALIASES: &[(&str, &str)] = &[
     ("int", "toint"),
     ("strlen", "strlen"),
     ("make_string", "strcat"),
+    // Deprecated spellings that Sentinel content still uses.
+    ("parsejson", "parse_json"),
+    ("arraylength", "array_length"),
+    ("notempty", "isnotempty"),
+    ("base64_decodestring", "base64_decode_tostring"),
+    ("base64_encodestring", "base64_encode_tostring"),
 ];
 
 fn library() -> &'static HashMap<String, Arc<ScalarUDF>> {

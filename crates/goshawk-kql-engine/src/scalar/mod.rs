@@ -7,6 +7,7 @@
 //! coercion); kernels convert with Kusto's rules, so `strcat(1, "a")` works as in Kusto.
 
 mod bags;
+mod compat;
 mod convert;
 mod datetime;
 mod dynamic_fns;
@@ -304,6 +305,7 @@ pub fn all_scalars() -> Vec<KustoScalar> {
     all.extend(network::functions());
     all.extend(encoding::functions());
     all.extend(bags::functions());
+    all.extend(compat::functions());
     all.extend(geo::functions());
     all.extend(series::functions());
     all
