@@ -23,7 +23,7 @@ fn rules_list(args: &[&str]) -> (Option<i32>, String, String) {
 fn lists_builtin_and_file_rules_as_jsonl() {
     let (code, stdout, stderr) = rules_list(&["--format", "jsonl", "sentinel", "elastic"]);
     assert_eq!(code, Some(0), "{stderr}");
-    assert_eq!(stderr, "6 rule(s) loaded\n");
+    assert_eq!(stderr, "29 rule(s) loaded\n");
     insta::assert_snapshot!(stdout);
 }
 

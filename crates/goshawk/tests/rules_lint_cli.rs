@@ -108,14 +108,7 @@ fn problems_are_reported_with_file_and_line() {
     let text = stdout(&output).replace(&rules, "DIR");
     insta::assert_snapshot!(text);
 
-    let output = goshawk(&[
-        "rules",
-        "lint",
-        "--no-builtin",
-        "--format",
-        "jsonl",
-        &rules,
-    ]);
+    let output = goshawk(&["rules", "lint", "--no-builtin", "--format", "jsonl", &rules]);
     assert_eq!(output.status.code(), Some(1));
     let lines: Vec<serde_json::Value> = stdout(&output)
         .lines()
