@@ -189,6 +189,10 @@ pub struct RuleRecord {
     pub findings: usize,
     /// Why it was skipped or failed, or a note on a run (an unmet trigger, a cap).
     pub reason: Option<String>,
+    /// The rule's page (`goshawk rules show`) as an HTML fragment, for the HTML report; the
+    /// machine-readable formats leave it out: it is derived from the rule, not from the run.
+    #[serde(skip)]
+    pub page_html: String,
 }
 
 /// A rule execution that produced more alerts than its `max_signals` allows.

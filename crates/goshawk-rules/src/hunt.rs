@@ -59,6 +59,11 @@ pub struct HuntOptions<'a> {
     pub now_nanos: i64,
     /// Runs the ML jobs behind `machine_learning` rules; without one they are skipped.
     pub anomalies: Option<&'a dyn AnomalySource>,
+    /// Report machine_learning anomalies from this instant instead of the rule's own look-back
+    /// (`from`). A retro-hunt over history wants every record the rule's scheduled runs would
+    /// have alerted on; with a 15-minute schedule and a 2-hour look-back, each record falls in
+    /// some run's window, so one run over `[since, now]` gives the same alerts.
+    pub ml_since_nanos: Option<i64>,
 }
 
 /// Runs every rule in `content` (ML jobs and datafeeds there are looked up by the
@@ -88,6 +93,7 @@ pub async fn hunt(
             results: 0,
             findings: 0,
             reason: None,
+            page_html: crate::page::rule_page_html(rule.rule, content),
         };
         match outcome {
             Outcome::Ran {
@@ -582,9 +588,12 @@ async fn run_machine_learning(
             "machine_learning rules need the ML engine, which this run does not have".into(),
         );
     };
-    let start = match elastic_window_start(elastic, now) {
-        Ok(start) => start,
-        Err(reason) => return Outcome::Failed(reason),
+    let start = match options.ml_since_nanos {
+        Some(since) => since,
+        None => match elastic_window_start(elastic, now) {
+            Ok(start) => start,
+            Err(reason) => return Outcome::Failed(reason),
+        },
     };
     let threshold = f64::from(
         elastic

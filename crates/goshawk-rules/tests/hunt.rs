@@ -282,6 +282,7 @@ async fn run(rules: &[LoadedRule], anomalies: Option<&dyn AnomalySource>) -> Hun
         &HuntOptions {
             now_nanos: now(),
             anomalies,
+            ml_since_nanos: None,
         },
     )
     .await

@@ -56,6 +56,7 @@ impl RuleRunner for HuntRunner {
             &HuntOptions {
                 now_nanos,
                 anomalies: self.anomalies.as_deref(),
+                ml_since_nanos: None,
             },
         )
         .await;

@@ -8,6 +8,12 @@ use crate::load::{LoadedRule, RuleLoadError, load_str};
 /// HUNT-01 "Provisioning Failures by Job and Error (30d)".
 pub const HUNT01_ID: &str = "aa1f0001-2001-4201-9201-aadprov-hunt01";
 
+/// Elastic's "Rare Azure Activity Logs Event Failures" (machine_learning).
+pub const RARE_AZURE_ACTIVITY_FAILURES_ID: &str = "c17ffbf9-595a-4c0b-a126-aacedb6dd179";
+
+/// "Provisioning failure burst for one job": the threshold rule a low-and-slow campaign evades.
+pub const PROVISIONING_FAILURE_BURST_ID: &str = "74e59dcb-5e2f-4099-b486-7581998724cf";
+
 mod ml;
 mod pack;
 
@@ -45,6 +51,15 @@ mod tests {
         let (rules, errors) = builtin_rules();
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(rules.len(), builtin_files().count());
+        let name_of = |id: &str| builtin_rule(id).map(|rule| rule.name().to_string());
+        assert_eq!(
+            name_of(RARE_AZURE_ACTIVITY_FAILURES_ID).as_deref(),
+            Some("Rare Azure Activity Logs Event Failures")
+        );
+        assert_eq!(
+            name_of(PROVISIONING_FAILURE_BURST_ID).as_deref(),
+            Some("Provisioning failure burst for one job")
+        );
         let hunt01 = builtin_rule(HUNT01_ID).expect("HUNT-01 is built in");
         let RuleDocument::Sentinel(rule) = &hunt01.document else {
             panic!("{hunt01:?}")

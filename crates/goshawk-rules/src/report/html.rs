@@ -294,6 +294,14 @@ pub fn rule_detail_html(rule: &RuleRecord, findings: &[&Finding]) -> String {
     if let Some(reason) = &rule.reason {
         let _ = write!(html, "<h3>Reason</h3><pre>{}</pre>", esc(reason));
     }
+    if !rule.page_html.is_empty() {
+        // Already escaped by the page renderer: it is the same page `goshawk rules show` prints.
+        let _ = write!(
+            html,
+            "<details class=\"rule-page\"><summary>Rule page: what the query does, step by step</summary>{}</details>",
+            rule.page_html
+        );
+    }
     let Some(first) = findings.first() else {
         return html;
     };

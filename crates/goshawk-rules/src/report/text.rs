@@ -61,11 +61,8 @@ fn table_row(finding: &Finding) -> [String; 5] {
         .clone()
         .unwrap_or_else(|| finding.window.end.clone());
     let entities: Vec<String> = finding.entities.iter().map(|e| e.value.clone()).collect();
-    let details = finding
-        .evidence
-        .rows
-        .first()
-        .map(|row| {
+    let details = anomaly_details(finding).or_else(|| {
+        finding.evidence.rows.first().map(|row| {
             finding
                 .evidence
                 .columns
@@ -75,7 +72,8 @@ fn table_row(finding: &Finding) -> [String; 5] {
                 .collect::<Vec<_>>()
                 .join(" · ")
         })
-        .unwrap_or_default();
+    });
+    let details = details.unwrap_or_default();
     let details = if finding.evidence.rows.len() > 1 {
         format!("({} rows) {details}", finding.evidence.rows.len())
     } else {
@@ -88,6 +86,20 @@ fn table_row(finding: &Finding) -> [String; 5] {
         cut(&entities.join(", "), MAX_CELL),
         cut(&details.replace(['\n', '\r'], " "), MAX_DETAILS),
     ]
+}
+
+/// An anomaly's evidence says it best in its own sentence: "score 55: <explanation>".
+fn anomaly_details(finding: &Finding) -> Option<String> {
+    let column = |name: &str| finding.evidence.columns.iter().position(|c| c.name == name);
+    let row = finding.evidence.rows.first()?;
+    let explanation = row.get(column("explanation")?)?;
+    let score = column("record_score")
+        .and_then(|i| row.get(i))
+        .and_then(serde_json::Value::as_f64);
+    Some(match score {
+        Some(score) => format!("score {score:.0}: {}", cell_text(explanation)),
+        None => cell_text(explanation),
+    })
 }
 
 fn cut(text: &str, max: usize) -> String {

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use goshawk_kql_engine::catalog::LakeCatalog;
+use goshawk_ml::LakeAnomalySource;
 use goshawk_rules::anomaly::AnomalySource;
 use goshawk_rules::builtin::builtin_rules;
 use goshawk_rules::findings::HuntReport;
@@ -55,6 +56,12 @@ pub struct HuntArgs {
     #[arg(long, value_name = "DATETIME")]
     pub now: Option<String>,
 
+    /// Retro-hunt: report every anomaly of the machine_learning rules since DATETIME (or a
+    /// timespan before --now, such as 30d) instead of only those in the rule's own look-back
+    /// (Elastic's `from`, e.g. now-2h). Query rules keep their own windows.
+    #[arg(long, value_name = "DATETIME|TIMESPAN")]
+    pub ml_since: Option<String>,
+
     /// Output format.
     #[arg(long, value_enum, default_value_t = HuntFormat::Table)]
     pub format: HuntFormat,
@@ -99,12 +106,25 @@ pub fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     let catalog = LakeCatalog::open(&args.data)
         .with_context(|| format!("cannot open the lake {}", args.data.display()))?;
 
-    // The ML engine's AnomalySource goes here; until it is wired in, machine_learning rules are
-    // reported as skipped with that reason.
-    let anomalies: Option<&dyn AnomalySource> = None;
+    // machine_learning rules run their jobs over this lake; models persist under `DIR/_ml/`.
+    let ml_source = LakeAnomalySource::new(&args.data);
+    let anomalies: Option<&dyn AnomalySource> = Some(&ml_source);
+    let ml_since_nanos = match &args.ml_since {
+        None => None,
+        Some(text) => Some(
+            goshawk_kql_engine::time::parse_datetime(text)
+                .or_else(|| {
+                    goshawk_kql_engine::time::parse_timespan(text).map(|span| now_nanos - span)
+                })
+                .with_context(|| {
+                    format!("--ml-since: '{text}' is neither a datetime nor a timespan")
+                })?,
+        ),
+    };
     let options = HuntOptions {
         now_nanos,
         anomalies,
+        ml_since_nanos,
     };
     let report = runtime()?.block_on(hunt(&catalog, &content, &load_errors, &options));
 
