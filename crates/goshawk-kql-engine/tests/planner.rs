@@ -350,3 +350,55 @@ async fn column_ifexists_ingestion_time_and_deprecated_aliases() {
     let error = plan_error("Signins | extend a = column_ifexists(UserPrincipalName, 1)");
     assert!(error.contains("must be a constant string"), "{error}");
 }
+
+#[tokio::test]
+async fn list_operators_take_a_tabular_sub_query_and_let_takes_a_parenthesised_table() {
+    let csv = run("let Parts = datatable(p:string)['ALICE', 'nobody']; \
+         let Names = datatable(n:string)['BOB']; \
+         let Recent = (Signins | where Attempts > 1); \
+         Recent | project UserPrincipalName, \
+         any = UserPrincipalName has_any (Parts), \
+         all = UserPrincipalName has_all (Parts), \
+         ci = UserPrincipalName in~ (Names), nci = UserPrincipalName !in~ (Names) \
+         | order by UserPrincipalName asc")
+    .await;
+    assert_eq!(
+        csv,
+        "UserPrincipalName,any,all,ci,nci\nalice,True,False,False,True\nbob,False,False,True,False\n"
+    );
+}
+
+#[tokio::test]
+async fn mv_expand_zips_several_columns_and_names_conversions_after_their_column() {
+    let csv = run("print a = dynamic([1, 2, 3]), b = dynamic(['x', 'y']) \
+         | mv-expand a to typeof(long), b to typeof(string)")
+    .await;
+    assert_eq!(csv, "a,b\n1,x\n2,y\n3,\n");
+    let csv = run(
+        "print Entities = '[{\"Type\":\"ip\"},{\"Type\":\"host\"}]' \
+         | mv-expand todynamic(Entities) | project t = tostring(Entities.Type)",
+    )
+    .await;
+    assert_eq!(csv, "t\nip\nhost\n");
+}
+
+#[tokio::test]
+async fn externaldata_plans_with_its_schema_and_fails_to_run_offline() {
+    let kql = "externaldata(ip:string, score:long)['https://example.com/ips.csv'] with (format='csv') \
+               | where score > 1";
+    let planned = plan(kql);
+    assert!(
+        planned.starts_with("columns: ip:string, score:long"),
+        "{planned}"
+    );
+    let catalog = catalog();
+    let engine = QueryEngine::new(&catalog, ts(NOW));
+    let message = match engine.query(kql).await {
+        Ok(_) => panic!("externaldata must not return rows offline"),
+        Err(err) => err.render(kql, "test"),
+    };
+    assert!(
+        message.contains("does not fetch 'https://example.com/ips.csv'"),
+        "{message}"
+    );
+}

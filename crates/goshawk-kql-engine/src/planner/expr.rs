@@ -669,10 +669,45 @@ impl Planner<'_> {
                         ty: KustoType::Bool,
                     });
                 }
-                return Err(unsupported(
-                    "a sub-query with this list operator",
-                    single.span,
-                ));
+                // The other list operators test against the sub-query's first column as a
+                // set: `x has_any (T)` is `x has_any (toscalar(T | summarize make_set(c)))`.
+                let first = tab
+                    .columns
+                    .first()
+                    .cloned()
+                    .ok_or_else(|| error("the sub-query has no columns", single.span))?;
+                let make_set = crate::registry::lookup("make_set")
+                    .ok_or_else(|| unsupported("make_set", single.span))?
+                    .call(
+                        vec![
+                            convert_to(
+                                Typed {
+                                    expr: col(&first.name),
+                                    ty: first.ty,
+                                },
+                                KustoType::String,
+                            )
+                            .expr,
+                        ],
+                        self.now_nanos,
+                    )
+                    .map_err(|e| error(e.to_string(), single.span))?;
+                let plan = datafusion::logical_expr::LogicalPlanBuilder::from(tab.plan)
+                    .aggregate(Vec::<Expr>::new(), vec![make_set.alias("values")])
+                    .and_then(|b| b.build())
+                    .map_err(|e| super::df_error(e, single.span))?;
+                let values = datafusion::logical_expr::expr_fn::scalar_subquery(Arc::new(plan));
+                let name = match op {
+                    ListOp::HasAny => "has_any",
+                    ListOp::HasAll => "has_all",
+                    ListOp::InCi => "in~",
+                    _ => "!in~",
+                };
+                let function = udf::lookup(name).ok_or_else(|| unsupported(name, single.span))?;
+                return Ok(Typed {
+                    expr: udf::call(function, vec![value.expr, values]),
+                    ty: KustoType::Bool,
+                });
             }
         }
         let mut items = Vec::new();

@@ -259,7 +259,12 @@ impl<'a> Planner<'a> {
     /// `let x = <expr>`: a bare name or call may be tabular (a table, a tabular let, a
     /// function returning a table, `materialize(...)`); anything else is a scalar constant.
     fn plan_let_expr(&self, value: &ast::Expr, env: &Env) -> PlanResult<Binding> {
-        match &value.kind {
+        // `let T = (Table | where ...);` is as tabular as it is without the parentheses.
+        let mut inner = value;
+        while let ast::ExprKind::Paren(wrapped) = &inner.kind {
+            inner = wrapped;
+        }
+        match &inner.kind {
             ast::ExprKind::Name(ident) => {
                 if let Some(binding) = env.get(&ident.name) {
                     return Ok(binding.clone());
@@ -549,6 +554,9 @@ impl<'a> Planner<'a> {
             } => self.plan_range(column, from, to, step, env, operator.span),
             OperatorKind::Datatable { schema, values } => {
                 self.plan_datatable(schema, values, env, operator.span)
+            }
+            OperatorKind::ExternalData { schema, uris, .. } => {
+                self.plan_external_data(schema, uris, operator.span)
             }
             OperatorKind::Search {
                 params,

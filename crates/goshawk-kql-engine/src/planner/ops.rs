@@ -102,6 +102,22 @@ pub(crate) fn call_column_name(expr: &ast::Expr) -> Option<String> {
     }
 }
 
+/// `mv-expand todynamic(Entities)` expands into `Entities`, as Kusto names it.
+fn dynamic_call_column_name(expr: &ast::Expr) -> Option<String> {
+    match &expr.kind {
+        ExprKind::Call(call)
+            if matches!(
+                call.name.name.as_str(),
+                "todynamic" | "parse_json" | "parsejson" | "toobject"
+            ) =>
+        {
+            call.args.first().and_then(|a| implicit_name(&a.value))
+        }
+        ExprKind::Paren(inner) => dynamic_call_column_name(inner),
+        _ => call_column_name(expr),
+    }
+}
+
 fn constant_count(planner: &Planner<'_>, expr: &ast::Expr, env: &Env) -> PlanResult<usize> {
     let typed = planner.lower_expr(expr, &[], env)?;
     match constant_value(&typed.expr) {
@@ -1007,6 +1023,47 @@ impl Planner<'_> {
             arrays.push(array);
         }
         self.constant_table("datatable", columns, arrays, span)
+    }
+
+    /// `externaldata (schema) [uris]`: the declared schema plans, but goshawk runs offline, so
+    /// reading the data fails with a message saying how to supply it instead.
+    pub(crate) fn plan_external_data(
+        &self,
+        schema: &[ColumnDecl],
+        uris: &[ast::Literal],
+        span: Span,
+    ) -> PlanResult<Tab> {
+        if schema.is_empty() {
+            return Err(error("externaldata needs at least one column", span));
+        }
+        for declaration in schema {
+            super::check_new_name(&declaration.name)?;
+        }
+        let columns: Vec<KustoColumn> = schema
+            .iter()
+            .map(|d| KustoColumn::new(&d.name.name, kusto_type_of_scalar(d.ty.value)))
+            .collect();
+        let arrays = columns
+            .iter()
+            .map(|c| arrow::array::new_null_array(&c.ty.arrow_type(), 1))
+            .collect();
+        let tab = self.constant_table("externaldata", columns, arrays, span)?;
+        let first = uris
+            .iter()
+            .find_map(|uri| match &uri.kind {
+                ast::LiteralKind::String(text) => Some(text.clone()),
+                _ => None,
+            })
+            .unwrap_or_default();
+        let message = format!(
+            "externaldata: goshawk runs offline and does not fetch '{first}'; download it and \
+             pass it with --table NAME=FILE"
+        );
+        let plan = build(
+            LogicalPlanBuilder::from(tab.plan).filter(super::udf::unavailable(message)),
+            span,
+        )?;
+        Ok(Tab { plan, ..tab })
     }
 
     /// A constant cell of a datatable, converted to the column's type as Kusto does.
@@ -1938,56 +1995,86 @@ impl Planner<'_> {
                 }
             }
         }
-        let [item] = items else {
-            return Err(unsupported("mv-expand of several columns at once", span));
-        };
         let limit = match limit {
             Some(expr) => constant_count(self, expr, env)?,
             None => usize::MAX,
         };
-        let value = self.lower_expr(&item.column.expr, &tab.columns, env)?;
-        let target = match self.single_name(&item.column)? {
-            Some(name) => name.to_string(),
-            None => implicit_name(&item.column.expr).ok_or_else(|| {
-                error(
-                    "mv-expand needs a column name or 'Name = expression'",
-                    item.column.expr.span,
-                )
-            })?,
-        };
-        if value.ty != KustoType::Dynamic {
-            return Err(error(
-                format!(
-                    "mv-expand needs a dynamic array or property bag, this is {}",
-                    value.ty
-                ),
-                item.column.expr.span,
-            ));
+        // Several columns expand side by side (DataFusion's unnest pads the shorter arrays
+        // with nulls, as Kusto does); the item index counts along the longest.
+        struct Expansion {
+            target: String,
+            items: String,
+            ty: KustoType,
         }
-        const ITEMS: &str = "__goshawk_mv_items";
         const INDEXES: &str = "__goshawk_mv_indexes";
         let mut exprs: Vec<Expr> = tab.columns.iter().map(|c| col(&c.name)).collect();
-        exprs.push(
-            super::udf::expand_items(
-                value.expr.clone(),
-                bag_as_array,
-                limit,
-                super::udf::ExpandOutput::Values,
-            )
-            .alias(ITEMS),
-        );
-        let mut unnest = vec![datafusion::common::Column::new_unqualified(ITEMS)];
-        if index_column.is_some() {
+        let mut unnest = Vec::new();
+        let mut expansions: Vec<Expansion> = Vec::new();
+        for (position, item) in items.iter().enumerate() {
+            let value = self.lower_expr(&item.column.expr, &tab.columns, env)?;
+            let target = match self.single_name(&item.column)? {
+                Some(name) => name.to_string(),
+                None => implicit_name(&item.column.expr)
+                    .or_else(|| dynamic_call_column_name(&item.column.expr))
+                    .ok_or_else(|| {
+                        error(
+                            "mv-expand needs a column name or 'Name = expression'",
+                            item.column.expr.span,
+                        )
+                    })?,
+            };
+            if value.ty != KustoType::Dynamic {
+                return Err(error(
+                    format!(
+                        "mv-expand needs a dynamic array or property bag, this is {}",
+                        value.ty
+                    ),
+                    item.column.expr.span,
+                ));
+            }
+            if expansions.iter().any(|e| e.target == target) {
+                return Err(error(
+                    format!("mv-expand names the column '{target}' twice"),
+                    item.column.expr.span,
+                ));
+            }
+            let items_name = format!("__goshawk_mv_items_{position}");
+            if position == 0 && index_column.is_some() {
+                exprs.push(
+                    super::udf::expand_items(
+                        value.expr.clone(),
+                        bag_as_array,
+                        limit,
+                        super::udf::ExpandOutput::Indexes,
+                    )
+                    .alias(INDEXES),
+                );
+                unnest.push(datafusion::common::Column::new_unqualified(INDEXES));
+            }
             exprs.push(
                 super::udf::expand_items(
                     value.expr,
                     bag_as_array,
                     limit,
-                    super::udf::ExpandOutput::Indexes,
+                    super::udf::ExpandOutput::Values,
                 )
-                .alias(INDEXES),
+                .alias(&items_name),
             );
-            unnest.push(datafusion::common::Column::new_unqualified(INDEXES));
+            unnest.push(datafusion::common::Column::new_unqualified(&items_name));
+            expansions.push(Expansion {
+                target,
+                items: items_name,
+                ty: item
+                    .to_type
+                    .as_ref()
+                    .map_or(KustoType::Dynamic, |t| kusto_type_of_scalar(t.value)),
+            });
+        }
+        if expansions.len() > 1 && index_column.is_some() {
+            return Err(unsupported(
+                "with_itemindex with several mv-expand columns",
+                span,
+            ));
         }
         let plan = build(
             LogicalPlanBuilder::from(tab.plan.clone())
@@ -2000,32 +2087,32 @@ impl Planner<'_> {
                 }),
             span,
         )?;
-        let expanded_ty = item
-            .to_type
-            .as_ref()
-            .map_or(KustoType::Dynamic, |t| kusto_type_of_scalar(t.value));
-        let expanded = convert_to(
-            Typed {
-                expr: super::udf::tag(col(ITEMS), KustoType::Dynamic),
-                ty: KustoType::Dynamic,
-            },
-            expanded_ty,
-        );
+        let expanded_of = |expansion: &Expansion| {
+            convert_to(
+                Typed {
+                    expr: super::udf::tag(col(&expansion.items), KustoType::Dynamic),
+                    ty: KustoType::Dynamic,
+                },
+                expansion.ty,
+            )
+        };
         let mut out: Vec<(Expr, KustoColumn)> = Vec::new();
-        let mut replaced = false;
         for column in &tab.columns {
-            if column.name == target {
-                out.push((
-                    expanded.expr.clone(),
-                    KustoColumn::new(&target, expanded_ty),
-                ));
-                replaced = true;
-            } else {
-                out.push((col(&column.name), column.clone()));
+            match expansions.iter().find(|e| e.target == column.name) {
+                Some(expansion) => out.push((
+                    expanded_of(expansion).expr,
+                    KustoColumn::new(&expansion.target, expansion.ty),
+                )),
+                None => out.push((col(&column.name), column.clone())),
             }
         }
-        if !replaced {
-            out.push((expanded.expr, KustoColumn::new(&target, expanded_ty)));
+        for expansion in &expansions {
+            if !tab.columns.iter().any(|c| c.name == expansion.target) {
+                out.push((
+                    expanded_of(expansion).expr,
+                    KustoColumn::new(&expansion.target, expansion.ty),
+                ));
+            }
         }
         if let Some(index) = index_column {
             out.push((col(INDEXES), KustoColumn::new(index, KustoType::Long)));

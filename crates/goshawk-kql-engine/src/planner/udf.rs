@@ -359,3 +359,42 @@ impl ScalarUDFImpl for TagType {
         }
     }
 }
+
+/// A predicate that fails when evaluated: for sources goshawk cannot read offline
+/// (`externaldata` over http). Volatile, so the optimizer does not fold it at plan time and a
+/// query that only plans (lint, explain) succeeds.
+pub fn unavailable(message: String) -> Expr {
+    call(
+        Arc::new(ScalarUDF::new_from_impl(Unavailable {
+            message,
+            signature: Signature::exact(vec![], Volatility::Volatile),
+        })),
+        vec![],
+    )
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Unavailable {
+    message: String,
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for Unavailable {
+    fn name(&self) -> &str {
+        "unavailable"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _: &[DataType]) -> DFResult<DataType> {
+        Ok(DataType::Boolean)
+    }
+
+    fn invoke_with_args(&self, _: ScalarFunctionArgs) -> DFResult<ColumnarValue> {
+        Err(datafusion::error::DataFusionError::Execution(
+            self.message.clone(),
+        ))
+    }
+}
