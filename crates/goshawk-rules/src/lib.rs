@@ -6,9 +6,9 @@
 pub mod anomaly;
 pub mod elastic;
 mod embedded;
+pub mod explain;
 pub mod findings;
 pub mod hunt;
-pub mod explain;
 pub mod lint;
 mod load;
 pub mod page;

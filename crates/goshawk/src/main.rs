@@ -67,8 +67,8 @@ fn main() -> ExitCode {
         Command::Explain(args) => cmd::explain::run(args),
         Command::Rules(args) => cmd::rules::run(args),
         Command::Ml(args) => cmd::ml::run(args),
-        Command::Hunt(args) => cmd::hunt::run(args),
         Command::Serve(args) => cmd::serve::run(args),
+        Command::Hunt(args) => cmd::hunt::run(args),
     };
     match result {
         Ok(code) => code,
