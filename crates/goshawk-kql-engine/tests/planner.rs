@@ -402,3 +402,37 @@ async fn externaldata_plans_with_its_schema_and_fails_to_run_offline() {
         "{message}"
     );
 }
+
+#[tokio::test]
+async fn table_of_a_function_parameter_and_capitalised_bool_literals() {
+    let csv = run(
+        "let f = (tableName:string) { table(tableName) | where Attempts > 2 | project Attempts }; \
+         f('Signins') | extend t = True, u = FALSE",
+    )
+    .await;
+    assert_eq!(csv, "Attempts,t,u\n3,True,False\n");
+}
+
+#[tokio::test]
+async fn extract_and_extractjson_convert_to_a_requested_type() {
+    let csv = run(
+        "print a = extract('n=([0-9]+)', 1, 'n=42', typeof(long)) + 1, \
+         b = extract('n=([0-9]+)', 1, 'none', typeof(long)), \
+         c = extractjson('$.x', '{\"x\":\"2020-01-02\"}', typeof(datetime))",
+    )
+    .await;
+    assert_eq!(csv, "a,b,c\n43,,2020-01-02T00:00:00.0000000Z\n");
+}
+
+#[tokio::test]
+async fn distinct_computes_expressions_first() {
+    let csv = run(
+        "Signins | distinct UserPrincipalName, tostring(Props.ip), n = Attempts > 1 \
+         | order by UserPrincipalName asc, n asc",
+    )
+    .await;
+    assert_eq!(
+        csv,
+        "UserPrincipalName,Column1,n\n,,\nalice,10.0.0.1,False\nalice,10.0.0.1,True\nbob,10.0.0.2,True\n"
+    );
+}

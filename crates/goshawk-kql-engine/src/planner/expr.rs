@@ -289,6 +289,18 @@ impl Planner<'_> {
             }
             _ => {}
         }
+        // Kusto's bool literals are `true`/`false` in any of these spellings; a column of the
+        // same name wins (checked above).
+        if let Some(value) = match name {
+            "True" | "TRUE" => Some(true),
+            "False" | "FALSE" => Some(false),
+            _ => None,
+        } {
+            return Ok(typed_lit(
+                ScalarValue::Boolean(Some(value)),
+                KustoType::Bool,
+            ));
+        }
         let mut candidates: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
         candidates.extend(env.names().cloned());
         Err(unknown("column", name, span, candidates.iter()))
@@ -821,6 +833,16 @@ impl Planner<'_> {
                 ))
             }
         };
+        // `extract(re, n, s, typeof(long))`: the text result converted to the requested type.
+        if matches!(name, "extract" | "extractjson" | "extract_json")
+            && let Some((last, rest)) = call.args.split_last()
+            && let ExprKind::TypeOf(ast::TypeOfArg::Scalar(ty)) = &last.value.kind
+        {
+            let mut text_call = call.clone();
+            text_call.args = rest.to_vec();
+            let text = self.lower_call(&text_call, columns, env)?;
+            return Ok(convert_to(text, literal::kusto_type_of_scalar(ty.value)));
+        }
         match name {
             "toscalar" => {
                 arity(1)?;

@@ -373,9 +373,21 @@ impl<'a> Planner<'a> {
                         self.resolve_table_name(table, argument.value.span, env)?
                     }
                     ast::ExprKind::Tabular(tabular) => self.plan_tabular(tabular, env, None)?,
-                    ast::ExprKind::Name(ident) => {
-                        self.resolve_table_name(&ident.name, ident.span, env)?
-                    }
+                    // `table(tableName)` inside a function: a constant string parameter.
+                    ast::ExprKind::Name(ident) => match env.get(&ident.name) {
+                        Some(Binding::Scalar(typed)) if name == "table" => {
+                            let Some(datafusion::scalar::ScalarValue::Utf8(Some(table))) =
+                                literal::constant_value(&typed.expr)
+                            else {
+                                return Err(error(
+                                    format!("table(): '{}' is not a constant string", ident.name),
+                                    ident.span,
+                                ));
+                            };
+                            self.resolve_table_name(&table, ident.span, env)?
+                        }
+                        _ => self.resolve_table_name(&ident.name, ident.span, env)?,
+                    },
                     _ => {
                         return Err(error(
                             format!("{name}() expects a table or a tabular expression"),

@@ -302,7 +302,19 @@ impl Planner<'_> {
             }
             OperatorKind::Distinct { params, columns } => {
                 self.reject_params(params)?;
-                let by: Vec<KustoColumn> = if matches!(columns.as_slice(), [e] if e.expr.kind == ExprKind::Star)
+                // `distinct a, tostring(b)`: expressions are computed (and named) as by `project`
+                // first, then the distinct rows of the result are kept.
+                let computed = columns.iter().any(|item| {
+                    !item.names.is_empty()
+                        || !matches!(item.expr.kind, ExprKind::Name(_) | ExprKind::Star)
+                });
+                let tab = if computed {
+                    self.plan_project(tab, columns, env, span)?
+                } else {
+                    tab
+                };
+                let by: Vec<KustoColumn> = if computed
+                    || matches!(columns.as_slice(), [e] if e.expr.kind == ExprKind::Star)
                 {
                     tab.columns.clone()
                 } else {
