@@ -97,6 +97,8 @@ impl QuerySource {
         catalog.push(Box::new(files));
         if let Some(dir) = &self.data {
             catalog.push(Box::new(LakeCatalog::open(dir)?));
+            // The ML jobs' anomaly records (`goshawk ml run`) are a table of the lake too.
+            catalog.push(Box::new(goshawk_ml::results::AnomaliesCatalog::open(dir)?));
         }
         let now_nanos = match &self.now {
             Some(text) => goshawk_kql_engine::time::parse_datetime(text)
