@@ -436,3 +436,20 @@ async fn distinct_computes_expressions_first() {
         "UserPrincipalName,Column1,n\n,,\nalice,10.0.0.1,False\nalice,10.0.0.1,True\nbob,10.0.0.2,True\n"
     );
 }
+
+#[tokio::test]
+async fn ipv4_lookup_joins_on_the_containing_network() {
+    let kql = "let Ranges = datatable(network:string, site:string)['10.0.0.0/31', 'lab', '192.168.0.0/16', 'home']; \
+               Signins | extend ip = tostring(Props.ip) | project UserPrincipalName, ip \
+               | evaluate ipv4_lookup(Ranges, ip, network{}) | order by UserPrincipalName asc, ip asc";
+    let matched = run(&kql.replace("{}", "")).await;
+    assert_eq!(
+        matched,
+        "UserPrincipalName,ip,network,site\nalice,10.0.0.1,10.0.0.0/31,lab\nalice,10.0.0.1,10.0.0.0/31,lab\n"
+    );
+    let all = run(&kql.replace("{}", ", return_unmatched = true")).await;
+    assert_eq!(
+        all,
+        "UserPrincipalName,ip,network,site\n,,,\nalice,10.0.0.1,10.0.0.0/31,lab\nalice,10.0.0.1,10.0.0.0/31,lab\nbob,10.0.0.2,,\n"
+    );
+}

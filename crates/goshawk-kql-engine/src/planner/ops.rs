@@ -378,6 +378,11 @@ impl Planner<'_> {
                 self.plan_sort(tab, keys, env, span)
             }
             OperatorKind::Join(join) => self.plan_join(tab, join, env, span, false),
+            OperatorKind::Evaluate {
+                plugin,
+                output_schema: None,
+                ..
+            } if plugin.name.name == "ipv4_lookup" => self.plan_ipv4_lookup(tab, plugin, env, span),
             OperatorKind::Lookup(join) => self.plan_join(tab, join, env, span, true),
             OperatorKind::Search {
                 params,
@@ -1750,6 +1755,139 @@ impl Planner<'_> {
             columns: output,
             render: None,
         })
+    }
+
+    /// `evaluate ipv4_lookup(Lookup, SourceIp, LookupNetwork [, return_unmatched])`: each row
+    /// joined with the lookup rows whose IPv4 network (CIDR) contains its address; unmatched
+    /// rows are dropped unless `return_unmatched` is true. Clashing lookup columns are renamed
+    /// as by `join` (`Name1`).
+    fn plan_ipv4_lookup(
+        &self,
+        source: Tab,
+        plugin: &ast::FunctionCall,
+        env: &Env,
+        span: Span,
+    ) -> PlanResult<Tab> {
+        let mut positional = Vec::new();
+        let mut return_unmatched = false;
+        for arg in &plugin.args {
+            match &arg.name {
+                Some(name) if name.name == "return_unmatched" => {
+                    let value = self.lower_expr(&arg.value, &[], env)?;
+                    return_unmatched = match constant_value(&value.expr) {
+                        Some(ScalarValue::Boolean(Some(b))) => b,
+                        _ => return Err(error("return_unmatched must be true or false", arg.span)),
+                    };
+                }
+                Some(name) => {
+                    return Err(unsupported(
+                        &format!("the ipv4_lookup argument '{}'", name.name),
+                        name.span,
+                    ));
+                }
+                None => positional.push(&arg.value),
+            }
+        }
+        if let Some(extra) = positional.get(3) {
+            let value = self.lower_expr(extra, &[], env)?;
+            return_unmatched = match constant_value(&value.expr) {
+                Some(ScalarValue::Boolean(Some(b))) => b,
+                _ => return Err(error("return_unmatched must be true or false", extra.span)),
+            };
+        }
+        let [table, source_ip, network, ..] = positional.as_slice() else {
+            return Err(error(
+                "ipv4_lookup expects (lookup table, source IP column, lookup network column)",
+                plugin.span,
+            ));
+        };
+        let lookup = match &table.kind {
+            ExprKind::Name(ident) => self.resolve_table_name(&ident.name, ident.span, env)?,
+            ExprKind::Tabular(tabular) => self.plan_tabular(tabular, env, None)?,
+            _ => return Err(error("ipv4_lookup expects a lookup table", table.span)),
+        };
+        let ip = self.lower_expr(source_ip, &source.columns, env)?;
+        let net_ref = match &network.kind {
+            ExprKind::Name(ident) if lookup.column(&ident.name).is_some() => ident.name.clone(),
+            ExprKind::Name(ident) => {
+                return Err(unknown(
+                    "column",
+                    &ident.name,
+                    ident.span,
+                    lookup.names().iter(),
+                ));
+            }
+            _ => {
+                return Err(error(
+                    "ipv4_lookup expects a lookup column name",
+                    network.span,
+                ));
+            }
+        };
+        let mut used: Vec<String> = source.names();
+        let mut items = Vec::new();
+        let mut renamed = Vec::new();
+        let mut net_name = net_ref.clone();
+        for column in &lookup.columns {
+            let mut name = column.name.clone();
+            let mut suffix = 0;
+            while used.contains(&name) {
+                suffix += 1;
+                name = format!("{}{suffix}", column.name);
+            }
+            used.push(name.clone());
+            if column.name == net_ref {
+                net_name = name.clone();
+            }
+            let out = KustoColumn::new(name, column.ty);
+            items.push((col(&column.name), out.clone()));
+            renamed.push(out);
+        }
+        let lookup = self.project_tab(lookup, items, span)?;
+        let in_range = super::udf::lookup("ipv4_is_in_range")
+            .ok_or_else(|| unsupported("ipv4_is_in_range", span))?;
+        let ip = convert_to(ip, KustoType::String);
+        let condition = super::udf::call(in_range, vec![ip.expr, col(&net_name)]);
+        let join_type = if return_unmatched {
+            JoinType::Left
+        } else {
+            JoinType::Inner
+        };
+        let plan = build(
+            LogicalPlanBuilder::from(source.plan).join_detailed(
+                lookup.plan,
+                join_type,
+                (
+                    Vec::<datafusion::common::Column>::new(),
+                    Vec::<datafusion::common::Column>::new(),
+                ),
+                Some(condition),
+                datafusion::common::NullEquality::NullEqualsNothing,
+            ),
+            span,
+        )?;
+        let columns: Vec<KustoColumn> = source.columns.iter().chain(&renamed).cloned().collect();
+        let items = columns
+            .iter()
+            .map(|c| {
+                // Unmatched rows have nulls; Kusto strings are never null.
+                let value = if c.ty == KustoType::String {
+                    datafusion::functions::core::expr_fn::coalesce(vec![
+                        col(&c.name),
+                        datafusion::logical_expr::lit(""),
+                    ])
+                } else {
+                    col(&c.name)
+                };
+                (value, c.clone())
+            })
+            .collect();
+        let tab = Tab {
+            plan,
+            columns,
+            render: source.render,
+        };
+        self.project_tab(tab, items, span)
     }
 
     fn plan_join(
