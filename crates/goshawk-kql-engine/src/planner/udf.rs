@@ -33,6 +33,7 @@ const ALIASES: &[(&str, &str)] = &[
     ("parsejson", "parse_json"),
     ("arraylength", "array_length"),
     ("notempty", "isnotempty"),
+    ("array_strcat", "strcat_array"),
     ("base64_decodestring", "base64_decode_tostring"),
     ("base64_encodestring", "base64_encode_tostring"),
 ];

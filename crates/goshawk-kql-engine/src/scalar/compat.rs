@@ -1,9 +1,9 @@
-//! Functions that Sentinel content leans on: `extract_json` (`extractjson`), `parse_url` and the
-//! `unixtime_*_todatetime` family.
+//! Functions that Sentinel content leans on: `extract_json` (`extractjson`), `parse_url`, the
+//! `unixtime_*_todatetime` family, `parse_csv`, `translate` and `hash`.
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, StringArray, TimestampNanosecondArray};
+use arrow::array::{Array, ArrayRef, Int64Array, StringArray, TimestampNanosecondArray};
 use goshawk_types::KustoType;
 use serde_json::{Map, Value};
 
@@ -117,6 +117,37 @@ fn unixtime(name: &'static str, per_unit: i64) -> KustoScalar {
     )
 }
 
+/// The fields of the first CSV record of `text` (Kusto's `parse_csv` ignores later records).
+fn parse_csv(text: &str) -> Value {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let fields = match reader.records().next() {
+        Some(Ok(record)) => record
+            .iter()
+            .map(|field| Value::String(field.to_string()))
+            .collect(),
+        // Kusto returns the text it could not split as the only field.
+        Some(Err(_)) => vec![Value::String(text.to_string())],
+        None => vec![Value::String(String::new())],
+    };
+    Value::Array(fields)
+}
+
+/// `translate(from, to, text)`: each character of `from` becomes the character at the same
+/// place in `to` (the last one of `to` when `to` is shorter); with an empty `to` it is removed.
+fn translate(from: &str, to: &str, text: &str) -> String {
+    let to: Vec<char> = to.chars().collect();
+    text.chars()
+        .filter_map(|c| match from.chars().position(|f| f == c) {
+            None => Some(c),
+            Some(_) if to.is_empty() => None,
+            Some(at) => Some(to[at.min(to.len() - 1)]),
+        })
+        .collect()
+}
+
 pub(super) fn functions() -> Vec<KustoScalar> {
     let extract_json = |name: &'static str| {
         KustoScalar::new(
@@ -158,6 +189,62 @@ pub(super) fn functions() -> Vec<KustoScalar> {
                 let texts = call.strings(0);
                 let values: StringArray = (0..call.rows)
                     .map(|row| Some(parse_url(string_value(&texts, row).unwrap_or("")).to_string()))
+                    .collect();
+                Ok(Arc::new(values) as ArrayRef)
+            }),
+        ),
+        KustoScalar::new(
+            "parse_csv",
+            1,
+            Some(1),
+            returns(KustoType::Dynamic),
+            Arc::new(|call| {
+                let texts = call.strings(0);
+                let values: StringArray = (0..call.rows)
+                    .map(|row| Some(parse_csv(string_value(&texts, row).unwrap_or("")).to_string()))
+                    .collect();
+                Ok(Arc::new(values) as ArrayRef)
+            }),
+        ),
+        KustoScalar::new(
+            "translate",
+            3,
+            Some(3),
+            returns(KustoType::String),
+            Arc::new(|call| {
+                let (from, to, texts) = (call.strings(0), call.strings(1), call.strings(2));
+                let values: StringArray = (0..call.rows)
+                    .map(|row| {
+                        let at = |a: &StringArray| string_value(a, row).unwrap_or("").to_string();
+                        Some(translate(&at(&from), &at(&to), &at(&texts)))
+                    })
+                    .collect();
+                Ok(Arc::new(values) as ArrayRef)
+            }),
+        ),
+        KustoScalar::new(
+            // xxHash64 (seed 0) of the value's text, as Kusto documents; optionally modulo.
+            "hash",
+            1,
+            Some(2),
+            returns(KustoType::Long),
+            Arc::new(|call| {
+                let texts = call.strings(0);
+                let modulo = if call.args.len() > 1 {
+                    Some(call.longs(1)?)
+                } else {
+                    None
+                };
+                let values: Int64Array = (0..call.rows)
+                    .map(|row| {
+                        let text = string_value(&texts, row)?;
+                        let hash = twox_hash::XxHash64::oneshot(0, text.as_bytes()) as i64;
+                        match &modulo {
+                            None => Some(hash),
+                            Some(m) if m.is_null(row) || m.value(row) <= 0 => None,
+                            Some(m) => Some((hash as u64 % m.value(row) as u64) as i64),
+                        }
+                    })
                     .collect();
                 Ok(Arc::new(values) as ArrayRef)
             }),
@@ -214,6 +301,49 @@ mod tests {
         assert!(bare[0].contains(r#""Host":"[::1]","Port":"""#), "{bare:?}");
         let none = eval("parse_url", vec![lit_str("not a url")]).await;
         assert!(none[0].contains(r#""Scheme":"""#), "{none:?}");
+    }
+
+    #[tokio::test]
+    async fn parse_csv_translate_and_hash() {
+        assert_eq!(
+            eval(
+                "parse_csv",
+                vec![lit_str(
+                    "aa,\"b,b,b\",cc,\"Escaping quotes: \"\"Title\"\"\""
+                )]
+            )
+            .await,
+            [r#"["aa","b,b,b","cc","Escaping quotes: \"Title\""]"#]
+        );
+        assert_eq!(
+            eval("parse_csv", vec![lit_str("record1,a\nrecord2,x")]).await,
+            [r#"["record1","a"]"#]
+        );
+        assert_eq!(
+            eval(
+                "translate",
+                vec![lit_str("abc"), lit_str("x"), lit_str("abcd")]
+            )
+            .await,
+            ["xxxd"]
+        );
+        assert_eq!(
+            eval(
+                "translate",
+                vec![lit_str("ab"), lit_str(""), lit_str("abcab")]
+            )
+            .await,
+            ["c"]
+        );
+        // The values of Kusto's documentation.
+        assert_eq!(
+            eval("hash", vec![lit_str("World")]).await,
+            ["1846988464401551951"]
+        );
+        assert_eq!(
+            eval("hash", vec![lit_str("World"), lit(100_i64)]).await,
+            ["51"]
+        );
     }
 
     #[tokio::test]
