@@ -453,3 +453,13 @@ async fn ipv4_lookup_joins_on_the_containing_network() {
         "UserPrincipalName,ip,network,site\n,,,\nalice,10.0.0.1,10.0.0.0/31,lab\nalice,10.0.0.1,10.0.0.0/31,lab\nbob,10.0.0.2,,\n"
     );
 }
+
+#[tokio::test]
+async fn a_function_body_may_end_with_the_name_of_a_tabular_let() {
+    let csv = run(
+        "let f = (tableName:string) { let rows = table(tableName) | where Attempts > 2; rows }; \
+         f('Signins') | project Attempts",
+    )
+    .await;
+    assert_eq!(csv, "Attempts\n3\n");
+}

@@ -220,6 +220,22 @@ impl<'a> Planner<'a> {
                     result = Some(self.plan_tabular(tabular, env, None)?);
                 }
                 StatementKind::Set { .. } => {}
+                // A bare name of a tabular `let` (often the last line of a function body) is
+                // a tabular statement.
+                StatementKind::Scalar(expr)
+                    if result.is_none()
+                        && matches!(
+                            &expr.kind,
+                            ast::ExprKind::Name(ident) if matches!(
+                                env.get(&ident.name),
+                                Some(Binding::Tabular(_) | Binding::Function(..))
+                            )
+                        ) =>
+                {
+                    if let ast::ExprKind::Name(ident) = &expr.kind {
+                        result = Some(self.resolve_table_name(&ident.name, ident.span, env)?);
+                    }
+                }
                 StatementKind::Scalar(_) => {
                     return Err(error(
                         "a query must end with a tabular expression, not a scalar",
