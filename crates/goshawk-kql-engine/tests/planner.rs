@@ -463,3 +463,9 @@ async fn a_function_body_may_end_with_the_name_of_a_tabular_let() {
     .await;
     assert_eq!(csv, "Attempts\n3\n");
 }
+
+#[tokio::test]
+async fn take_anyif_takes_a_value_where_the_predicate_holds() {
+    let csv = run("Signins | summarize take_anyif(UserPrincipalName, Attempts == 3), n = anyif(Attempts, UserPrincipalName == 'bob')").await;
+    assert_eq!(csv, "UserPrincipalName,n\nbob,3\n");
+}

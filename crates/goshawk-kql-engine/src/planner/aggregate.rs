@@ -66,7 +66,7 @@ impl Planner<'_> {
                 first_column.as_deref(),
                 percent_text.as_deref(),
             ),
-            ("take_any" | "any", Some(column)) => column.clone(),
+            ("take_any" | "any" | "take_anyif" | "anyif", Some(column)) => column.clone(),
             (_, Some(column)) => format!("{}_{column}", name_prefix(name)),
             _ => format!("{}_", name_prefix(name)),
         };
@@ -270,6 +270,18 @@ impl Planner<'_> {
                 arity(1, 1)?;
                 let value = lower(0)?;
                 (agg::first_value(value.expr, vec![]), value.ty)
+            }
+            "take_anyif" | "anyif" => {
+                arity(2, 2)?;
+                let value = lower(0)?;
+                let p = predicate(1)?;
+                (
+                    agg::first_value(value.expr, vec![])
+                        .filter(p)
+                        .build()
+                        .map_err(|e| super::df_error(e, call.span))?,
+                    value.ty,
+                )
             }
             "make_set" | "makeset" | "make_list" | "makelist" | "make_set_if" | "make_list_if"
             | "make_bag" | "make_bag_if" => {

@@ -110,6 +110,8 @@ const AGGREGATES: &[&str] = &[
     "arg_min",
     "take_any",
     "any",
+    "take_anyif",
+    "anyif",
     "stdev",
     "variance",
     "stdevp",
