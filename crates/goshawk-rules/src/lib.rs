@@ -8,6 +8,7 @@ pub mod elastic;
 mod embedded;
 pub mod explain;
 pub mod findings;
+mod html_text;
 pub mod hunt;
 pub mod lint;
 mod load;

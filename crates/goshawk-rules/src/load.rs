@@ -156,6 +156,44 @@ impl LoadedRule {
         }
     }
 
+    /// What kind of content this is, in a few words: `sentinel hunting`, `sentinel scheduled`,
+    /// `sentinel nrt`, `elastic machine_learning`, `elastic ml job`, `elastic datafeed`...
+    pub fn kind_label(&self) -> String {
+        match &self.document {
+            RuleDocument::Sentinel(rule) if rule.is_analytic_rule() => format!(
+                "sentinel {}",
+                rule.kind.as_deref().unwrap_or("scheduled").to_lowercase()
+            ),
+            RuleDocument::Sentinel(_) => "sentinel hunting".to_string(),
+            RuleDocument::Elastic(file) => format!("elastic {}", file.rule.rule_type),
+            RuleDocument::MlJob(_) => "elastic ml job".to_string(),
+            RuleDocument::Datafeed(_) => "elastic datafeed".to_string(),
+        }
+    }
+
+    /// The rule's severity as written (empty when it states none, and for jobs and datafeeds).
+    pub fn severity_label(&self) -> String {
+        match &self.document {
+            RuleDocument::Sentinel(rule) => rule.severity.clone().unwrap_or_default(),
+            RuleDocument::Elastic(file) => file.rule.severity.clone().unwrap_or_default(),
+            RuleDocument::MlJob(_) | RuleDocument::Datafeed(_) => String::new(),
+        }
+    }
+
+    /// MITRE ATT&CK tactic names: Sentinel's `tactics`, Elastic's `threat` tactic names.
+    pub fn tactic_names(&self) -> Vec<String> {
+        match &self.document {
+            RuleDocument::Sentinel(rule) => rule.tactics.clone(),
+            RuleDocument::Elastic(file) => file
+                .rule
+                .threat
+                .iter()
+                .map(|t| t.tactic.name.clone())
+                .collect(),
+            RuleDocument::MlJob(_) | RuleDocument::Datafeed(_) => Vec::new(),
+        }
+    }
+
     /// The rule's display name (an ML job or datafeed has none: its id).
     pub fn name(&self) -> &str {
         match &self.document {

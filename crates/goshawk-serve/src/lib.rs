@@ -98,57 +98,20 @@ pub struct RuleInfo {
 
 impl RuleInfo {
     fn new(rule: &LoadedRule, source: &str) -> RuleInfo {
-        let (kind, severity, tactics, frequency, lookback) = match &rule.document {
+        let (frequency, lookback) = match &rule.document {
             RuleDocument::Sentinel(sentinel) => (
-                if sentinel.is_analytic_rule() {
-                    format!(
-                        "sentinel {}",
-                        sentinel
-                            .kind
-                            .as_deref()
-                            .unwrap_or("scheduled")
-                            .to_lowercase()
-                    )
-                } else {
-                    "sentinel hunting".to_string()
-                },
-                sentinel.severity.clone().unwrap_or_default(),
-                sentinel.tactics.clone(),
                 sentinel.query_frequency.clone(),
                 sentinel.query_period.clone(),
             ),
-            RuleDocument::Elastic(file) => (
-                format!("elastic {}", file.rule.rule_type),
-                file.rule.severity.clone().unwrap_or_default(),
-                file.rule
-                    .threat
-                    .iter()
-                    .map(|t| t.tactic.name.clone())
-                    .collect(),
-                file.rule.interval.clone(),
-                file.rule.from.clone(),
-            ),
-            RuleDocument::MlJob(_) => (
-                "elastic ml job".to_string(),
-                String::new(),
-                Vec::new(),
-                None,
-                None,
-            ),
-            RuleDocument::Datafeed(_) => (
-                "elastic datafeed".to_string(),
-                String::new(),
-                Vec::new(),
-                None,
-                None,
-            ),
+            RuleDocument::Elastic(file) => (file.rule.interval.clone(), file.rule.from.clone()),
+            RuleDocument::MlJob(_) | RuleDocument::Datafeed(_) => (None, None),
         };
         RuleInfo {
             id: rule.id().to_string(),
             name: rule.name().to_string(),
-            kind,
-            severity,
-            tactics,
+            kind: rule.kind_label(),
+            severity: rule.severity_label(),
+            tactics: rule.tactic_names(),
             source: source.to_string(),
             frequency,
             lookback,

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use goshawk_rules::builtin::builtin_rules;
-use goshawk_rules::{LoadedRule, RuleDocument, load_paths};
+use goshawk_rules::{LoadedRule, load_paths};
 use serde::Serialize;
 
 /// Arguments of `goshawk rules`.
@@ -120,41 +120,12 @@ fn run_list(args: ListArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn describe(rule: &LoadedRule, source: &str) -> RuleLine {
-    let (kind, severity, tactics) = match &rule.document {
-        RuleDocument::Sentinel(sentinel) => (
-            if sentinel.is_analytic_rule() {
-                format!(
-                    "sentinel {}",
-                    sentinel
-                        .kind
-                        .as_deref()
-                        .unwrap_or("scheduled")
-                        .to_lowercase()
-                )
-            } else {
-                "sentinel hunting".to_string()
-            },
-            sentinel.severity.clone().unwrap_or_default(),
-            sentinel.tactics.clone(),
-        ),
-        RuleDocument::Elastic(file) => (
-            format!("elastic {}", file.rule.rule_type),
-            file.rule.severity.clone().unwrap_or_default(),
-            file.rule
-                .threat
-                .iter()
-                .map(|t| t.tactic.name.clone())
-                .collect(),
-        ),
-        RuleDocument::MlJob(_) => ("elastic ml job".to_string(), String::new(), Vec::new()),
-        RuleDocument::Datafeed(_) => ("elastic datafeed".to_string(), String::new(), Vec::new()),
-    };
     RuleLine {
         id: rule.id().to_string(),
         name: rule.name().to_string(),
-        kind,
-        severity,
-        tactics,
+        kind: rule.kind_label(),
+        severity: rule.severity_label(),
+        tactics: rule.tactic_names(),
         source: source.to_string(),
     }
 }
