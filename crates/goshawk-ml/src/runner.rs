@@ -607,17 +607,15 @@ impl<'a> Processor<'a> {
             for (i, (by, (overs, _))) in values.iter().enumerate() {
                 let by_value = interner.get(*by);
                 let p = model.probability(&distribution, by_value);
-                let raw = raw_score(p);
-                state.history.add(raw);
                 let entity_key = format!("{index}\u{1f}{partition_value}\u{1f}{by_value}");
-                let entity_max = state.entity_max.entry(entity_key.clone()).or_insert(0.0);
-                *entity_max = entity_max.max(raw);
-                let entity_max = *entity_max;
-                if p >= WRITE_THRESHOLD {
+                let Scored {
+                    raw,
+                    entity_max,
+                    score,
+                } = score_probability(state, &entity_key, p);
+                let Some(score) = score else {
                     continue;
-                }
-                let percentile = state.history.percentile(raw);
-                let score = record_score(percentile, raw, entity_max, p);
+                };
                 let mut overs: Vec<u32> = if columns.over.is_some() {
                     overs.iter().copied().collect()
                 } else {
@@ -761,17 +759,15 @@ impl<'a> Processor<'a> {
             if !warm {
                 continue;
             }
-            let raw = raw_score(p);
-            state.history.add(raw);
             let entity_key = format!("{index}\u{1f}{key}");
-            let entity_max = state.entity_max.entry(entity_key.clone()).or_insert(0.0);
-            *entity_max = entity_max.max(raw);
-            let entity_max = *entity_max;
-            if p >= WRITE_THRESHOLD {
+            let Scored {
+                raw,
+                entity_max,
+                score,
+            } = score_probability(state, &entity_key, p);
+            let Some(score) = score else {
                 continue;
-            }
-            let percentile = state.history.percentile(raw);
-            let score = record_score(percentile, raw, entity_max, p);
+            };
             let mut parts = key.split('\u{1f}');
             let (partition_value, by_value, over_value) = (
                 parts.next().unwrap_or("").to_string(),
@@ -889,6 +885,34 @@ pub fn rescore(state: &mut JobState) -> usize {
         }
     }
     changed
+}
+
+/// What one probability adds to a job: its raw score, the entity's largest raw score so far,
+/// and the record score when the probability is low enough to write a record.
+struct Scored {
+    raw: f64,
+    entity_max: f64,
+    score: Option<f64>,
+}
+
+/// Adds `p`'s raw score to the job's score history and to `entity_key`'s maximum (every
+/// scored value counts, written or not), then scores it if it passes the write threshold.
+fn score_probability(state: &mut JobState, entity_key: &str, p: f64) -> Scored {
+    let raw = raw_score(p);
+    state.history.add(raw);
+    let entity_max = state
+        .entity_max
+        .entry(entity_key.to_string())
+        .or_insert(0.0);
+    *entity_max = entity_max.max(raw);
+    let entity_max = *entity_max;
+    let score = (p < WRITE_THRESHOLD)
+        .then(|| record_score(state.history.percentile(raw), raw, entity_max, p));
+    Scored {
+        raw,
+        entity_max,
+        score,
+    }
 }
 
 #[cfg(test)]
