@@ -13,6 +13,7 @@ use goshawk_kql_engine::session::{QueryEngine, QueryResult};
 use goshawk_kql_engine::time::parse_datetime;
 use goshawk_rules::builtin::builtin_rules;
 use goshawk_rules::elastic::ElasticRule;
+use goshawk_rules::lint::SENTINEL_TACTICS;
 use goshawk_rules::sentinel::SentinelRule;
 use goshawk_rules::{LoadedRule, RuleDocument};
 
@@ -23,22 +24,6 @@ const TABLES: [&str; 4] = [
     "AzureActivity",
     "SigninLogs",
     "AuditLogs",
-];
-const SENTINEL_TACTICS: [&str; 14] = [
-    "Reconnaissance",
-    "ResourceDevelopment",
-    "InitialAccess",
-    "Execution",
-    "Persistence",
-    "PrivilegeEscalation",
-    "DefenseEvasion",
-    "CredentialAccess",
-    "Discovery",
-    "LateralMovement",
-    "Collection",
-    "CommandAndControl",
-    "Exfiltration",
-    "Impact",
 ];
 
 fn now() -> i64 {
