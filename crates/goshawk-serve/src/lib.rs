@@ -16,6 +16,7 @@ pub mod hunt_runner;
 pub mod inbox;
 pub mod kusto;
 pub mod metrics;
+pub mod ml_jobs;
 pub mod scheduler;
 pub mod store;
 
@@ -37,6 +38,7 @@ pub use error::ServeError;
 use crate::auth::{Token, TokenOrigin};
 use crate::inbox::InboxConfig;
 use crate::metrics::Metrics;
+use crate::ml_jobs::MlJobs;
 use crate::scheduler::{RuleRunner, Scheduler};
 use crate::store::{STORE_FILE, Store};
 
@@ -180,6 +182,7 @@ pub struct Server {
     inbox: InboxConfig,
     token_origin: TokenOrigin,
     runner: Option<Arc<dyn RuleRunner>>,
+    ml_jobs: Option<MlJobs>,
     schedule_tick: Duration,
 }
 
@@ -254,17 +257,34 @@ impl Server {
             },
             token_origin,
             runner: None,
+            ml_jobs: None,
             schedule_tick: config.schedule_tick,
         })
     }
 
-    /// Runs the scheduled rules with `goshawk hunt`'s engine over the served lake; the ML jobs
-    /// behind `machine_learning` rules read and advance over the same lake.
+    /// Runs the scheduled rules with `goshawk hunt`'s engine over the served lake, and advances
+    /// every loaded ML job over the same lake as its buckets close; `machine_learning` rules
+    /// read those jobs' anomalies.
     pub fn with_hunt_runner(self) -> Server {
-        let anomalies = Arc::new(goshawk_ml::LakeAnomalySource::new(
-            self.state.lake_dir.clone(),
-        ));
-        self.with_runner(Arc::new(hunt_runner::HuntRunner::new(Some(anomalies))))
+        let anomalies: Arc<dyn goshawk_rules::anomaly::AnomalySource> = Arc::new(
+            goshawk_ml::LakeAnomalySource::new(self.state.lake_dir.clone()),
+        );
+        self.with_ml_jobs(anomalies.clone())
+            .with_runner(Arc::new(hunt_runner::HuntRunner::new(Some(anomalies))))
+    }
+
+    /// Advances the loaded ML jobs through `source` as their buckets close.
+    pub fn with_ml_jobs(
+        mut self,
+        source: Arc<dyn goshawk_rules::anomaly::AnomalySource>,
+    ) -> Server {
+        self.ml_jobs = Some(MlJobs::new(&self.state.loaded_rules, source));
+        self
+    }
+
+    /// The ML jobs the server advances (none unless [`Server::with_ml_jobs`] was called).
+    pub fn ml_jobs(&self) -> Option<&MlJobs> {
+        self.ml_jobs.as_ref()
     }
 
     /// Runs the scheduled rules with `runner` (without one, no rule runs).
@@ -305,6 +325,9 @@ impl Server {
             let scheduler = Scheduler::new(&self.state.loaded_rules, runner);
             tokio::spawn(scheduler.run(self.state.clone(), self.schedule_tick, stop_rx.clone()))
         });
+        let ml_task = self.ml_jobs.filter(|jobs| !jobs.is_empty()).map(|jobs| {
+            tokio::spawn(jobs.run(self.state.clone(), self.schedule_tick, stop_rx.clone()))
+        });
         tokio::spawn(async move {
             shutdown.await;
             let _ = stop_tx.send(true);
@@ -323,6 +346,11 @@ impl Server {
             && let Err(err) = task.await
         {
             eprintln!("goshawk serve: the scheduler stopped unexpectedly: {err}");
+        }
+        if let Some(task) = ml_task
+            && let Err(err) = task.await
+        {
+            eprintln!("goshawk serve: the ML job runner stopped unexpectedly: {err}");
         }
         served
     }

@@ -20,6 +20,8 @@ pub struct Metrics {
     pub rule_runs: AtomicU64,
     pub rule_failures: AtomicU64,
     pub alerts_created: AtomicU64,
+    pub ml_job_runs: AtomicU64,
+    pub ml_job_failures: AtomicU64,
     pub queries_failed: AtomicU64,
     pub queries_timed_out: AtomicU64,
     pub requests_unauthorized: AtomicU64,
@@ -53,7 +55,7 @@ impl Metrics {
 
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let counters: [(&str, &str, &AtomicU64); 10] = [
+        let counters: [(&str, &str, &AtomicU64); 12] = [
             (
                 "goshawk_records_ingested_total",
                 "Records written to the lake from inbox files.",
@@ -88,6 +90,16 @@ impl Metrics {
                 "goshawk_alerts_created_total",
                 "Alerts written to the alert store.",
                 &self.alerts_created,
+            ),
+            (
+                "goshawk_ml_job_runs_total",
+                "ML job runs that advanced a job over newly closed buckets.",
+                &self.ml_job_runs,
+            ),
+            (
+                "goshawk_ml_job_failures_total",
+                "ML job runs that failed.",
+                &self.ml_job_failures,
             ),
             (
                 "goshawk_queries_failed_total",

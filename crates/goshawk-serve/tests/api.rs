@@ -725,3 +725,55 @@ async fn the_scheduler_runs_each_instant_once_and_catches_up_once() {
         "{metrics}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ml_jobs_advance_as_their_buckets_close_without_a_rule() {
+    let fixture = fixture(Limits::default()).await;
+    let state = &fixture.state;
+    let source = Arc::new(goshawk_ml::LakeAnomalySource::new(state.lake_dir.clone()));
+    let mut jobs = goshawk_serve::ml_jobs::MlJobs::new(&state.loaded_rules, source);
+    // The built-in pack's four jobs, all with KQL datafeeds.
+    assert_eq!(jobs.len(), 4, "{:?}", jobs.unschedulable);
+    let now = goshawk_kql_engine::time::parse_datetime(NOW).unwrap();
+
+    let reports = jobs.tick(state, now, None).await;
+    assert_eq!(reports.len(), 4);
+    for report in &reports {
+        assert_eq!(report.outcome, Ok(()), "{}", report.job_id);
+        // Each job's model is saved up to its last final bucket.
+        let saved = goshawk_ml::state::load(&state.lake_dir, &report.job_id)
+            .unwrap()
+            .expect("a saved model");
+        assert_eq!(saved.next_bucket_start, Some(report.complete_until));
+        assert!(saved.buckets > 0, "{} learnt nothing", report.job_id);
+    }
+    // Nothing new has closed a minute later.
+    assert!(
+        jobs.tick(state, now + 60_000_000_000, None)
+            .await
+            .is_empty()
+    );
+    // An hour and the query delay later, every hourly job advances by one bucket.
+    let later = now + HOUR + 15 * 60_000_000_000;
+    let reports = jobs.tick(state, later, None).await;
+    assert!(!reports.is_empty());
+    for report in &reports {
+        assert_eq!(report.outcome, Ok(()), "{}", report.job_id);
+        let saved = goshawk_ml::state::load(&state.lake_dir, &report.job_id)
+            .unwrap()
+            .unwrap();
+        assert_eq!(saved.next_bucket_start, Some(report.complete_until));
+    }
+    let metrics = send(&fixture, "GET", "/metrics", BEARER, "").await.text();
+    assert!(
+        metrics.contains(&format!(
+            "goshawk_ml_job_runs_total {}\n",
+            4 + reports.len()
+        )),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("goshawk_ml_job_failures_total 0\n"),
+        "{metrics}"
+    );
+}

@@ -110,6 +110,15 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         for error in &server.state().rule_errors {
             eprintln!("  {error}");
         }
+        if let Some(jobs) = server.ml_jobs() {
+            eprintln!(
+                "goshawk serve: {} ML job(s) advance as their buckets close",
+                jobs.len()
+            );
+            for (job_id, reason) in &jobs.unschedulable {
+                eprintln!("  ML job {job_id} cannot run: {reason}");
+            }
+        }
         eprintln!(
             "goshawk serve: listening on http://{}",
             server.local_addr()?
