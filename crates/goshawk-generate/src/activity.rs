@@ -2,21 +2,23 @@
 //! sends to either a storage account (hourly `PT1H.json` JSON Lines blobs) or an Event Hub
 //! (`{"records":[...]}` messages).
 
-use std::path::Path;
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
 
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 
 use crate::json::{self, TICKS_PER_HOUR, TICKS_PER_SECOND};
-use crate::random::{StreamRng, chance, poisson, splitmix64, stream_rng, weighted_index};
+use crate::random::{
+    StreamRng, chance, poisson, splitmix64, stream_rng, value_rng, weighted_index,
+};
 use crate::scenarios::PlantedActivity;
 use crate::sink::{self, MessageWriter, WriteStats};
 use crate::world::{
     BENIGN_FAILURES, CALLER_TERRAFORM, CallerKind, OPERATIONS, OpKind, Operation, Scope, World,
 };
-use crate::{GenerateError, Window};
+use crate::{Chunk, GenerateError, Profile, Window};
 
-/// Background operations per hour at scale 1 at an activity factor of 1 (a weekday morning).
-pub(crate) const SUCCESS_EVENTS_PER_HOUR: f64 = 1.6;
 /// Records per Event Hub message.
 pub(crate) const MESSAGE_RECORDS: usize = 100;
 
@@ -61,69 +63,104 @@ pub(crate) struct Event {
     pub seed: u64,
 }
 
-/// Writes the records of the subscriptions that export to a storage account (`to_storage`) or
-/// to the Event Hub. Both halves run the same cheap event planner over the same generator, so
-/// they agree on every event, and serialise only their own events, each from its own seed:
-/// the two halves can run on two threads and still produce the same bytes.
+/// The background's choices that do not change from hour to hour.
+struct Tables {
+    background: Vec<usize>,
+    caller_weights: Vec<u32>,
+    op_callers: Vec<Vec<usize>>,
+    op_weights: Vec<Vec<u32>>,
+    failure_weights: Vec<u32>,
+}
+
+impl Tables {
+    fn new(world: &World) -> Tables {
+        let background: Vec<usize> = (0..world.callers.len())
+            .filter(|&c| world.callers[c].background)
+            .collect();
+        let caller_weights = background
+            .iter()
+            .map(|&c| world.callers[c].weight)
+            .collect();
+        let op_callers = (0..OPERATIONS.len())
+            .map(|op| {
+                background
+                    .iter()
+                    .copied()
+                    .filter(|&c| world.callers[c].operations.iter().any(|&(o, _)| o == op))
+                    .collect()
+            })
+            .collect();
+        let op_weights = world
+            .callers
+            .iter()
+            .map(|caller| {
+                caller
+                    .operations
+                    .iter()
+                    .map(|&(_, weight)| weight)
+                    .collect()
+            })
+            .collect();
+        let failure_weights = BENIGN_FAILURES.iter().map(|f| f.weight).collect();
+        Tables {
+            background,
+            caller_weights,
+            op_callers,
+            op_weights,
+            failure_weights,
+        }
+    }
+}
+
+/// The PT1H.json blob of one subscription for the current hour, opened on its first record.
+struct Blob {
+    writer: Option<(BufWriter<File>, PathBuf)>,
+    records: u64,
+    bytes: u64,
+}
+
+/// Writes the activity records of one day (`chunk`): subscriptions whose diagnostic setting
+/// sends to a storage account get hourly `PT1H.json` blobs, the others Event Hub messages.
+/// Returns (Event Hub messages, storage blobs) stats.
 pub(crate) fn generate(
     world: &World,
     window: &Window,
     scale: u32,
     planted: &[PlantedActivity],
+    chunk: &Chunk,
+    profile: Profile,
     out_dir: &Path,
-    to_storage: bool,
-) -> Result<WriteStats, GenerateError> {
-    let mut rng = stream_rng(world.seed, "activity");
+) -> Result<(WriteStats, WriteStats), GenerateError> {
+    let mut rng = stream_rng(world.seed, "activity", chunk.day);
+    let tables = Tables::new(world);
     let storage_root = out_dir.join(crate::ACTIVITY_STORAGE_DIR);
     let mut storage = WriteStats::default();
     let mut messages =
         MessageWriter::new(out_dir.join(crate::ACTIVITY_EVENT_HUB_DIR), MESSAGE_RECORDS);
-    let background: Vec<usize> = (0..world.callers.len())
-        .filter(|&c| world.callers[c].background)
-        .collect();
-    let caller_weights: Vec<u32> = background
-        .iter()
-        .map(|&c| world.callers[c].weight)
-        .collect();
-    let op_callers: Vec<Vec<usize>> = (0..OPERATIONS.len())
-        .map(|op| {
-            background
-                .iter()
-                .copied()
-                .filter(|&c| world.callers[c].operations.iter().any(|&(o, _)| o == op))
-                .collect()
+    let mut blobs: Vec<Blob> = (0..world.subscriptions.len())
+        .map(|_| Blob {
+            writer: None,
+            records: 0,
+            bytes: 0,
         })
         .collect();
-    let op_weights: Vec<Vec<u32>> = world
-        .callers
-        .iter()
-        .map(|caller| {
-            caller
-                .operations
-                .iter()
-                .map(|&(_, weight)| weight)
-                .collect()
-        })
-        .collect();
-    let failure_weights: Vec<u32> = BENIGN_FAILURES.iter().map(|f| f.weight).collect();
-    let mut blobs: Vec<Vec<u8>> = vec![Vec::new(); world.subscriptions.len()];
-    let mut blob_records = vec![0u64; world.subscriptions.len()];
     let mut events: Vec<Event> = Vec::new();
-    let mut record = Vec::with_capacity(8 * 1024);
+    let mut record = Vec::with_capacity(16 * 1024);
     let mut scratch = Scratch::default();
-    let mut planted_next = 0;
-    let mut hour_start = window.start.div_euclid(TICKS_PER_HOUR) * TICKS_PER_HOUR;
-    while hour_start < window.end {
+    let mut planted_next = planted.partition_point(|p| p.event.time < chunk.start);
+    let success_rate = profile.success_events_per_hour() * f64::from(scale);
+    let distinct_low = profile.distinct_failures_low();
+    for hour_start in chunk.hours() {
         let hour_end = hour_start + TICKS_PER_HOUR;
         events.clear();
         let count = poisson(
             &mut rng,
-            SUCCESS_EVENTS_PER_HOUR * f64::from(scale) * crate::world::activity_factor(hour_start),
+            success_rate * crate::world::activity_factor(hour_start),
         );
         for _ in 0..count {
-            let caller = background[weighted_index(&mut rng, &caller_weights)];
+            let caller = tables.background[weighted_index(&mut rng, &tables.caller_weights)];
             let operations = world.callers[caller].operations;
-            let operation = operations[weighted_index(&mut rng, &op_weights[caller])].0;
+            let operation = operations[weighted_index(&mut rng, &tables.op_weights[caller])].0;
             events.push(background_event(
                 world,
                 &mut rng,
@@ -133,11 +170,11 @@ pub(crate) fn generate(
                 Outcome::Success,
             ));
         }
-        // The steady benign failures: two or three distinct failing operations every hour.
-        let distinct = if chance(&mut rng, 0.5) { 2 } else { 3 };
+        // The steady benign failures: a few distinct failing operations every hour.
+        let distinct = distinct_low + usize::from(chance(&mut rng, 0.5));
         let mut chosen: Vec<usize> = Vec::with_capacity(3);
         while chosen.len() < distinct {
-            let pick = weighted_index(&mut rng, &failure_weights);
+            let pick = weighted_index(&mut rng, &tables.failure_weights);
             let op = BENIGN_FAILURES[pick].operation;
             if chosen.iter().all(|&c| BENIGN_FAILURES[c].operation != op) {
                 chosen.push(pick);
@@ -147,7 +184,7 @@ pub(crate) fn generate(
             let failure = &BENIGN_FAILURES[pick];
             let repeats = u64::from(scale) * if chance(&mut rng, 0.15) { 2 } else { 1 };
             for _ in 0..repeats {
-                let callers = &op_callers[failure.operation];
+                let callers = &tables.op_callers[failure.operation];
                 let caller = if callers.is_empty() {
                     CALLER_TERRAFORM
                 } else {
@@ -176,14 +213,10 @@ pub(crate) fn generate(
         }
         events.sort_by_key(|event| (event.time, event.planted));
         for event in &events {
-            let exports_to_storage = world.subscriptions[event.subscription].exports_to_storage;
-            if event.time < window.start
-                || event.time >= window.end
-                || exports_to_storage != to_storage
-            {
+            if event.time < window.start || event.time >= window.end {
                 continue;
             }
-            let mut event_rng = StreamRng::seed_from_u64(event.seed);
+            let mut event_rng = value_rng(event.seed);
             let correlation_id = match event.planted {
                 Some(index) => planted[index].correlation_id.clone(),
                 None => json::new_guid(&mut event_rng),
@@ -196,34 +229,42 @@ pub(crate) fn generate(
                 event,
                 &correlation_id,
             );
-            let subscription = &world.subscriptions[event.subscription];
-            if subscription.exports_to_storage {
-                // PT1H.json: JSON Lines, one record per line.
-                blobs[event.subscription].extend_from_slice(&record);
-                blob_records[event.subscription] += records.len() as u64;
+            if world.subscriptions[event.subscription].exports_to_storage {
+                // PT1H.json: JSON Lines, one record per line, in the blob of the hour the
+                // operation started.
+                let blob = &mut blobs[event.subscription];
+                if blob.writer.is_none() {
+                    let path = sink::pt1h_path(
+                        &storage_root,
+                        &world.subscriptions[event.subscription].id,
+                        hour_start,
+                    );
+                    blob.writer = Some((sink::create_file(&path)?, path));
+                }
+                if let Some((writer, path)) = blob.writer.as_mut() {
+                    sink::write_all(writer, path, &record)?;
+                }
+                blob.records += records.count as u64;
+                blob.bytes += record.len() as u64;
             } else {
-                for &(start, end, time) in &records {
-                    messages.push(time, &record[start..end])?;
+                for &(start, end) in records.as_slice() {
+                    messages.push(hour_start, &record[start..end])?;
                 }
             }
         }
-        for (index, blob) in blobs.iter_mut().enumerate() {
-            if blob.is_empty() {
-                continue;
+        for blob in &mut blobs {
+            if let Some((writer, path)) = blob.writer.take() {
+                sink::finish_file(writer, &path)?;
+                storage.files += 1;
+                storage.records += blob.records;
+                storage.bytes += blob.bytes;
+                blob.records = 0;
+                blob.bytes = 0;
             }
-            let path = sink::pt1h_path(&storage_root, &world.subscriptions[index].id, hour_start);
-            sink::write_file(&path, blob)?;
-            storage.files += 1;
-            storage.bytes += blob.len() as u64;
-            storage.records += blob_records[index];
-            blob.clear();
-            blob_records[index] = 0;
         }
-        hour_start = hour_end;
     }
     messages.finish()?;
-    storage.add(messages.stats);
-    Ok(storage)
+    Ok((messages.stats, storage))
 }
 
 fn background_event(
@@ -273,8 +314,25 @@ struct Scratch {
     hierarchy: String,
 }
 
-/// Writes the event's records into `out` (each followed by a newline) and returns, per record,
-/// its byte range in `out` and its time.
+/// Byte ranges of an event's records (one or two) in the output buffer, newline excluded.
+struct RecordRanges {
+    ranges: [(usize, usize); 2],
+    count: usize,
+}
+
+impl RecordRanges {
+    fn push(&mut self, range: (usize, usize)) {
+        self.ranges[self.count] = range;
+        self.count += 1;
+    }
+
+    fn as_slice(&self) -> &[(usize, usize)] {
+        &self.ranges[..self.count]
+    }
+}
+
+/// Writes the event's records into `out` (each followed by a newline) and returns their byte
+/// ranges in `out`.
 fn write_event_records(
     out: &mut Vec<u8>,
     scratch: &mut Scratch,
@@ -282,11 +340,14 @@ fn write_event_records(
     rng: &mut StreamRng,
     event: &Event,
     correlation_id: &str,
-) -> Vec<(usize, usize, i64)> {
+) -> RecordRanges {
     out.clear();
     let op = &OPERATIONS[event.operation];
     build_paths(scratch, world, event, op);
-    let mut records = Vec::with_capacity(2);
+    let mut records = RecordRanges {
+        ranges: [(0, 0); 2],
+        count: 0,
+    };
     // Requests refused up front (4xx: denied, invalid, conflicting, missing) never start an
     // operation, so only writes that succeed log a Start record first.
     let single = matches!(op.kind, OpKind::Read | OpKind::Policy)
@@ -312,7 +373,7 @@ fn write_event_records(
             event.time,
             correlation_id,
         );
-        records.push((start, out.len() - 1, event.time));
+        records.push((start, out.len() - 1));
     }
     let end_time = if single {
         event.time
@@ -337,7 +398,7 @@ fn write_event_records(
         end_time,
         correlation_id,
     );
-    records.push((start, out.len() - 1, end_time));
+    records.push((start, out.len() - 1));
     records
 }
 

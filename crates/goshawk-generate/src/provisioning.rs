@@ -11,7 +11,7 @@ use crate::random::{StreamRng, chance, poisson, splitmix64, stream_rng, weighted
 use crate::scenarios::PlantedProvisioning;
 use crate::sink::{GraphPager, MessageWriter, WriteStats};
 use crate::world::{self, CYCLE_TICKS, Flow, PROVISIONING_ERRORS, World};
-use crate::{GenerateError, Window};
+use crate::{Chunk, GenerateError, Profile, Window};
 
 /// Records per Graph page (the API's `$top` maximum for this endpoint).
 pub(crate) const GRAPH_PAGE_SIZE: usize = 1000;
@@ -114,27 +114,33 @@ pub(crate) struct Spec {
     pub planted: Option<usize>,
 }
 
-/// Streams the provisioning logs of the whole window; returns (Graph pages, messages) stats.
+/// Streams the provisioning logs of one day (`chunk`); returns (Graph pages, messages) stats.
+/// Records of cycles planned before the tenant created its diagnostic setting (midnight, so a
+/// whole day is on one side) were exported from the Graph API one day at a time, later ones
+/// arrived through the Event Hub.
 pub(crate) fn generate(
     world: &World,
     window: &Window,
     planted: &[PlantedProvisioning],
+    chunk: &Chunk,
+    profile: Profile,
     out_dir: &Path,
 ) -> Result<(WriteStats, WriteStats), GenerateError> {
-    let mut rng = stream_rng(world.seed, "provisioning");
-    let mut pager = GraphPager::new(out_dir.join(crate::GRAPH_DIR), GRAPH_PAGE_SIZE);
+    let mut rng = stream_rng(world.seed, "provisioning", chunk.day);
+    let to_graph = chunk.start < window.diagnostic_setting_created;
+    let mut pager = GraphPager::new(out_dir.join(crate::GRAPH_DIR), chunk.day, GRAPH_PAGE_SIZE);
     let mut messages = MessageWriter::new(
         out_dir.join(crate::PROVISIONING_EVENT_HUB_DIR),
         MESSAGE_RECORDS,
     );
     let mut specs: Vec<Spec> = Vec::new();
     let mut buf = Vec::with_capacity(8 * 1024);
-    let mut planted_next = 0;
-    let mut hour_start = window.start.div_euclid(TICKS_PER_HOUR) * TICKS_PER_HOUR;
-    while hour_start < window.end {
+    let mut object = Vec::with_capacity(8 * 1024);
+    let mut planted_next = planted.partition_point(|p| p.time < chunk.start);
+    for hour_start in chunk.hours() {
         let hour_end = hour_start + TICKS_PER_HOUR;
         specs.clear();
-        background_hour(world, window, &mut rng, hour_start, &mut specs);
+        background_hour(world, window, &mut rng, hour_start, profile, &mut specs);
         while planted_next < planted.len() && planted[planted_next].time < hour_end {
             let plant = &planted[planted_next];
             specs.push(Spec {
@@ -156,15 +162,14 @@ pub(crate) fn generate(
             }
             buf.clear();
             let plant = spec.planted.map(|index| &planted[index]);
-            if spec.time < window.diagnostic_setting_created {
-                write_graph_object(&mut buf, world, &mut rng, spec, plant);
+            if to_graph {
+                write_object(&mut buf, world, &mut rng, spec, plant);
                 pager.push(&buf)?;
             } else {
-                write_diagnostic_record(&mut buf, world, &mut rng, spec, plant);
-                messages.push(spec.time, &buf)?;
+                write_diagnostic_record(&mut buf, &mut object, world, &mut rng, spec, plant);
+                messages.push(hour_start, &buf)?;
             }
         }
-        hour_start = hour_end;
     }
     pager.finish()?;
     messages.finish()?;
@@ -182,8 +187,10 @@ fn background_hour(
     window: &Window,
     rng: &mut StreamRng,
     hour_start: i64,
+    profile: Profile,
     specs: &mut Vec<Spec>,
 ) {
+    let rate = profile.provisioning_rate();
     let hour_end = hour_start + TICKS_PER_HOUR;
     for (job_index, job) in world.jobs.iter().enumerate() {
         let base = window.start + job.cycle_offset;
@@ -198,7 +205,7 @@ fn background_hour(
             let start = world.cycle_start(job_index, window.start, k);
             let count = poisson(
                 rng,
-                changes_per_cycle(job.app.peak_changes_per_cycle, start),
+                rate * changes_per_cycle(job.app.peak_changes_per_cycle, start),
             );
             let mut time = start + 4 * TICKS_PER_SECOND;
             for _ in 0..count {
@@ -552,28 +559,19 @@ fn write_modified_properties(
     }
 }
 
-fn write_graph_object(
-    buf: &mut Vec<u8>,
-    world: &World,
-    rng: &mut StreamRng,
-    spec: &Spec,
-    plant: Option<&PlantedProvisioning>,
-) {
-    write_object(buf, world, rng, spec, plant);
-}
-
 /// The Azure Monitor diagnostic-settings record: the envelope columns followed by the Graph
 /// object under `properties`. The envelope is written after the object because it repeats
 /// values (change id, error text, duration) that the object decides.
 fn write_diagnostic_record(
     buf: &mut Vec<u8>,
+    object: &mut Vec<u8>,
     world: &World,
     rng: &mut StreamRng,
     spec: &Spec,
     plant: Option<&PlantedProvisioning>,
 ) {
-    let mut object = Vec::with_capacity(4096);
-    let (change_id, reason, duration_ms) = write_object(&mut object, world, rng, spec, plant);
+    object.clear();
+    let (change_id, reason, duration_ms) = write_object(object, world, rng, spec, plant);
     buf.push(b'{');
     json::key(buf, "time");
     json::datetime(buf, spec.time, 7);
@@ -598,6 +596,6 @@ fn write_diagnostic_record(
     json::member_str(buf, "level", "Informational");
     json::member_str(buf, "location", "");
     json::key(buf, "properties");
-    buf.extend_from_slice(&object);
+    buf.extend_from_slice(object);
     buf.push(b'}');
 }

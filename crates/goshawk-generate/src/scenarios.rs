@@ -73,7 +73,7 @@ fn upn(user: u64) -> String {
 }
 
 pub(crate) fn plan(world: &World, window: &Window) -> Plan {
-    let mut rng = stream_rng(world.seed, "scenarios");
+    let mut rng = stream_rng(world.seed, "scenarios", 0);
     let anchor = window.end.div_euclid(TICKS_PER_DAY) * TICKS_PER_DAY;
     let mut plan = Plan {
         provisioning: Vec::new(),

@@ -42,7 +42,7 @@ pub(crate) fn write_all(
         .map_err(|source| GenerateError::io(path, source))
 }
 
-fn finish_file(mut writer: BufWriter<File>, path: &Path) -> Result<(), GenerateError> {
+pub(crate) fn finish_file(mut writer: BufWriter<File>, path: &Path) -> Result<(), GenerateError> {
     writer
         .flush()
         .map_err(|source| GenerateError::io(path, source))
@@ -56,12 +56,15 @@ pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> Result<(), GenerateError>
 }
 
 const GRAPH_CONTEXT: &str = "https://graph.microsoft.com/v1.0/$metadata#auditLogs/provisioning";
-const GRAPH_NEXT: &str = "https://graph.microsoft.com/v1.0/auditLogs/provisioning?$top=";
+const GRAPH_QUERY: &str =
+    "https://graph.microsoft.com/v1.0/auditLogs/provisioning?$filter=activityDateTime%20ge%20";
 
-/// Pages of `GET /auditLogs/provisioning`: each page is a file, linked to the next one by
-/// `@odata.nextLink` exactly as a client that saves every response would have them.
+/// Pages of `GET /auditLogs/provisioning` for one UTC day (a backfill script exports a day at a
+/// time to keep each query bounded): each page is a file under `DIR/YYYY-MM-DD/`, linked to the
+/// next one by `@odata.nextLink` exactly as a client that saves every response would have them.
 pub(crate) struct GraphPager {
     dir: PathBuf,
+    day: i64,
     page_size: usize,
     page_number: u64,
     in_page: usize,
@@ -70,9 +73,10 @@ pub(crate) struct GraphPager {
 }
 
 impl GraphPager {
-    pub(crate) fn new(dir: PathBuf, page_size: usize) -> Self {
+    pub(crate) fn new(root: PathBuf, day: i64, page_size: usize) -> Self {
         GraphPager {
-            dir,
+            dir: root.join(day_folder(day * json::TICKS_PER_DAY)),
+            day,
             page_size,
             page_number: 0,
             in_page: 0,
@@ -118,18 +122,25 @@ impl GraphPager {
         let Some((mut writer, path)) = self.current.take() else {
             return Ok(());
         };
-        let mut tail = Vec::with_capacity(160);
+        let mut tail = Vec::with_capacity(256);
         tail.push(b']');
         if has_next {
-            // The skip token is opaque to clients; a page counter keeps it deterministic.
-            let link = format!(
-                "{GRAPH_NEXT}{}&$skiptoken={:016x}{:08x}",
+            // The skip token is opaque to clients; the day and a page counter keep it
+            // deterministic.
+            let mut link = Vec::with_capacity(256);
+            link.extend_from_slice(GRAPH_QUERY.as_bytes());
+            json::datetime_raw(&mut link, self.day * json::TICKS_PER_DAY, 0);
+            link.extend_from_slice(b"%20and%20activityDateTime%20lt%20");
+            json::datetime_raw(&mut link, (self.day + 1) * json::TICKS_PER_DAY, 0);
+            let rest = format!(
+                "&$top={}&$skiptoken={:016x}{:08x}",
                 self.page_size,
-                crate::random::splitmix64(self.page_number),
+                crate::random::splitmix64(self.page_number ^ (self.day as u64) << 20),
                 self.page_number
             );
+            link.extend_from_slice(rest.as_bytes());
             tail.extend_from_slice(b",\"@odata.nextLink\":");
-            json::str(&mut tail, &link);
+            json::str(&mut tail, &String::from_utf8_lossy(&link));
         }
         tail.extend_from_slice(b"}\n");
         write_all(&mut writer, &path, &tail)?;
@@ -142,9 +153,18 @@ impl GraphPager {
     }
 }
 
+/// `YYYY-MM-DD` of the day containing `ticks`.
+pub(crate) fn day_folder(ticks: i64) -> String {
+    let mut day = Vec::with_capacity(24);
+    json::datetime_raw(&mut day, ticks, 0);
+    String::from_utf8_lossy(&day[..10]).into_owned()
+}
+
 /// Azure Monitor diagnostic-settings messages as an Event Hub consumer receives them: one
-/// `{"records":[...]}` body per file, at most `max_records` records, never spanning an hour
-/// (the service batches records over short windows).
+/// `{"records":[...]}` body per file under `DIR/YYYY-MM-DD/`, at most `max_records` records,
+/// the records of one hour's operations (the service batches records over short windows; a
+/// completion record a few seconds into the next hour stays with its operation). One writer
+/// serves one day, so sequence numbers restart every day.
 pub(crate) struct MessageWriter {
     dir: PathBuf,
     max_records: usize,
@@ -168,8 +188,9 @@ impl MessageWriter {
         }
     }
 
-    pub(crate) fn push(&mut self, time_ticks: i64, record: &[u8]) -> Result<(), GenerateError> {
-        let hour = time_ticks.div_euclid(TICKS_PER_HOUR);
+    /// Adds a record of an operation planned in the hour starting at `hour_ticks`.
+    pub(crate) fn push(&mut self, hour_ticks: i64, record: &[u8]) -> Result<(), GenerateError> {
+        let hour = hour_ticks.div_euclid(TICKS_PER_HOUR);
         if self.in_body > 0 && (self.in_body == self.max_records || hour != self.body_hour) {
             self.flush_message()?;
         }
@@ -190,12 +211,9 @@ impl MessageWriter {
         }
         self.body.extend_from_slice(b"]}\n");
         self.sequence += 1;
-        let mut day = Vec::with_capacity(10);
-        json::datetime_raw(&mut day, self.body_hour * TICKS_PER_HOUR, 0);
-        let day = String::from_utf8_lossy(&day[..10]).into_owned();
         let path = self
             .dir
-            .join(day)
+            .join(day_folder(self.body_hour * TICKS_PER_HOUR))
             .join(format!("message-{:07}.json", self.sequence));
         write_file(&path, &self.body)?;
         self.stats.files += 1;

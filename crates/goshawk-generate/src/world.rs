@@ -864,7 +864,7 @@ pub(crate) struct World {
 
 impl World {
     pub(crate) fn new(seed: u64, scale: u32) -> World {
-        let mut rng = stream_rng(seed, "world");
+        let mut rng = stream_rng(seed, "world", 0);
         let tenant_id = new_guid(&mut rng);
         let mut jobs = Vec::new();
         for instance in 0..scale {

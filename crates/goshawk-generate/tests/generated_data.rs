@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Datelike, TimeZone, Timelike, Utc};
 use goshawk_generate::{
     ACTIVITY_EVENT_HUB_DIR, ACTIVITY_STORAGE_DIR, BAD_RECORDS_MANIFEST, GRAPH_DIR, GROUND_TRUTH,
-    GenerateError, GenerateOptions, PROVISIONING_EVENT_HUB_DIR, generate,
+    GenerateError, GenerateOptions, PROVISIONING_EVENT_HUB_DIR, Profile, RunOptions, generate,
+    generate_with,
 };
 use serde_json::Value;
 
@@ -245,6 +246,8 @@ fn load(out: &Path) -> Records {
     let mut records = Records::default();
     let graph_pages = files_under(&out.join(GRAPH_DIR));
     assert!(!graph_pages.is_empty(), "no Graph pages");
+    // The backfill was exported a day at a time: one chain of pages per day folder, each page
+    // but the day's last linking to the next with the day's filter.
     for (index, path) in graph_pages.iter().enumerate() {
         let page = read_json(path);
         assert!(
@@ -252,15 +255,44 @@ fn load(out: &Path) -> Records {
                 .as_str()
                 .is_some_and(|c| c.ends_with("#auditLogs/provisioning"))
         );
-        let last = index + 1 == graph_pages.len();
-        assert_eq!(
-            page.get("@odata.nextLink").is_none(),
-            last,
-            "{}: nextLink",
+        let day = path
+            .parent()
+            .and_then(Path::file_name)
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d").is_ok(),
+            "{}: not in a day folder",
             path.display()
         );
+        let last_of_day = graph_pages
+            .get(index + 1)
+            .is_none_or(|next| next.parent() != path.parent());
+        match page.get("@odata.nextLink").and_then(Value::as_str) {
+            None => assert!(last_of_day, "{}: no nextLink", path.display()),
+            Some(link) => {
+                assert!(
+                    !last_of_day,
+                    "{}: nextLink on the last page",
+                    path.display()
+                );
+                assert!(
+                    link.contains(&format!("activityDateTime%20ge%20{day}T00:00:00Z")),
+                    "{}: {link}",
+                    path.display()
+                );
+            }
+        }
         for object in page["value"].as_array().expect("value array") {
-            check_provisioning_object(object, &path.display().to_string());
+            let context = path.display().to_string();
+            check_provisioning_object(object, &context);
+            assert!(
+                object["activityDateTime"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with(&day)),
+                "{context}: object outside its day"
+            );
             records.provisioning.push((path.clone(), object.clone()));
         }
     }
@@ -390,18 +422,6 @@ fn same_seed_gives_identical_bytes_and_another_seed_does_not() {
     for opts in [&first, &second, &other] {
         generate(opts).expect("generate");
     }
-    let listing = |root: &Path| -> Vec<(PathBuf, Vec<u8>)> {
-        files_under(root)
-            .into_iter()
-            .map(|path| {
-                let bytes = fs::read(&path).expect("read");
-                (
-                    path.strip_prefix(root).expect("prefix").to_path_buf(),
-                    bytes,
-                )
-            })
-            .collect()
-    };
     let a = listing(&first.out_dir);
     let b = listing(&second.out_dir);
     assert!(a.len() > 100, "only {} files", a.len());
@@ -424,6 +444,55 @@ fn same_seed_gives_identical_bytes_and_another_seed_does_not() {
         .find(|(p, _)| p.starts_with(GRAPH_DIR))
         .expect("graph page");
     assert_ne!(graph_a.1, graph_c.1, "another seed must give other records");
+}
+
+/// Every file with its bytes, relative to `root`.
+fn listing(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    files_under(root)
+        .into_iter()
+        .map(|path| {
+            let bytes = fs::read(&path).expect("read");
+            (
+                path.strip_prefix(root).expect("prefix").to_path_buf(),
+                bytes,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn output_does_not_depend_on_the_number_of_threads() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut outputs = Vec::new();
+    for threads in [1, 4] {
+        let mut opts = options(&dir.path().join(threads.to_string()), 1, 5);
+        opts.days = 22;
+        // An end that is not midnight: the first and last days are partial chunks.
+        opts.end = end() + chrono::Duration::hours(7) + chrono::Duration::minutes(30);
+        let summary = generate_with(
+            &opts,
+            &RunOptions {
+                profile: Profile::Standard,
+                threads,
+            },
+        )
+        .expect("generate");
+        outputs.push((threads, summary.records(), listing(&opts.out_dir)));
+    }
+    let (_, records, reference) = &outputs[0];
+    assert!(reference.len() > 100, "only {} files", reference.len());
+    for (threads, other_records, files) in &outputs[1..] {
+        assert_eq!(records, other_records, "{threads} threads");
+        assert_eq!(reference.len(), files.len(), "{threads} threads");
+        for ((path_a, bytes_a), (path_b, bytes_b)) in reference.iter().zip(files) {
+            assert_eq!(path_a, path_b, "{threads} threads");
+            assert!(
+                bytes_a == bytes_b,
+                "{} differs between 1 and {threads} threads",
+                path_a.display()
+            );
+        }
+    }
 }
 
 #[test]
