@@ -66,7 +66,7 @@ impl<'a> QueryEngine<'a> {
         QueryEngine {
             catalog,
             now_nanos,
-            context: SessionContext::new(),
+            context: crate::planner::session_context(SessionConfig::new(), None),
         }
     }
 
@@ -82,7 +82,7 @@ impl<'a> QueryEngine<'a> {
             )
             .build_arc()
             .map_err(QueryError::Execution)?;
-        self.context = SessionContext::new_with_config_rt(SessionConfig::new(), runtime);
+        self.context = crate::planner::session_context(SessionConfig::new(), Some(runtime));
         Ok(self)
     }
 

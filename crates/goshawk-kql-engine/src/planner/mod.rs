@@ -8,6 +8,9 @@
 mod aggregate;
 mod expr;
 pub mod literal;
+mod make_series;
+mod materialize;
+mod mv_apply;
 mod ops;
 mod udf;
 
@@ -27,6 +30,7 @@ use goshawk_types::KustoType;
 
 use crate::catalog::{Catalog, KustoColumn, TableRef};
 use literal::kusto_metadata;
+pub use materialize::session_context;
 
 /// A planned query: the logical plan, the Kusto schema of its result, and the `render`
 /// request if the query ended with one.

@@ -118,7 +118,11 @@ fn dynamic_call_column_name(expr: &ast::Expr) -> Option<String> {
     }
 }
 
-fn constant_count(planner: &Planner<'_>, expr: &ast::Expr, env: &Env) -> PlanResult<usize> {
+pub(super) fn constant_count(
+    planner: &Planner<'_>,
+    expr: &ast::Expr,
+    env: &Env,
+) -> PlanResult<usize> {
     let typed = planner.lower_expr(expr, &[], env)?;
     match constant_value(&typed.expr) {
         Some(ScalarValue::Int64(Some(n))) => Ok(usize::try_from(n).unwrap_or(0)),
@@ -406,6 +410,22 @@ impl Planner<'_> {
                 captures,
                 properties,
             } => self.plan_parse_kv(tab, input, captures, properties, env, span),
+            OperatorKind::MvApply {
+                params,
+                items,
+                limit,
+                subquery,
+            } => self.plan_mv_apply(tab, params, items, limit.as_ref(), subquery, env, span),
+            OperatorKind::MakeSeries {
+                params,
+                aggregates,
+                on,
+                range,
+                by,
+            } => {
+                self.reject_params(params)?;
+                self.plan_make_series(tab, aggregates, on, range, by, env, span)
+            }
             OperatorKind::Parse(parse) => self.plan_parse(tab, parse, env, false, span),
             OperatorKind::ParseWhere(parse) => self.plan_parse(tab, parse, env, true, span),
             OperatorKind::Render {
@@ -497,7 +517,7 @@ impl Planner<'_> {
     }
 
     /// Hints and options that only tune execution are accepted; others are reported.
-    fn reject_params(&self, params: &[OperatorParam]) -> PlanResult<()> {
+    pub(super) fn reject_params(&self, params: &[OperatorParam]) -> PlanResult<()> {
         for param in params {
             if !param.name.name.starts_with("hint.") {
                 return Err(unsupported(
@@ -654,7 +674,7 @@ impl Planner<'_> {
         Ok((tab, Typed { expr, ty: typed.ty }))
     }
 
-    fn plan_project(
+    pub(super) fn plan_project(
         &self,
         tab: Tab,
         columns: &[NamedExpr],
@@ -684,6 +704,18 @@ impl Planner<'_> {
     }
 
     fn plan_sort(&self, tab: Tab, keys: &[SortKey], env: &Env, span: Span) -> PlanResult<Tab> {
+        let sorts = self.sort_exprs(&tab, keys, env)?;
+        let plan = build(LogicalPlanBuilder::from(tab.plan).sort(sorts), span)?;
+        Ok(Tab { plan, ..tab })
+    }
+
+    /// The DataFusion sort keys of `sort by` keys (Kusto sorts descending by default).
+    pub(super) fn sort_exprs(
+        &self,
+        tab: &Tab,
+        keys: &[SortKey],
+        env: &Env,
+    ) -> PlanResult<Vec<SortExpr>> {
         let mut sorts: Vec<SortExpr> = Vec::new();
         for key in keys {
             let typed = self.lower_expr(&key.expr, &tab.columns, env)?;
@@ -701,11 +733,10 @@ impl Planner<'_> {
             };
             sorts.push(typed.expr.sort(ascending, nulls_first));
         }
-        let plan = build(LogicalPlanBuilder::from(tab.plan).sort(sorts), span)?;
-        Ok(Tab { plan, ..tab })
+        Ok(sorts)
     }
 
-    fn plan_summarize(
+    pub(super) fn plan_summarize(
         &self,
         tab: Tab,
         aggregates: &[NamedExpr],
@@ -2113,7 +2144,7 @@ impl Planner<'_> {
         self.project_tab(tab, items, span)
     }
 
-    fn plan_mv_expand(
+    pub(super) fn plan_mv_expand(
         &self,
         tab: Tab,
         params: &[OperatorParam],
