@@ -7,6 +7,7 @@
 
 mod aggregate;
 mod expr;
+mod geo_lookup;
 pub mod literal;
 mod make_series;
 mod materialize;

@@ -387,6 +387,17 @@ impl Planner<'_> {
                 output_schema: None,
                 ..
             } if plugin.name.name == "ipv4_lookup" => self.plan_ipv4_lookup(tab, plugin, env, span),
+            OperatorKind::Evaluate {
+                plugin,
+                output_schema: None,
+                ..
+            } if matches!(
+                plugin.name.name.as_str(),
+                "geo_polygon_lookup" | "geo_line_lookup"
+            ) =>
+            {
+                self.plan_geo_lookup(tab, plugin, env, span)
+            }
             OperatorKind::Lookup(join) => self.plan_join(tab, join, env, span, true),
             OperatorKind::Search {
                 params,

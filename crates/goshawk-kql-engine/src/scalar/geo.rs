@@ -1,9 +1,7 @@
 //! The simpler geospatial functions: `geo_distance_2points`, `geo_point_in_circle`,
-//! `geo_azimuth`, `geo_angle` (on a sphere of the Earth's mean radius),
-//! `geo_point_in_polygon` (edges as straight lines in longitude/latitude, which is exact for
-//! the small polygons hunting uses and differs from Kusto's geodesic edges only near long
-//! edges), and the geohash family `geo_point_to_geohash`, `geo_geohash_to_central_point`,
-//! `geo_geohash_to_polygon`, `geo_geohash_neighbors`.
+//! `geo_azimuth`, `geo_angle` (on a sphere of the Earth's mean radius), and the geohash family
+//! `geo_point_to_geohash`, `geo_geohash_to_central_point`, `geo_geohash_to_polygon`,
+//! `geo_geohash_neighbors`. The shape functions are in `geo_shapes`.
 //!
 //! Coordinates out of range (longitude beyond ±180, latitude beyond ±90) give null, as in Kusto.
 
@@ -15,7 +13,7 @@ use goshawk_types::KustoType;
 use serde_json::{Value, json};
 
 use super::{Call, KustoScalar, returns};
-use crate::format::{json_at, string_value};
+use crate::format::string_value;
 
 /// The mean radius of the Earth (IUGG), in meters.
 const EARTH_RADIUS: f64 = 6_371_008.8;
@@ -73,59 +71,6 @@ fn real_function(name: &'static str, arity: usize, f: fn(&[f64]) -> Option<f64>)
             Ok(Arc::new(out) as ArrayRef)
         }),
     )
-}
-
-/// Whether (x, y) lies inside a ring (even-odd rule).
-fn in_ring(ring: &[(f64, f64)], x: f64, y: f64) -> bool {
-    let mut inside = false;
-    let mut j = ring.len().wrapping_sub(1);
-    for i in 0..ring.len() {
-        let (xi, yi) = ring[i];
-        let (xj, yj) = ring[j];
-        if (yi > y) != (yj > y) && x < (xj - xi) * (y - yi) / (yj - yi) + xi {
-            inside = !inside;
-        }
-        j = i;
-    }
-    inside
-}
-
-fn ring_points(value: &Value) -> Option<Ring> {
-    value
-        .as_array()?
-        .iter()
-        .map(|p| {
-            let p = p.as_array()?;
-            let (lon, lat) = (p.first()?.as_f64()?, p.get(1)?.as_f64()?);
-            valid(lon, lat).then_some((lon, lat))
-        })
-        .collect()
-}
-
-/// A closed ring of (longitude, latitude) points.
-type Ring = Vec<(f64, f64)>;
-
-/// The polygons of a GeoJSON Polygon or MultiPolygon, each as rings (outer first).
-fn polygons(shape: &Value) -> Option<Vec<Vec<Ring>>> {
-    let coordinates = shape.get("coordinates")?;
-    let polygon = |rings: &Value| -> Option<Vec<Ring>> {
-        rings.as_array()?.iter().map(ring_points).collect()
-    };
-    match shape.get("type")?.as_str()? {
-        "Polygon" => Some(vec![polygon(coordinates)?]),
-        "MultiPolygon" => coordinates.as_array()?.iter().map(polygon).collect(),
-        _ => None,
-    }
-}
-
-fn in_polygons(shape: &Value, lon: f64, lat: f64) -> Option<bool> {
-    let polygons = polygons(shape)?;
-    Some(polygons.iter().any(|rings| match rings.split_first() {
-        Some((outer, holes)) => {
-            in_ring(outer, lon, lat) && !holes.iter().any(|hole| in_ring(hole, lon, lat))
-        }
-        None => false,
-    }))
 }
 
 fn geohash_encode(lon: f64, lat: f64, length: usize) -> String {
@@ -274,39 +219,6 @@ pub(super) fn functions() -> Vec<KustoScalar> {
                             return None;
                         }
                         Some(haversine(v[0], v[1], v[2], v[3]) <= v[4])
-                    })
-                    .collect();
-                Ok(Arc::new(out) as ArrayRef)
-            }),
-        ),
-        KustoScalar::new(
-            "geo_point_in_polygon",
-            3,
-            Some(3),
-            returns(KustoType::Bool),
-            Arc::new(|call| {
-                let lons = super::to_real_array(&call.args[0], call.types[0])?;
-                let lats = super::to_real_array(&call.args[1], call.types[1])?;
-                let shapes: Vec<Value> = (0..call.rows)
-                    .map(|r| {
-                        if call.types[2] == KustoType::Dynamic {
-                            string_value(call.args[2].as_ref(), r)
-                                .map_or(Value::Null, crate::dynamic::parse_lenient)
-                        } else {
-                            json_at(call.args[2].as_ref(), r, call.types[2])
-                        }
-                    })
-                    .collect();
-                let out: BooleanArray = (0..call.rows)
-                    .map(|r| {
-                        if lons.is_null(r) || lats.is_null(r) {
-                            return None;
-                        }
-                        let (lon, lat) = (lons.value(r), lats.value(r));
-                        if !valid(lon, lat) {
-                            return None;
-                        }
-                        in_polygons(&shapes[r], lon, lat)
                     })
                     .collect();
                 Ok(Arc::new(out) as ArrayRef)

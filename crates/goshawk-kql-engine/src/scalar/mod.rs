@@ -13,6 +13,7 @@ mod datetime;
 mod dynamic_fns;
 mod encoding;
 mod geo;
+mod geo_shapes;
 mod logic;
 mod math;
 mod network;
@@ -307,6 +308,7 @@ pub fn all_scalars() -> Vec<KustoScalar> {
     all.extend(bags::functions());
     all.extend(compat::functions());
     all.extend(geo::functions());
+    all.extend(geo_shapes::functions());
     all.extend(series::functions());
     all
 }
