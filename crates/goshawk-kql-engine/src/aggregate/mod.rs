@@ -12,6 +12,7 @@
 
 mod accumulators;
 mod dcount;
+mod stats;
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
@@ -300,7 +301,9 @@ fn aggregate_call(name: &str, acc_args: &AccumulatorArgs) -> AggregateCall {
 
 /// Every Kusto aggregation function this library implements as a UDAF.
 pub fn all_aggregates() -> Vec<KustoAggregate> {
-    accumulators::functions()
+    let mut all = accumulators::functions();
+    all.extend(stats::functions());
+    all
 }
 
 #[cfg(test)]

@@ -545,3 +545,115 @@ async fn minif_and_maxif_respect_the_predicate() {
     .await;
     assert_eq!(rows, ["6|10|null"]);
 }
+
+#[tokio::test]
+async fn conditional_spreads_and_covariances_match_the_docs() {
+    let x = longs((1..=100).map(Some).collect());
+    let even = datafusion::logical_expr::binary_expr(
+        col("x") % lit(2_i64),
+        datafusion::logical_expr::Operator::Eq,
+        lit(0_i64),
+    );
+    let rows = summarize(
+        vec![("x", KustoType::Long, x)],
+        vec![],
+        vec![
+            agg("stdevif", vec![col("x"), even.clone()]).alias("s"),
+            agg("varianceif", vec![col("x"), even.clone()]).alias("v"),
+            agg("variancepif", vec![col("x"), even]).alias("vp"),
+        ],
+    )
+    .await;
+    assert_eq!(rows, ["29.154759474226502|850|833"]);
+    let xs: ArrayRef = Arc::new(Float64Array::from(vec![1.0, 2.0, 3.0, 4.0, 5.0]));
+    let ys: ArrayRef = Arc::new(Float64Array::from(vec![14.0, 10.0, 17.0, 20.0, 50.0]));
+    let rows = summarize(
+        vec![("x", KustoType::Real, xs), ("y", KustoType::Real, ys)],
+        vec![],
+        vec![
+            agg("covariancep", vec![col("x"), col("y")]).alias("p"),
+            agg("covariance", vec![col("x"), col("y")]).alias("s"),
+        ],
+    )
+    .await;
+    assert_eq!(rows, ["16.4|20.5"]);
+}
+
+#[tokio::test]
+async fn binary_all_folds_every_value() {
+    let and = longs(vec![
+        Some(0xFFFF_FFFF),
+        Some(0xFFFF_F00F),
+        None,
+        Some(0xCFFF_FFFD),
+        Some(0xFAFE_FFFF),
+    ]);
+    let xor = longs(vec![
+        Some(0x4440_4440),
+        Some(0x1E1E_1E1E),
+        Some(0x90AB_BA09),
+        Some(0x000B_105A),
+        None,
+    ]);
+    let rows = summarize(
+        vec![("a", KustoType::Long, and), ("x", KustoType::Long, xor)],
+        vec![],
+        vec![
+            agg("binary_all_and", vec![col("a")]).alias("and"),
+            agg("binary_all_xor", vec![col("x")]).alias("xor"),
+            agg("binary_all_or", vec![col("x")]).alias("or"),
+        ],
+    )
+    .await;
+    let expected = format!(
+        "{}|{}|{}",
+        0xCAFE_F00D_i64, 0xCAFE_F00D_i64, 0xDEFF_FE5F_i64
+    );
+    assert_eq!(rows, [expected]);
+}
+
+#[tokio::test]
+async fn weighted_percentiles_use_cumulative_weight() {
+    let counts = longs(vec![Some(8), Some(6), Some(3), Some(1)]);
+    let buckets = longs(vec![Some(10), Some(20), Some(30), Some(40)]);
+    let columns = || {
+        vec![
+            ("n", KustoType::Long, Arc::clone(&counts)),
+            ("b", KustoType::Long, Arc::clone(&buckets)),
+        ]
+    };
+    let rows = summarize(
+        columns(),
+        vec![],
+        vec![
+            agg(
+                "percentilesw_array",
+                vec![col("b"), col("n"), lit(50_i64), lit(75_i64), lit(99.9)],
+            )
+            .alias("w"),
+            agg("percentilew", vec![col("b"), col("n"), lit(50_i64)]).alias("one"),
+            agg(
+                "percentiles_array",
+                vec![col("b"), lit(50_i64), lit(100_i64)],
+            )
+            .alias("a"),
+        ],
+    )
+    .await;
+    assert_eq!(rows, ["[20,20,40]|20|[20,40]"]);
+}
+
+#[tokio::test]
+async fn buildschema_describes_every_member() {
+    let values = strings(vec![r#"{"x":1,"y":3.5}"#, r#"{"x":"a","z":[1,2]}"#]);
+    let rows = summarize(
+        vec![("d", KustoType::Dynamic, values)],
+        vec![],
+        vec![agg("buildschema", vec![col("d")])],
+    )
+    .await;
+    assert_eq!(
+        rows,
+        [r#"{"x":["long","string"],"y":"double","z":{"`indexer`":"long"}}"#]
+    );
+}

@@ -32,6 +32,8 @@ fn name_prefix(function: &str) -> &str {
         "make_list" | "makelist" | "make_list_if" => "list",
         "take_any" | "any" => "any",
         "make_bag" | "make_bag_if" => "bag",
+        "buildschema" => "schema",
+        "percentiles_array" | "percentilesw_array" => "percentile",
         other => other,
     }
 }
@@ -67,6 +69,11 @@ impl Planner<'_> {
                 percent_text.as_deref(),
             ),
             ("take_any" | "any" | "take_anyif" | "anyif", Some(column)) => column.clone(),
+            // Kusto names a covariance after both columns: `covariancep_x_y`.
+            ("covariance" | "covariancep" | "covarianceif" | "covariancepif", Some(column)) => {
+                let second = args.get(1).and_then(|a| super::ops::implicit_name(a));
+                format!("{name}_{column}_{}", second.unwrap_or_default())
+            }
             (_, Some(column)) => format!("{}_{column}", name_prefix(name)),
             _ => format!("{}_", name_prefix(name)),
         };

@@ -1,9 +1,9 @@
 //! Functions that Sentinel content leans on: `extract_json` (`extractjson`), `parse_url`, the
-//! `unixtime_*_todatetime` family, `parse_csv`, `translate` and `hash`.
+//! `unixtime_*_todatetime` family, `parse_csv` and `translate` (`hash` is in `digests`).
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, Int64Array, StringArray, TimestampNanosecondArray};
+use arrow::array::{ArrayRef, StringArray, TimestampNanosecondArray};
 use goshawk_types::KustoType;
 use serde_json::{Map, Value};
 
@@ -217,33 +217,6 @@ pub(super) fn functions() -> Vec<KustoScalar> {
                     .map(|row| {
                         let at = |a: &StringArray| string_value(a, row).unwrap_or("").to_string();
                         Some(translate(&at(&from), &at(&to), &at(&texts)))
-                    })
-                    .collect();
-                Ok(Arc::new(values) as ArrayRef)
-            }),
-        ),
-        KustoScalar::new(
-            // xxHash64 (seed 0) of the value's text, as Kusto documents; optionally modulo.
-            "hash",
-            1,
-            Some(2),
-            returns(KustoType::Long),
-            Arc::new(|call| {
-                let texts = call.strings(0);
-                let modulo = if call.args.len() > 1 {
-                    Some(call.longs(1)?)
-                } else {
-                    None
-                };
-                let values: Int64Array = (0..call.rows)
-                    .map(|row| {
-                        let text = string_value(&texts, row)?;
-                        let hash = twox_hash::XxHash64::oneshot(0, text.as_bytes()) as i64;
-                        match &modulo {
-                            None => Some(hash),
-                            Some(m) if m.is_null(row) || m.value(row) <= 0 => None,
-                            Some(m) => Some((hash as u64 % m.value(row) as u64) as i64),
-                        }
                     })
                     .collect();
                 Ok(Arc::new(values) as ArrayRef)

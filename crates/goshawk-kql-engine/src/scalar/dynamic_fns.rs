@@ -205,6 +205,38 @@ fn array_sort(name: &'static str, descending: bool) -> KustoScalar {
     )
 }
 
+/// The index of the `occurrence`-th element matching `matches`, searching `length` elements
+/// (all when negative) from `start`; each further occurrence is searched from just after the
+/// previous one over a window of the same length, as Kusto does. -1 when there is none.
+fn index_of_occurrence(
+    array: &[Value],
+    matches: impl Fn(&Value) -> bool,
+    mut start: i64,
+    length: i64,
+    occurrence: i64,
+) -> i64 {
+    if occurrence < 1 {
+        return -1;
+    }
+    let count = array.len() as i64;
+    let mut seen = 0;
+    loop {
+        let end = if length < 0 {
+            count
+        } else {
+            start.saturating_add(length).min(count)
+        };
+        let Some(at) = (start..end).find(|&at| matches(&array[at as usize])) else {
+            return -1;
+        };
+        seen += 1;
+        if seen == occurrence {
+            return at;
+        }
+        start = at + 1;
+    }
+}
+
 /// Kusto's `array_slice(array, start, end)`: `end` is inclusive; negative indexes count from
 /// the end; out-of-range bounds are clamped, and an empty range gives `[]`.
 pub fn array_slice(array: &[Value], start: i64, end: i64) -> Vec<Value> {
@@ -408,33 +440,37 @@ pub(super) fn functions() -> Vec<KustoScalar> {
         KustoScalar::new(
             "array_index_of",
             2,
-            Some(3),
+            Some(5),
             returns(KustoType::Long),
             Arc::new(|call| {
                 let arrays = json_values(call, 0);
                 let needles = json_values(call, 1);
-                let starts = if call.args.len() > 2 {
-                    Some(call.longs(2)?)
-                } else {
-                    None
+                let optional = |index: usize, default: i64| -> DFResult<Vec<Option<i64>>> {
+                    if call.args.len() > index {
+                        Ok(call.longs(index)?.iter().collect())
+                    } else {
+                        Ok(vec![Some(default); call.rows])
+                    }
                 };
+                let (starts, lengths, occurrences) =
+                    (optional(2, 0)?, optional(3, -1)?, optional(4, 1)?);
                 let found: Int64Array = (0..call.rows)
                     .map(|row| {
                         let array = arrays[row].as_array()?;
                         let len = i64::try_from(array.len()).ok()?;
-                        let start = match &starts {
-                            Some(s) => s.is_valid(row).then(|| s.value(row))?,
-                            None => 0,
-                        };
+                        let start = starts[row]?;
                         let start = if start < 0 { start + len } else { start };
                         if !(0..=len).contains(&start) {
                             return None;
                         }
                         let needle = dynamic::identity_key(&needles[row]);
-                        let position = array[start as usize..]
-                            .iter()
-                            .position(|v| dynamic::identity_key(v) == needle);
-                        Some(position.map_or(-1, |p| start + p as i64))
+                        Some(index_of_occurrence(
+                            array,
+                            |v| dynamic::identity_key(v) == needle,
+                            start,
+                            lengths[row]?,
+                            occurrences[row]?,
+                        ))
                     })
                     .collect();
                 Ok(Arc::new(found) as ArrayRef)
@@ -912,6 +948,7 @@ mod tests {
     #[tokio::test]
     async fn array_moves_splits_and_lookups() {
         let arr = |text: &str| call("parse_json", vec![lit_str(text)]);
+        let words = || arr(r#"["this","is","an","example","an","example"]"#);
         let cases = [
             (
                 "array_rotate_left",
@@ -941,6 +978,31 @@ mod tests {
             ),
             ("array_index_of", vec![arr("[1,2,3]"), lit(2_i64)], "1"),
             ("array_index_of", vec![arr("[1,2,3]"), lit(99_i64)], "-1"),
+            (
+                "array_index_of",
+                vec![words(), lit_str("example"), lit(1_i64), lit(3_i64)],
+                "3",
+            ),
+            (
+                "array_index_of",
+                vec![words(), lit_str("example"), lit(1_i64), lit(2_i64)],
+                "-1",
+            ),
+            (
+                "array_index_of",
+                vec![words(), lit_str("an"), lit(1_i64), lit(-1_i64), lit(2_i64)],
+                "4",
+            ),
+            (
+                "array_index_of",
+                vec![words(), lit_str("an"), lit(-3_i64)],
+                "4",
+            ),
+            (
+                "array_index_of",
+                vec![words(), lit_str("is"), lit(-4_i64)],
+                "-1",
+            ),
             ("set_has_element", vec![arr("[1,2,3]"), lit(2_i64)], "True"),
             (
                 "set_has_element",

@@ -10,14 +10,16 @@ mod bags;
 mod compat;
 mod convert;
 mod datetime;
+mod digests;
 mod dynamic_fns;
 mod encoding;
 mod geo;
-mod geo_shapes;
 mod logic;
 mod math;
+mod misc;
 mod network;
 mod series;
+mod special;
 mod strings;
 
 use std::fmt;
@@ -308,8 +310,10 @@ pub fn all_scalars() -> Vec<KustoScalar> {
     all.extend(bags::functions());
     all.extend(compat::functions());
     all.extend(geo::functions());
-    all.extend(geo_shapes::functions());
     all.extend(series::functions());
+    all.extend(digests::functions());
+    all.extend(special::functions());
+    all.extend(misc::functions());
     all
 }
 

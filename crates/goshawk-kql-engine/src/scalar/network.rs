@@ -399,13 +399,16 @@ pub(super) fn functions() -> Vec<KustoScalar> {
                 let prefixes = prefix_arg(call, 1);
                 let values: StringArray = (0..call.rows)
                     .map(|row| {
-                        let text = text_at(&texts, row)?;
+                        let text = text_at(&texts, row)?.trim();
+                        // `::a.b.c.d` is read as the IPv4 address it embeds (the docs show
+                        // `::192.168.255.255` as `...:ffff:c0a8:ffff`, its own `/24` as 120
+                        // bits); the mask argument always counts IPv6 bits.
+                        let text = text
+                            .strip_prefix("::")
+                            .filter(|rest| !rest.contains(':') && rest.contains('.'))
+                            .unwrap_or(text);
                         let (bits, own) = parse_v6(text)?;
-                        let mut prefix = u32::try_from(prefixes[row]?).ok()?;
-                        // An IPv4 address takes an IPv4 prefix length.
-                        if text.contains('.') && !text.contains(':') {
-                            prefix = prefix.checked_add(96)?;
-                        }
+                        let prefix = u32::try_from(prefixes[row]?).ok()?;
                         (prefix <= 128).then(|| canonical_v6(mask_v6(bits, own.min(prefix))))
                     })
                     .collect();

@@ -236,8 +236,9 @@ fn rewrite_template(rewrite: &str) -> String {
 
 fn indexof(text: &str, lookup: &str, start: i64, length: i64, occurrence: i64) -> i64 {
     let chars: Vec<char> = text.chars().collect();
+    let needle: Vec<char> = lookup.chars().collect();
     let count = chars.len() as i64;
-    let start = if start < 0 {
+    let mut start = if start < 0 {
         (count + start).max(0)
     } else {
         start
@@ -245,30 +246,27 @@ fn indexof(text: &str, lookup: &str, start: i64, length: i64, occurrence: i64) -
     if start > count || occurrence < 1 {
         return -1;
     }
-    let end = if length < 0 {
-        count
-    } else {
-        (start + length).min(count)
-    };
-    let window: String = chars[start as usize..end as usize].iter().collect();
+    // Each further occurrence is searched from just after the previous one, over a window of
+    // the same length (the docs' `indexof("abcdefgabcdefg", "cde", 1, 10, 2)` is 9).
     let mut seen = 0;
-    let mut from = 0;
-    while let Some(found) = window[from..].find(lookup) {
+    loop {
+        let end = if length < 0 {
+            count
+        } else {
+            start.saturating_add(length).min(count)
+        };
+        let last = end - needle.len() as i64;
+        let found = (start..=last).find(|&at| {
+            let at = at as usize;
+            chars[at..at + needle.len()] == needle[..]
+        });
+        let Some(at) = found else { return -1 };
         seen += 1;
-        let byte_index = from + found;
         if seen == occurrence {
-            return start + window[..byte_index].chars().count() as i64;
+            return at;
         }
-        from = byte_index
-            + window[byte_index..]
-                .chars()
-                .next()
-                .map_or(1, char::len_utf8);
-        if from > window.len() {
-            break;
-        }
+        start = at + 1;
     }
-    -1
 }
 
 /// Kusto's `ipv4_is_private`: whether an address (or a whole `a.b.c.d/prefix` range) lies in
@@ -540,10 +538,15 @@ pub(super) fn functions() -> Vec<KustoScalar> {
                         groups
                             .as_array()
                             .map(|items| {
+                                // Groups are chosen by number or by name (`(?P<first>...)`).
                                 items
                                     .iter()
-                                    .filter_map(|v| v.as_u64())
-                                    .map(|v| v as usize)
+                                    .filter_map(|v| match v {
+                                        Value::String(name) => regex
+                                            .capture_names()
+                                            .position(|n| n == Some(name.as_str())),
+                                        other => other.as_u64().map(|v| v as usize),
+                                    })
                                     .collect()
                             })
                             .unwrap_or_default(),
@@ -1042,6 +1045,25 @@ mod tests {
         );
     }
 
+    #[test]
+    fn indexof_windows_match_the_docs() {
+        let cases = [
+            ("abcdefg", 1, 4, 1, 2),
+            ("abcdefg", 1, 2, 1, -1),
+            ("abcdefg", 3, 4, 1, -1),
+            ("abcdefg", -5, -1, 1, 2),
+            ("abcdefgabcdefg", 1, 10, 2, 9),
+            ("abcdefgabcdefg", 1, -1, 3, -1),
+        ];
+        for (text, start, length, occurrence, expected) in cases {
+            assert_eq!(
+                indexof(text, "cde", start, length, occurrence),
+                expected,
+                "{text} {start} {length} {occurrence}"
+            );
+        }
+    }
+
     #[tokio::test]
     async fn regex_functions_match_the_oracle() {
         assert_eq!(
@@ -1128,6 +1150,18 @@ mod tests {
             )
             .await,
             [r#"[["a","1"],["b","2"]]"#]
+        );
+        assert_eq!(
+            eval(
+                "extract_all",
+                vec![
+                    lit_str(r"(?P<first>\w)(?P<middle>\w+)(?P<last>\w)"),
+                    kcall("parse_json", vec![lit_str(r#"["first",2,"last"]"#)]),
+                    lit_str("82b8be2d-dfa7"),
+                ]
+            )
+            .await,
+            [r#"[["8","2b8be2","d"],["d","fa","7"]]"#]
         );
         let err = crate::scalar::test_support::try_eval_expr(kcall(
             "extract",
