@@ -14,6 +14,7 @@ mod digests;
 mod dynamic_fns;
 mod encoding;
 mod geo;
+mod geo_cells;
 mod logic;
 mod math;
 mod misc;
@@ -310,6 +311,7 @@ pub fn all_scalars() -> Vec<KustoScalar> {
     all.extend(bags::functions());
     all.extend(compat::functions());
     all.extend(geo::functions());
+    all.extend(geo_cells::functions());
     all.extend(series::functions());
     all.extend(digests::functions());
     all.extend(special::functions());
