@@ -13,6 +13,8 @@ mod make_series;
 mod materialize;
 mod mv_apply;
 mod ops;
+mod parse_kv;
+mod series_columns;
 mod udf;
 
 use std::collections::HashMap;

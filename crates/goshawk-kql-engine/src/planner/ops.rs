@@ -555,6 +555,8 @@ impl Planner<'_> {
     }
 
     fn plan_extend(&self, mut tab: Tab, columns: &[NamedExpr], env: &Env) -> PlanResult<Tab> {
+        let expanded = super::series_columns::expand_multi_output(columns)?;
+        let columns = expanded.as_deref().unwrap_or(columns);
         let mut unnamed = 0;
         let input = tab.names();
         let input_columns = tab.columns.clone();
@@ -692,6 +694,8 @@ impl Planner<'_> {
         env: &Env,
         span: Span,
     ) -> PlanResult<Tab> {
+        let expanded = super::series_columns::expand_multi_output(columns)?;
+        let columns = expanded.as_deref().unwrap_or(columns);
         let mut items = Vec::new();
         let mut unnamed = 0;
         let mut tab = tab;
@@ -2315,90 +2319,6 @@ impl Planner<'_> {
             render: tab.render,
         };
         self.project_tab(unnested, out, span)
-    }
-
-    /// `parse-kv s as (k:type, ...) with (pair_delimiter=..., kv_delimiter=...)`: the value
-    /// of the first `k<kv>value` pair, trimmed; missing keys give "" or null.
-    fn plan_parse_kv(
-        &self,
-        tab: Tab,
-        input: &ast::Expr,
-        captures: &[ColumnDecl],
-        properties: &[OperatorParam],
-        env: &Env,
-        span: Span,
-    ) -> PlanResult<Tab> {
-        let mut pair_delimiter: Option<String> = None;
-        let mut kv_delimiter: Option<String> = None;
-        for property in properties {
-            let ExprKind::Literal(ast::Literal {
-                kind: ast::LiteralKind::String(text),
-                ..
-            }) = &property.value.kind
-            else {
-                return Err(error(
-                    "parse-kv properties are string literals",
-                    property.value.span,
-                ));
-            };
-            match property.name.name.as_str() {
-                "pair_delimiter" => pair_delimiter = Some(text.clone()),
-                "kv_delimiter" => kv_delimiter = Some(text.clone()),
-                other => {
-                    return Err(unsupported(
-                        &format!("the parse-kv property '{other}'"),
-                        property.span,
-                    ));
-                }
-            }
-        }
-        let (Some(pair), Some(kv)) = (pair_delimiter, kv_delimiter) else {
-            return Err(unsupported(
-                "parse-kv without pair_delimiter and kv_delimiter",
-                span,
-            ));
-        };
-        if pair.is_empty() || kv.is_empty() {
-            return Err(error("parse-kv delimiters must not be empty", span));
-        }
-        let text = convert_to(
-            self.lower_expr(input, &tab.columns, env)?,
-            KustoType::String,
-        );
-        let extract = super::udf::lookup("extract")
-            .ok_or_else(|| unsupported("parse-kv (the library has no extract())", span))?;
-        let (pair, kv) = (regex::escape(&pair), regex::escape(&kv));
-        let mut new_columns = Vec::new();
-        for capture in captures {
-            super::check_new_name(&capture.name)?;
-            let ty = kusto_type_of_scalar(capture.ty.value);
-            let key = regex::escape(&capture.name.name);
-            let pattern = format!(r"(?:^|{pair})\s*{key}\s*{kv}\s*(.*?)\s*(?:{pair}|$)");
-            let call = super::udf::call(
-                extract.clone(),
-                vec![
-                    typed_lit(ScalarValue::Utf8(Some(pattern)), KustoType::String).expr,
-                    typed_lit(ScalarValue::Int64(Some(1)), KustoType::Long).expr,
-                    text.expr.clone(),
-                ],
-            );
-            let value = convert_to(
-                Typed {
-                    expr: call,
-                    ty: KustoType::String,
-                },
-                ty,
-            );
-            new_columns.push((value.expr, KustoColumn::new(&capture.name.name, ty)));
-        }
-        let mut items: Vec<(Expr, KustoColumn)> = tab
-            .columns
-            .iter()
-            .filter(|c| !new_columns.iter().any(|(_, n)| n.name == c.name))
-            .map(|c| (col(&c.name), c.clone()))
-            .collect();
-        items.extend(new_columns);
-        self.project_tab(tab, items, span)
     }
 
     fn plan_parse(

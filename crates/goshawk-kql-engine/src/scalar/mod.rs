@@ -20,6 +20,7 @@ mod math;
 mod misc;
 mod network;
 mod series;
+mod series_analysis;
 mod special;
 mod strings;
 
@@ -313,6 +314,7 @@ pub fn all_scalars() -> Vec<KustoScalar> {
     all.extend(geo::functions());
     all.extend(geo_cells::functions());
     all.extend(series::functions());
+    all.extend(series_analysis::functions());
     all.extend(digests::functions());
     all.extend(special::functions());
     all.extend(misc::functions());

@@ -19,7 +19,7 @@ use super::{Call, KustoScalar, returns};
 use crate::format::{json_at, string_value};
 
 /// One operand of one row: an array of numbers (non-numbers as `None`) or a single number.
-enum Operand {
+pub(super) enum Operand {
     Series(Vec<Option<f64>>),
     Scalar(Option<f64>),
 }
@@ -40,7 +40,7 @@ impl Operand {
     }
 }
 
-fn operands(call: &Call<'_>, index: usize) -> Vec<Operand> {
+pub(super) fn operands(call: &Call<'_>, index: usize) -> Vec<Operand> {
     let (array, ty) = (&call.args[index], call.types[index]);
     (0..call.rows)
         .map(|row| {
@@ -57,7 +57,7 @@ fn operands(call: &Call<'_>, index: usize) -> Vec<Operand> {
         .collect()
 }
 
-fn number(value: f64) -> Value {
+pub(super) fn number(value: f64) -> Value {
     Number::from_f64(value).map_or(Value::Null, Value::Number)
 }
 
@@ -70,7 +70,7 @@ fn integral_or_real(value: f64, integral_inputs: bool) -> Value {
     }
 }
 
-fn dynamic_column(values: Vec<Option<Value>>) -> ArrayRef {
+pub(super) fn dynamic_column(values: Vec<Option<Value>>) -> ArrayRef {
     Arc::new(
         values
             .into_iter()
@@ -239,7 +239,7 @@ fn cosine(a: &[Option<f64>], b: &Operand) -> Option<f64> {
 }
 
 /// The JSON elements of every row's array argument `index`, unparsed.
-fn raw_arrays(call: &Call<'_>, index: usize) -> Vec<Option<Vec<Value>>> {
+pub(super) fn raw_arrays(call: &Call<'_>, index: usize) -> Vec<Option<Vec<Value>>> {
     let (array, ty) = (&call.args[index], call.types[index]);
     (0..call.rows)
         .map(|row| {
