@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -14,15 +14,15 @@ use serde_json::Value;
 use crate::decode;
 use crate::error::{IngestError, Result};
 use crate::jsonref::JsonRef;
-use crate::lake::{self, ManifestEntry, SOURCE_ID_LEN};
+use crate::lake::{self, CommitEntry, ManifestEntry, SOURCE_ID_LEN};
 use crate::map::{self, Shape};
 use crate::rejects::RejectsWriter;
 use crate::row::{Row, RowBuilder, TableIndex, Tables};
 use crate::scan::{JsonScanner, ScanItem};
-use crate::sink::{SinkPushError, SourceSink};
+use crate::sink::{LakeWriter, MAX_FILE_ROWS, SinkPushError, SourceSink};
 
-/// Environment variable (test instrumentation): milliseconds to sleep after each source is
-/// committed, so that a test can kill the process between sources.
+/// Environment variable (test instrumentation): commit after every source and sleep this many
+/// milliseconds after each commit, so that a test can kill the process between commits.
 pub const PAUSE_ENV: &str = "GOSHAWK_INGEST_PAUSE_MS";
 
 #[derive(Debug, Clone)]
@@ -33,8 +33,17 @@ pub struct IngestOptions {
     pub max_record_bytes: usize,
     /// How much raw text of a rejected record is kept.
     pub max_reject_raw_bytes: usize,
-    /// Rows buffered per source before the largest partition is written out.
+    /// Rows a worker collects from its source before the largest table-and-day chunk is handed
+    /// to the lake writer.
     pub max_buffered_bytes: usize,
+    /// Encoded row groups held in memory for all open data files together before the largest
+    /// is written out early.
+    pub max_pending_bytes: usize,
+    /// Rows after which a data file is closed and a new one started.
+    pub max_file_rows: usize,
+    /// Input bytes after which the run commits what it has (closes its files and records the
+    /// finished sources), so that a crash loses at most about this much work.
+    pub commit_bytes: u64,
     /// Sources ingested in parallel.
     pub threads: usize,
     pub pause_after_source: Option<Duration>,
@@ -46,10 +55,13 @@ impl Default for IngestOptions {
             table: None,
             max_record_bytes: 32 << 20,
             max_reject_raw_bytes: 64 << 10,
-            max_buffered_bytes: 64 << 20,
-            // Twice the cores: every source ends in fsyncs (data, directory, manifest), and a
-            // second worker per core keeps the CPU busy while one waits for the disk.
-            threads: std::thread::available_parallelism().map_or(2, |n| 2 * n.get()),
+            max_buffered_bytes: 32 << 20,
+            max_pending_bytes: 256 << 20,
+            max_file_rows: MAX_FILE_ROWS,
+            commit_bytes: 1 << 30,
+            // Data files are shared by all sources and synced only at commits, so a worker per
+            // core keeps the CPU busy.
+            threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             pause_after_source: std::env::var(PAUSE_ENV)
                 .ok()
                 .and_then(|v| v.parse().ok())
@@ -268,6 +280,12 @@ fn read_ignore_file(path: &Path) -> Result<Vec<glob::Pattern>> {
 
 struct Shared<'a> {
     lake: &'a Path,
+    writer: LakeWriter,
+    /// Held shared while a source is read and exclusively while a commit closes the files, so
+    /// that a commit's files hold only rows of sources it records.
+    gate: RwLock<()>,
+    /// Sources finished since the last commit, and their input bytes.
+    finished: Mutex<(Vec<ManifestEntry>, u64)>,
     options: &'a IngestOptions,
     tables: &'a Tables,
     forced: Option<&'a TableIndex>,
@@ -293,10 +311,9 @@ pub fn ingest(
         None => None,
     };
     let _lock = lake::lock_lake(lake)?;
-    let manifest = lake::read_manifest(lake)?;
-    let known_ids: HashSet<String> = manifest.iter().map(|e| e.source_id().to_string()).collect();
-    let orphans = lake::remove_orphans(lake, &known_ids)?;
-    let known_hashes: HashSet<String> = manifest.into_iter().map(|e| e.blake3).collect();
+    let log = lake::read_log(lake)?;
+    let orphans = lake::remove_orphans(lake, &log)?;
+    let known_hashes: HashSet<String> = log.sources.into_iter().map(|e| e.blake3).collect();
 
     // `goshawk ingest . --data ./lake` must not read the lake's own files as input.
     let lake_root = std::fs::canonicalize(lake).map_err(|e| IngestError::io(lake, e))?;
@@ -315,6 +332,9 @@ pub fn ingest(
 
     let shared = Shared {
         lake,
+        writer: LakeWriter::new(lake, options.max_pending_bytes, options.max_file_rows),
+        gate: RwLock::new(()),
+        finished: Mutex::new((Vec::new(), 0)),
         options,
         tables: &tables,
         forced,
@@ -330,29 +350,46 @@ pub fn ingest(
     std::thread::scope(|scope| {
         for _ in 0..threads {
             scope.spawn(|| {
+                let fail = |err: IngestError| {
+                    shared.abort.store(true, Ordering::Relaxed);
+                    if let Ok(mut slot) = fatal.lock() {
+                        slot.get_or_insert(err);
+                    }
+                };
                 loop {
                     if shared.abort.load(Ordering::Relaxed) {
                         break;
                     }
-                    let index = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(path) = inputs.get(index) else {
-                        break;
+                    let result = {
+                        let Ok(_reading) = shared.gate.read() else {
+                            fail(poisoned(lake));
+                            break;
+                        };
+                        let index = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(path) = inputs.get(index) else {
+                            break;
+                        };
+                        ingest_source(&shared, path).map(|report| (index, report))
                     };
-                    match ingest_source(&shared, path) {
-                        Ok(report) => {
+                    match result.and_then(|(index, report)| {
+                        let due = shared.commit_due()?;
+                        Ok((index, report, due))
+                    }) {
+                        Ok((index, report, due)) => {
                             if let Ok(mut slot) = reports[index].lock() {
                                 *slot = Some(report);
                             }
+                            progress.sources_done.fetch_add(1, Ordering::Relaxed);
+                            if due && let Err(err) = shared.commit() {
+                                fail(err);
+                                break;
+                            }
                         }
                         Err(err) => {
-                            shared.abort.store(true, Ordering::Relaxed);
-                            if let Ok(mut slot) = fatal.lock() {
-                                slot.get_or_insert(err);
-                            }
+                            fail(err);
                             break;
                         }
                     }
-                    progress.sources_done.fetch_add(1, Ordering::Relaxed);
                 }
             });
         }
@@ -360,6 +397,7 @@ pub fn ingest(
     if let Some(err) = fatal.into_inner().ok().flatten() {
         return Err(err);
     }
+    shared.commit()?;
 
     let mut summary = IngestSummary {
         lake: lake.display().to_string(),
@@ -383,6 +421,52 @@ pub fn ingest(
         summary.sources.push(report);
     }
     Ok(summary)
+}
+
+fn poisoned(lake: &Path) -> IngestError {
+    IngestError::Lake {
+        path: lake.to_path_buf(),
+        message: "an ingest worker panicked".to_string(),
+    }
+}
+
+impl Shared<'_> {
+    fn commit_due(&self) -> Result<bool> {
+        let finished = self.finished.lock().map_err(|_| poisoned(self.lake))?;
+        Ok(!finished.0.is_empty()
+            && (self.options.pause_after_source.is_some()
+                || finished.1 >= self.options.commit_bytes))
+    }
+
+    /// Closes the data files and records them with the sources finished since the last commit
+    /// in one manifest line: the sources' rows become visible together, or (after a crash
+    /// before the line is complete) not at all.
+    fn commit(&self) -> Result<()> {
+        let _exclusive = self.gate.write().map_err(|_| poisoned(self.lake))?;
+        let (commit, files) = self.writer.finish_commit()?;
+        let sources = {
+            let mut finished = self.finished.lock().map_err(|_| poisoned(self.lake))?;
+            finished.1 = 0;
+            std::mem::take(&mut finished.0)
+        };
+        if sources.is_empty() && files.is_empty() {
+            return Ok(());
+        }
+        lake::append_commit(
+            self.lake,
+            &CommitEntry {
+                commit,
+                committed_at: chrono::Utc::now().to_rfc3339(),
+                sources,
+                files,
+                replaces: Vec::new(),
+            },
+        )?;
+        if let Some(pause) = self.options.pause_after_source {
+            std::thread::sleep(pause);
+        }
+        Ok(())
+    }
 }
 
 fn hash_file(path: &Path) -> std::io::Result<(String, u64)> {
@@ -466,7 +550,7 @@ fn ingest_source(shared: &Shared, path: &Path) -> Result<SourceReport> {
     let mut job = SourceJob {
         shared,
         source: &source_name,
-        sink: SourceSink::new(shared.lake, source_id, shared.options.max_buffered_bytes),
+        sink: SourceSink::new(&shared.writer, shared.options.max_buffered_bytes),
         rejects: RejectsWriter::new(shared.lake, source_id, shared.options.max_reject_raw_bytes),
         rows: BTreeMap::new(),
         shapes: BTreeMap::new(),
@@ -496,34 +580,34 @@ fn ingest_source(shared: &Shared, path: &Path) -> Result<SourceReport> {
             shapes.join(", ")
         ));
     }
-    let files = job.sink.finish()?;
+    job.sink.finish()?;
     report.rejected = job.rejects.count;
     report.rejects_file = job.rejects.finish()?;
     report.ingested = job.rows;
-    lake::append_manifest(
-        shared.lake,
-        &ManifestEntry {
-            blake3: hash,
-            path: source_name.clone(),
-            bytes,
-            ingested_at: chrono::Utc::now().to_rfc3339(),
-            rows: report.ingested.clone(),
-            rejected: report.rejected,
-            files,
-            rejects_file: report.rejects_file.clone(),
-        },
-    )?;
-    claim.committed = true;
-    if let Some(pause) = shared.options.pause_after_source {
-        std::thread::sleep(pause);
+    let entry = ManifestEntry {
+        blake3: hash,
+        path: source_name.clone(),
+        bytes,
+        ingested_at: chrono::Utc::now().to_rfc3339(),
+        rows: report.ingested.clone(),
+        rejected: report.rejected,
+        files: Vec::new(),
+        rejects_file: report.rejects_file.clone(),
+    };
+    {
+        let mut finished = shared.finished.lock().map_err(|_| poisoned(shared.lake))?;
+        finished.0.push(entry);
+        finished.1 += bytes;
     }
+    // The source is part of the next commit; if the run dies first, none of it is in the lake.
+    claim.committed = true;
     Ok(report)
 }
 
 struct SourceJob<'a> {
     shared: &'a Shared<'a>,
     source: &'a str,
-    sink: SourceSink,
+    sink: SourceSink<'a>,
     rejects: RejectsWriter,
     rows: BTreeMap<String, u64>,
     shapes: BTreeMap<Shape, u64>,

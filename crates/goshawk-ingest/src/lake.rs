@@ -1,10 +1,13 @@
 //! The lake on disk and its read API.
 //!
-//! Layout: `<dir>/<Table>/day=YYYY-MM-DD/<source-id>-NNNN.parquet`, `<dir>/_manifest.jsonl` (one
-//! line per ingested source, appended only after that source's data and rejects files are in
-//! place), `<dir>/_rejects/<source-id>.jsonl`, and `<dir>/.lock` (held while ingesting).
-//! A data or rejects file whose source id is not in the manifest belongs to an ingest that did
-//! not finish; the next ingest deletes it before starting.
+//! Layout: `<dir>/<Table>/day=YYYY-MM-DD/<commit-id>-NNNN.parquet`, `<dir>/_manifest.jsonl` (one
+//! line per commit: the sources it finished, the data files it wrote and the files it replaced,
+//! appended only after all of them are in place), `<dir>/_rejects/<source-id>.jsonl`, and
+//! `<dir>/.lock` (held while ingesting or compacting). A data file whose commit id is not in
+//! the manifest, or that a later commit replaced, and a rejects file whose source is not in the
+//! manifest belong to a run that did not finish; the next run deletes them before starting.
+//! Lakes written before commits existed have one line per source and files named after it;
+//! they are read the same way (the source id is then the commit id).
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs::{self, File, OpenOptions};
@@ -37,6 +40,9 @@ pub struct ManifestEntry {
     pub ingested_at: String,
     pub rows: BTreeMap<String, u64>,
     pub rejected: u64,
+    /// Data files of this source alone (lakes written before commits); a commit lists its
+    /// files, shared by its sources, itself.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<WrittenFile>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rejects_file: Option<String>,
@@ -48,27 +54,96 @@ impl ManifestEntry {
     }
 }
 
-/// Reads the manifest. A last line cut short by a crash is ignored: its source was not
-/// finished, and its files are removed as orphans.
+/// One manifest line written by this version: a commit of an ingest run (sources finished and
+/// files written) or of a compaction (files written, files they replace).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CommitEntry {
+    /// Names the commit's data files (`<commit>-NNNN.parquet`).
+    pub commit: String,
+    pub committed_at: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<ManifestEntry>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<WrittenFile>,
+    /// Data files (paths relative to the lake) whose rows are now in `files`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replaces: Vec<String>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum ManifestLine {
+    Commit(CommitEntry),
+    Source(ManifestEntry),
+}
+
+/// What the manifest says is in the lake.
+#[derive(Debug, Clone, Default)]
+pub struct ManifestLog {
+    /// Every finished source, in commit order.
+    pub sources: Vec<ManifestEntry>,
+    /// Ids that name committed data files: commit ids, and source ids of pre-commit lakes.
+    pub file_ids: HashSet<String>,
+    /// Committed data files that a later commit replaced (relative paths).
+    pub replaced: HashSet<String>,
+}
+
+impl ManifestLog {
+    pub fn source_ids(&self) -> HashSet<String> {
+        self.sources
+            .iter()
+            .map(|e| e.source_id().to_string())
+            .collect()
+    }
+
+    /// Whether the data file at `relative` (`<Table>/day=.../<name>.parquet`) is part of the
+    /// lake.
+    pub fn is_live(&self, relative: &str) -> bool {
+        let name = relative.rsplit('/').next().unwrap_or(relative);
+        let id = name
+            .strip_suffix(".parquet")
+            .and_then(|stem| stem.split('-').next());
+        id.is_some_and(|id| self.file_ids.contains(id)) && !self.replaced.contains(relative)
+    }
+}
+
+/// Reads the manifest's sources. A last line cut short by a crash is ignored: its commit was
+/// not finished, and its files are removed as orphans.
 pub fn read_manifest(lake: &Path) -> Result<Vec<ManifestEntry>> {
+    Ok(read_log(lake)?.sources)
+}
+
+/// Reads the whole manifest: sources, committed file ids and replaced files.
+pub fn read_log(lake: &Path) -> Result<ManifestLog> {
     let path = lake.join(MANIFEST_FILE);
     let file = match File::open(&path) {
         Ok(file) => file,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(ManifestLog::default());
+        }
         Err(err) => return Err(IngestError::io(&path, err)),
     };
-    let mut entries = Vec::new();
+    let mut log = ManifestLog::default();
     for line in BufReader::new(file).lines() {
         let line = line.map_err(|e| IngestError::io(&path, e))?;
-        if let Ok(entry) = serde_json::from_str::<ManifestEntry>(&line) {
-            entries.push(entry);
+        match serde_json::from_str::<ManifestLine>(&line) {
+            Ok(ManifestLine::Commit(commit)) => {
+                log.file_ids.insert(commit.commit);
+                log.replaced.extend(commit.replaces);
+                log.sources.extend(commit.sources);
+            }
+            Ok(ManifestLine::Source(entry)) => {
+                log.file_ids.insert(entry.source_id().to_string());
+                log.sources.push(entry);
+            }
+            Err(_) => {}
         }
     }
-    Ok(entries)
+    Ok(log)
 }
 
-/// Appends one entry and makes it durable.
-pub fn append_manifest(lake: &Path, entry: &ManifestEntry) -> Result<()> {
+/// Appends one commit line and makes it durable: from here on its files are in the lake.
+pub fn append_commit(lake: &Path, entry: &CommitEntry) -> Result<()> {
     let path = lake.join(MANIFEST_FILE);
     let mut line = serde_json::to_string(entry).map_err(|e| IngestError::Lake {
         path: path.clone(),
@@ -126,15 +201,14 @@ pub fn lock_lake(lake: &Path) -> Result<LakeLock> {
     Ok(LakeLock { _file: file })
 }
 
-/// Deletes data files, rejects files and temporary files that no manifest entry accounts for.
-/// Returns the paths removed.
-pub fn remove_orphans(lake: &Path, known_ids: &HashSet<String>) -> Result<Vec<PathBuf>> {
+/// Deletes data files that no commit accounts for or that a commit replaced, rejects files of
+/// unfinished sources, and temporary files. Returns the paths removed.
+pub fn remove_orphans(lake: &Path, log: &ManifestLog) -> Result<Vec<PathBuf>> {
+    let source_ids = log.source_ids();
     let mut removed = Vec::new();
-    let mut consider = |path: PathBuf, id: Option<&str>| -> Result<()> {
-        if id.is_none_or(|id| !known_ids.contains(id)) {
-            fs::remove_file(&path).map_err(|e| IngestError::io(&path, e))?;
-            removed.push(path);
-        }
+    let mut remove = |path: PathBuf| -> Result<()> {
+        fs::remove_file(&path).map_err(|e| IngestError::io(&path, e))?;
+        removed.push(path);
         Ok(())
     };
     for table in ingested_tables() {
@@ -143,13 +217,14 @@ pub fn remove_orphans(lake: &Path, known_ids: &HashSet<String>) -> Result<Vec<Pa
             if !day.is_dir() {
                 continue;
             }
+            let day_name = file_name(&day);
             for file in list_dir(&day)? {
                 let name = file_name(&file);
-                if name.starts_with('.') && name.ends_with(".tmp") {
-                    consider(file, None)?;
-                } else if let Some(stem) = name.strip_suffix(".parquet") {
-                    let id = stem.split('-').next().map(str::to_string);
-                    consider(file, id.as_deref())?;
+                let temporary = name.starts_with('.') && name.ends_with(".tmp");
+                let dead = name.ends_with(".parquet")
+                    && !log.is_live(&format!("{}/{day_name}/{name}", table.name));
+                if temporary || dead {
+                    remove(file)?;
                 }
             }
         }
@@ -157,10 +232,11 @@ pub fn remove_orphans(lake: &Path, known_ids: &HashSet<String>) -> Result<Vec<Pa
     for file in list_dir(&lake.join(REJECTS_DIR))? {
         let name = file_name(&file);
         if name.starts_with('.') && name.ends_with(".tmp") {
-            consider(file, None)?;
-        } else if let Some(id) = name.strip_suffix(".jsonl") {
-            let id = id.to_string();
-            consider(file, Some(&id))?;
+            remove(file)?;
+        } else if let Some(id) = name.strip_suffix(".jsonl")
+            && !source_ids.contains(id)
+        {
+            remove(file)?;
         }
     }
     Ok(removed)
@@ -191,7 +267,7 @@ fn list_dir(dir: &Path) -> Result<Vec<PathBuf>> {
 #[derive(Debug, Clone)]
 pub struct Lake {
     dir: PathBuf,
-    committed: HashSet<String>,
+    log: ManifestLog,
 }
 
 /// A Parquet file of a table with the day partition it lies in (all its rows have a
@@ -232,13 +308,9 @@ impl Lake {
                     .to_string(),
             });
         }
-        let committed = read_manifest(dir)?
-            .iter()
-            .map(|e| e.source_id().to_string())
-            .collect();
         Ok(Lake {
             dir: dir.to_path_buf(),
-            committed,
+            log: read_log(dir)?,
         })
     }
 
@@ -269,13 +341,14 @@ impl Lake {
             else {
                 continue;
             };
+            let day_name = file_name(&day_dir);
             for file in list_dir(&day_dir)? {
                 let name = file_name(&file);
-                let committed = name
-                    .strip_suffix(".parquet")
-                    .and_then(|stem| stem.split('-').next())
-                    .is_some_and(|id| self.committed.contains(id));
-                if !committed {
+                if !name.ends_with(".parquet")
+                    || !self
+                        .log
+                        .is_live(&format!("{}/{day_name}/{name}", schema.name))
+                {
                     continue;
                 }
                 let bytes = fs::metadata(&file)

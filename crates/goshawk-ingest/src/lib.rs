@@ -6,6 +6,7 @@
 //! day-partitioned Parquet. A record that cannot be read or mapped goes to the rejects with its
 //! file, line and reason. [`Lake`] is the read side the query engine uses.
 
+mod compact;
 mod convert;
 mod decode;
 mod error;
@@ -18,6 +19,7 @@ mod row;
 mod scan;
 mod sink;
 
+pub use compact::{CompactOptions, CompactSummary, PartitionCompaction, compact};
 pub use convert::parse_datetime;
 pub use error::{IngestError, Result};
 pub use ingest::{
@@ -25,8 +27,8 @@ pub use ingest::{
     SourceStatus, TableCounts, expand_inputs, ingest,
 };
 pub use lake::{
-    Lake, LakeFile, LakeTable, MANIFEST_FILE, ManifestEntry, REJECTS_DIR, TableStats, format_time,
-    read_manifest,
+    CommitEntry, Lake, LakeFile, LakeTable, MANIFEST_FILE, ManifestEntry, ManifestLog, REJECTS_DIR,
+    TableStats, format_time, read_log, read_manifest,
 };
 pub use map::{Shape, parse_resource_id};
-pub use sink::{ROW_GROUP_ROWS, WrittenFile};
+pub use sink::{MAX_FILE_ROWS, ROW_GROUP_ROWS, WrittenFile};

@@ -1,16 +1,21 @@
-//! Buffers the rows of one source per table and day, and writes them as Parquet files named
-//! after the source's content hash, so that re-ingesting a source after a crash rewrites the
-//! same files instead of adding copies.
+//! Writes the lake's data files. Workers map records into small per-source chunks
+//! ([`SourceSink`]), sorted by TimeGenerated; one [`LakeWriter`] per run appends the chunks of
+//! every source to one open file per table and day, so that a run writes few large files
+//! instead of one per input file and day. Files are named after the
+//! commit they belong to and only become part of the lake when that commit's manifest line is
+//! written (see `lake.rs`).
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use arrow::array::{
-    ArrayRef, BooleanBuilder, Float64Builder, Int32Builder, Int64Builder, StringBuilder,
-    TimestampNanosecondBuilder,
+    Array, ArrayRef, BooleanBuilder, Float64Builder, Int32Builder, Int64Builder, StringBuilder,
+    TimestampNanosecondArray, TimestampNanosecondBuilder,
 };
+use arrow::compute::{sort_to_indices, take_record_batch};
 use arrow::record_batch::RecordBatch;
 use arrow_schema::SchemaRef;
 use chrono::{DateTime, NaiveDate};
@@ -132,14 +137,23 @@ impl ColumnBuilder {
     }
 }
 
-struct Partition {
-    table: &'static str,
+/// Rows a worker collects for one table and day before handing them to the [`LakeWriter`]:
+/// small enough that the hand-over is frequent, large enough that the lock is rarely taken.
+const CHUNK_ROWS: usize = 8 * 1024;
+
+/// Rows after which a data file is closed and the next one started (about 16 row groups; an
+/// Azure Activity file of this size is about 120 MB of zstd Parquet).
+pub const MAX_FILE_ROWS: usize = 16 * ROW_GROUP_ROWS;
+
+/// A table and UTC day: one directory of the lake.
+pub type PartitionKey = (&'static str, NaiveDate);
+
+struct Chunk {
     schema: SchemaRef,
-    day: NaiveDate,
+    time_column: usize,
     builders: Vec<ColumnBuilder>,
     rows: usize,
     bytes: usize,
-    next_file: u32,
 }
 
 /// A Parquet file the sink wrote, relative to the lake directory.
@@ -155,24 +169,22 @@ pub fn day_dir(day: NaiveDate) -> String {
     format!("day={}", day.format("%Y-%m-%d"))
 }
 
-pub struct SourceSink {
-    lake: PathBuf,
-    source_id: String,
-    partitions: BTreeMap<(&'static str, NaiveDate), Partition>,
+/// The rows of one source, collected per table and day in Arrow builders and handed to the
+/// run's [`LakeWriter`] in chunks.
+pub struct SourceSink<'w> {
+    writer: &'w LakeWriter,
+    chunks: BTreeMap<PartitionKey, Chunk>,
     buffered_bytes: usize,
     max_buffered_bytes: usize,
-    written: Vec<WrittenFile>,
 }
 
-impl SourceSink {
-    pub fn new(lake: &Path, source_id: &str, max_buffered_bytes: usize) -> Self {
+impl<'w> SourceSink<'w> {
+    pub fn new(writer: &'w LakeWriter, max_buffered_bytes: usize) -> Self {
         SourceSink {
-            lake: lake.to_path_buf(),
-            source_id: source_id.to_string(),
-            partitions: BTreeMap::new(),
+            writer,
+            chunks: BTreeMap::new(),
             buffered_bytes: 0,
             max_buffered_bytes,
-            written: Vec::new(),
         }
     }
 
@@ -184,33 +196,14 @@ impl SourceSink {
         };
         let day = DateTime::from_timestamp_nanos(nanos).date_naive();
         let key = (table.name(), day);
-        if let std::collections::btree_map::Entry::Vacant(e) = self.partitions.entry(key) {
-            let builders = table
-                .types
-                .iter()
-                .map(|ty| ColumnBuilder::new(*ty))
-                .collect::<Option<Vec<_>>>()
-                .ok_or_else(|| {
-                    SinkPushError::Row(format!(
-                        "table {} has a column type the lake cannot hold",
-                        table.name()
-                    ))
-                })?;
-            e.insert(Partition {
-                table: table.name(),
-                schema: table.schema.lake_arrow_schema(),
-                day,
-                builders,
-                rows: 0,
-                bytes: 0,
-                next_file: 0,
-            });
+        if let std::collections::btree_map::Entry::Vacant(e) = self.chunks.entry(key) {
+            e.insert(new_chunk(table)?);
         }
-        let Some(partition) = self.partitions.get_mut(&key) else {
+        let Some(chunk) = self.chunks.get_mut(&key) else {
             return Err(SinkPushError::Row("partition vanished".to_string()));
         };
-        if row.cells.len() != partition.builders.len()
-            || !partition
+        if row.cells.len() != chunk.builders.len()
+            || !chunk
                 .builders
                 .iter()
                 .zip(&row.cells)
@@ -222,66 +215,333 @@ impl SourceSink {
             )));
         }
         let mut bytes = 0;
-        for (builder, cell) in partition.builders.iter_mut().zip(row.cells) {
+        for (builder, cell) in chunk.builders.iter_mut().zip(row.cells) {
             bytes += builder.append(cell);
         }
-        partition.rows += 1;
-        partition.bytes += bytes;
+        chunk.rows += 1;
+        chunk.bytes += bytes;
         self.buffered_bytes += bytes;
-        if self.buffered_bytes > self.max_buffered_bytes {
+        if chunk.rows >= CHUNK_ROWS {
+            self.hand_over(key).map_err(SinkPushError::Fatal)?;
+        } else if self.buffered_bytes > self.max_buffered_bytes {
             let largest = self
-                .partitions
+                .chunks
                 .iter()
-                .max_by_key(|(_, p)| p.bytes)
+                .max_by_key(|(_, c)| c.bytes)
                 .map(|(k, _)| *k);
             if let Some(largest) = largest {
-                self.flush(largest).map_err(SinkPushError::Fatal)?;
+                self.hand_over(largest).map_err(SinkPushError::Fatal)?;
             }
         }
         Ok(())
     }
 
-    fn flush(&mut self, key: (&'static str, NaiveDate)) -> Result<()> {
-        let Some(partition) = self.partitions.get_mut(&key) else {
+    fn hand_over(&mut self, key: PartitionKey) -> Result<()> {
+        let Some(chunk) = self.chunks.get_mut(&key) else {
             return Ok(());
         };
-        if partition.rows == 0 {
+        if chunk.rows == 0 {
             return Ok(());
         }
-        let columns: Vec<ArrayRef> = partition
+        let columns: Vec<ArrayRef> = chunk
             .builders
             .iter_mut()
             .map(ColumnBuilder::finish)
             .collect();
-        let batch = RecordBatch::try_new(partition.schema.clone(), columns).map_err(|source| {
+        let batch = RecordBatch::try_new(chunk.schema.clone(), columns).map_err(|source| {
             IngestError::Arrow {
-                table: partition.table.to_string(),
+                table: key.0.to_string(),
                 source,
             }
         })?;
-        let dir = self.lake.join(partition.table).join(day_dir(partition.day));
-        let name = format!("{}-{:04}.parquet", self.source_id, partition.next_file);
-        write_parquet_atomically(&dir, &name, &batch)?;
-        self.written.push(WrittenFile {
-            path: format!("{}/{}/{}", partition.table, day_dir(partition.day), name),
-            table: partition.table.to_string(),
-            rows: partition.rows as u64,
-        });
-        self.buffered_bytes = self.buffered_bytes.saturating_sub(partition.bytes);
-        partition.next_file += 1;
-        partition.rows = 0;
-        partition.bytes = 0;
+        self.buffered_bytes = self.buffered_bytes.saturating_sub(chunk.bytes);
+        chunk.rows = 0;
+        chunk.bytes = 0;
+        self.writer.add(key, chunk.time_column, batch)
+    }
+
+    /// Hands every buffered row to the writer.
+    pub fn finish(mut self) -> Result<()> {
+        let keys: Vec<_> = self.chunks.keys().copied().collect();
+        for key in keys {
+            self.hand_over(key)?;
+        }
+        Ok(())
+    }
+}
+
+fn new_chunk(table: &TableIndex) -> Result<Chunk, SinkPushError> {
+    let builders = table
+        .types
+        .iter()
+        .map(|ty| ColumnBuilder::new(*ty))
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| {
+            SinkPushError::Row(format!(
+                "table {} has a column type the lake cannot hold",
+                table.name()
+            ))
+        })?;
+    Ok(Chunk {
+        schema: table.schema.lake_arrow_schema(),
+        time_column: table.time_column,
+        builders,
+        rows: 0,
+        bytes: 0,
+    })
+}
+
+/// The data files of one commit being written: one open file per table and day, to which
+/// every worker appends its chunks. The Parquet writer keeps only the current row group, encoded
+/// and compressed, in memory.
+pub struct LakeWriter {
+    lake: PathBuf,
+    /// Encoded, not yet written row groups of all open files together; past this the largest is
+    /// written out early (a shorter row group), so memory stays bounded however many days the
+    /// input spans.
+    max_pending_bytes: usize,
+    max_file_rows: usize,
+    pending_bytes: AtomicUsize,
+    state: Mutex<WriterState>,
+}
+
+struct WriterState {
+    commit_id: String,
+    next_file: u32,
+    partitions: BTreeMap<PartitionKey, Arc<Mutex<PartitionFile>>>,
+    written: Vec<WrittenFile>,
+}
+
+#[derive(Default)]
+struct PartitionFile {
+    file: Option<OpenFile>,
+    /// This file's share of `LakeWriter::pending_bytes`.
+    pending_bytes: usize,
+}
+
+struct OpenFile {
+    writer: ArrowWriter<File>,
+    dir: PathBuf,
+    name: String,
+    temp_path: PathBuf,
+    table: &'static str,
+    day: NaiveDate,
+    rows: usize,
+}
+
+fn lock<'m, T>(mutex: &'m Mutex<T>, lake: &Path) -> Result<MutexGuard<'m, T>> {
+    mutex.lock().map_err(|_| IngestError::Lake {
+        path: lake.to_path_buf(),
+        message: "a lake writer thread panicked".to_string(),
+    })
+}
+
+/// A fresh id for a commit's files: 32 hex digits, unique per process, time and call.
+pub fn new_commit_id() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(&std::process::id().to_le_bytes());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    hasher.update(&now.to_le_bytes());
+    hasher.update(&COUNTER.fetch_add(1, Ordering::Relaxed).to_le_bytes());
+    hasher.finalize().to_hex()[..crate::lake::SOURCE_ID_LEN].to_string()
+}
+
+impl LakeWriter {
+    pub fn new(lake: &Path, max_pending_bytes: usize, max_file_rows: usize) -> Self {
+        LakeWriter {
+            lake: lake.to_path_buf(),
+            max_pending_bytes,
+            max_file_rows: max_file_rows.max(1),
+            pending_bytes: AtomicUsize::new(0),
+            state: Mutex::new(WriterState {
+                commit_id: new_commit_id(),
+                next_file: 0,
+                partitions: BTreeMap::new(),
+                written: Vec::new(),
+            }),
+        }
+    }
+
+    /// Appends rows of one table and day, sorted by TimeGenerated, to the partition's file.
+    pub fn add(&self, key: PartitionKey, time_column: usize, batch: RecordBatch) -> Result<()> {
+        let arrow_error = |source| IngestError::Arrow {
+            table: key.0.to_string(),
+            source,
+        };
+        let batch = sort_by_time(batch, time_column).map_err(arrow_error)?;
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let partition = lock(&self.state, &self.lake)?
+            .partitions
+            .entry(key)
+            .or_default()
+            .clone();
+        let mut partition = lock(&partition, &self.lake)?;
+        if partition.file.is_none() {
+            let (commit_id, number) = {
+                let mut state = lock(&self.state, &self.lake)?;
+                state.next_file += 1;
+                (state.commit_id.clone(), state.next_file - 1)
+            };
+            partition.file = Some(OpenFile::create(
+                &self.lake,
+                key,
+                &format!("{commit_id}-{number:04}.parquet"),
+                &batch.schema(),
+            )?);
+        }
+        let Some(file) = partition.file.as_mut() else {
+            return Ok(());
+        };
+        let parquet_error = |source| IngestError::Parquet {
+            path: file.temp_path.clone(),
+            source,
+        };
+        file.writer.write(&batch).map_err(parquet_error)?;
+        file.rows += batch.num_rows();
+        let pending = file.writer.in_progress_size();
+        let full = file.rows >= self.max_file_rows;
+        self.account(&mut partition, if full { 0 } else { pending });
+        if full && let Some(file) = partition.file.take() {
+            let written = file.close()?;
+            lock(&self.state, &self.lake)?.written.push(written);
+        }
+        drop(partition);
+        if self.pending_bytes.load(Ordering::Relaxed) > self.max_pending_bytes {
+            self.flush_largest()?;
+        }
         Ok(())
     }
 
-    /// Writes every buffered row; returns the files written for this source.
-    pub fn finish(mut self) -> Result<Vec<WrittenFile>> {
-        let keys: Vec<_> = self.partitions.keys().copied().collect();
-        for key in keys {
-            self.flush(key)?;
+    fn account(&self, partition: &mut PartitionFile, pending: usize) {
+        if pending >= partition.pending_bytes {
+            self.pending_bytes
+                .fetch_add(pending - partition.pending_bytes, Ordering::Relaxed);
+        } else {
+            self.pending_bytes
+                .fetch_sub(partition.pending_bytes - pending, Ordering::Relaxed);
         }
-        Ok(self.written)
+        partition.pending_bytes = pending;
     }
+
+    /// Ends the row group of the file with the most encoded data in memory.
+    fn flush_largest(&self) -> Result<()> {
+        let partitions: Vec<_> = lock(&self.state, &self.lake)?
+            .partitions
+            .values()
+            .cloned()
+            .collect();
+        let mut largest: Option<(usize, Arc<Mutex<PartitionFile>>)> = None;
+        for partition in partitions {
+            // A partition another thread is writing is skipped; it checks the budget itself.
+            let Ok(guard) = partition.try_lock() else {
+                continue;
+            };
+            let bytes = guard.pending_bytes;
+            drop(guard);
+            if largest.as_ref().is_none_or(|(top, _)| bytes > *top) {
+                largest = Some((bytes, partition));
+            }
+        }
+        let Some((_, partition)) = largest else {
+            return Ok(());
+        };
+        let mut partition = lock(&partition, &self.lake)?;
+        if let Some(file) = partition.file.as_mut() {
+            file.writer.flush().map_err(|source| IngestError::Parquet {
+                path: file.temp_path.clone(),
+                source,
+            })?;
+        }
+        self.account(&mut partition, 0);
+        Ok(())
+    }
+
+    /// Closes every open file; returns the commit id the files are named after and the files
+    /// written since the last call. Must not run while another thread adds rows. Later rows go
+    /// to files of a new commit id.
+    pub fn finish_commit(&self) -> Result<(String, Vec<WrittenFile>)> {
+        let mut state = lock(&self.state, &self.lake)?;
+        let partitions = std::mem::take(&mut state.partitions);
+        for partition in partitions.into_values() {
+            let mut partition = lock(&partition, &self.lake)?;
+            self.account(&mut partition, 0);
+            if let Some(file) = partition.file.take() {
+                state.written.push(file.close()?);
+            }
+        }
+        state.next_file = 0;
+        let written = std::mem::take(&mut state.written);
+        let id = std::mem::replace(&mut state.commit_id, new_commit_id());
+        Ok((id, written))
+    }
+}
+
+impl OpenFile {
+    fn create(lake: &Path, key: PartitionKey, name: &str, schema: &SchemaRef) -> Result<Self> {
+        let dir = lake.join(key.0).join(day_dir(key.1));
+        fs::create_dir_all(&dir).map_err(|e| IngestError::io(&dir, e))?;
+        let temp_path = dir.join(format!(".{name}.tmp"));
+        let file = File::create(&temp_path).map_err(|e| IngestError::io(&temp_path, e))?;
+        let writer = ArrowWriter::try_new(file, schema.clone(), Some(writer_properties()))
+            .map_err(|source| IngestError::Parquet {
+                path: temp_path.clone(),
+                source,
+            })?;
+        Ok(OpenFile {
+            writer,
+            dir,
+            name: name.to_string(),
+            temp_path,
+            table: key.0,
+            day: key.1,
+            rows: 0,
+        })
+    }
+
+    /// Footer, fsync, rename into place, fsync of the directory.
+    fn close(self) -> Result<WrittenFile> {
+        let file = self
+            .writer
+            .into_inner()
+            .map_err(|source| IngestError::Parquet {
+                path: self.temp_path.clone(),
+                source,
+            })?;
+        file.sync_all()
+            .map_err(|e| IngestError::io(&self.temp_path, e))?;
+        drop(file);
+        let final_path = self.dir.join(&self.name);
+        fs::rename(&self.temp_path, &final_path).map_err(|e| IngestError::io(&final_path, e))?;
+        sync_dir(&self.dir)?;
+        Ok(WrittenFile {
+            path: format!("{}/{}/{}", self.table, day_dir(self.day), self.name),
+            table: self.table.to_string(),
+            rows: self.rows as u64,
+        })
+    }
+}
+
+/// The batch ordered by its time column; input that arrives in order (the usual case) is
+/// returned as is without copying.
+fn sort_by_time(
+    batch: RecordBatch,
+    time_column: usize,
+) -> Result<RecordBatch, arrow::error::ArrowError> {
+    let column = batch.column(time_column);
+    let sorted = match column.as_any().downcast_ref::<TimestampNanosecondArray>() {
+        Some(times) if times.null_count() == 0 => times.values().windows(2).all(|w| w[0] <= w[1]),
+        _ => false,
+    };
+    if sorted {
+        return Ok(batch);
+    }
+    let indices = sort_to_indices(column, None, None)?;
+    take_record_batch(&batch, &indices)
 }
 
 #[derive(Debug)]
@@ -299,28 +559,6 @@ fn writer_properties() -> WriterProperties {
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_created_by(format!("goshawk-ingest {}", env!("CARGO_PKG_VERSION")))
         .build()
-}
-
-/// Writes `batch` to `dir/name` so that the file is either absent or complete: a temporary file
-/// in the same directory, fsync, rename, fsync of the directory.
-pub fn write_parquet_atomically(dir: &Path, name: &str, batch: &RecordBatch) -> Result<()> {
-    fs::create_dir_all(dir).map_err(|e| IngestError::io(dir, e))?;
-    let final_path = dir.join(name);
-    let temp_path = dir.join(format!(".{name}.tmp"));
-    let file = File::create(&temp_path).map_err(|e| IngestError::io(&temp_path, e))?;
-    let parquet_error = |source| IngestError::Parquet {
-        path: temp_path.clone(),
-        source,
-    };
-    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(writer_properties()))
-        .map_err(parquet_error)?;
-    writer.write(batch).map_err(parquet_error)?;
-    let file = writer.into_inner().map_err(parquet_error)?;
-    file.sync_all()
-        .map_err(|e| IngestError::io(&temp_path, e))?;
-    drop(file);
-    fs::rename(&temp_path, &final_path).map_err(|e| IngestError::io(&final_path, e))?;
-    sync_dir(dir)
 }
 
 pub fn sync_dir(dir: &Path) -> Result<()> {

@@ -240,6 +240,8 @@ fn a_json_array_streams_with_memory_bounded_by_the_largest_record() {
     drop(file);
     let options = IngestOptions {
         max_buffered_bytes: 1 << 20,
+        max_pending_bytes: 64 << 10,
+        max_file_rows: 15_000,
         ..IngestOptions::default()
     };
     let summary = run(lake.path(), &[path], &options);
@@ -250,9 +252,20 @@ fn a_json_array_streams_with_memory_bounded_by_the_largest_record() {
         .table("AzureActivity")
         .unwrap()
         .unwrap();
+    // 20,000 rows a day: each day's file is cut at 15,000 rows.
+    assert_eq!(lake_table.files.len(), 6, "files were closed along the way");
+    let row_groups: usize = lake_table
+        .files
+        .iter()
+        .map(|f| {
+            parquet::file::reader::SerializedFileReader::new(std::fs::File::open(&f.path).unwrap())
+                .map(|r| parquet::file::reader::FileReader::metadata(&r).num_row_groups())
+                .unwrap()
+        })
+        .sum();
     assert!(
-        lake_table.files.len() > 3,
-        "buffers were flushed along the way"
+        row_groups > lake_table.files.len(),
+        "row groups were written out before they were full: {row_groups}"
     );
     let days: std::collections::BTreeSet<_> = lake_table.files.iter().map(|f| f.day).collect();
     assert_eq!(days.len(), 3);
