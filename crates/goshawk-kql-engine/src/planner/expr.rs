@@ -259,10 +259,12 @@ impl Planner<'_> {
             .and_then(|b| b.limit(0, Some(1)))
             .and_then(|b| b.build())
             .map_err(|e| super::df_error(e, span))?;
-        Ok(Typed {
-            expr: datafusion::logical_expr::expr_fn::scalar_subquery(Arc::new(plan)),
-            ty: first.ty,
-        })
+        let mut expr = datafusion::logical_expr::expr_fn::scalar_subquery(Arc::new(plan));
+        // A dynamic or guid value is Utf8 in Arrow: only a tag keeps its Kusto type.
+        if matches!(first.ty, KustoType::Dynamic | KustoType::Guid) {
+            expr = udf::tag(expr, first.ty);
+        }
+        Ok(Typed { expr, ty: first.ty })
     }
 
     fn lower_name(
@@ -909,6 +911,9 @@ impl Planner<'_> {
                     expr: Expr::Not(Box::new(inner.expr)),
                     ty: KustoType::Bool,
                 });
+            }
+            "pack_all" | "bag_pack_columns" | "column_names_of" => {
+                return self.lower_column_function(name, call, columns, env);
             }
             "row_number" | "prev" | "next" | "row_cumsum" | "row_rank_dense" | "row_rank_min" => {
                 return self.lower_window_call(name, call, columns, env);

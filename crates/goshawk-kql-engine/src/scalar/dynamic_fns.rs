@@ -13,7 +13,7 @@ use datafusion::common::Result as DFResult;
 use goshawk_types::KustoType;
 use serde_json::{Map, Value};
 
-use super::{Call, KustoScalar, is_numeric, returns};
+use super::{Call, KustoScalar, is_numeric, returns, to_bool_array};
 use crate::dynamic::{self, PathStep};
 use crate::error::EngineError;
 use crate::format::{json_at, string_value};
@@ -184,7 +184,7 @@ fn array_sort(name: &'static str, descending: bool) -> KustoScalar {
         Arc::new(move |call| {
             let arrays = json_values(call, 0);
             let nulls_last = if call.args.len() > 1 {
-                Some(super::to_bool_array(&call.args[1], call.types[1])?)
+                Some(to_bool_array(&call.args[1], call.types[1])?)
             } else {
                 None
             };
@@ -605,6 +605,37 @@ pub(super) fn functions() -> Vec<KustoScalar> {
         ),
         parse("parse_json"),
         pack("pack"),
+        KustoScalar::new(
+            // The planner's `pack_all([ignore_null_empty])`: the flag, then a name/value pair
+            // per column.
+            "pack_all",
+            1,
+            None,
+            returns(KustoType::Dynamic),
+            Arc::new(|call| {
+                let skip_empty = to_bool_array(&call.args[0], call.types[0])?;
+                let keys: Vec<StringArray> = (1..call.args.len())
+                    .step_by(2)
+                    .map(|i| call.strings(i))
+                    .collect();
+                let values: Vec<Vec<Value>> = (2..call.args.len())
+                    .step_by(2)
+                    .map(|i| json_values(call, i))
+                    .collect();
+                Ok(dynamic_result((0..call.rows).map(|row| {
+                    let skip = skip_empty.is_valid(row) && skip_empty.value(row);
+                    let mut bag = Map::new();
+                    for (k, v) in keys.iter().zip(&values) {
+                        let value = &v[row];
+                        if skip && (value.is_null() || value.as_str() == Some("")) {
+                            continue;
+                        }
+                        bag.insert(k.value(row).to_string(), value.clone());
+                    }
+                    Some(Value::Object(bag))
+                })))
+            }),
+        ),
         KustoScalar::new(
             "pack_array",
             1,

@@ -74,13 +74,10 @@ fn text_function(name: &'static str, ty: KustoType, f: fn(&str) -> Option<Value>
     )
 }
 
+/// Base64 with the padding .NET requires: text whose length is not a multiple of four does
+/// not decode (the docs' `base64_decode_toarray("U3RyaW5n0KHR0tGA0L7Rh9C60LA")` is empty).
 fn decode_base64(text: &str) -> Option<Vec<u8>> {
-    let text = text.trim();
-    STANDARD.decode(text).ok().or_else(|| {
-        base64::engine::general_purpose::STANDARD_NO_PAD
-            .decode(text)
-            .ok()
-    })
+    STANDARD.decode(text.trim()).ok()
 }
 
 /// .NET's `Guid.ToByteArray()` order: the first three groups little-endian.
