@@ -38,9 +38,11 @@ const DEFAULT_H3_RESOLUTION: i64 = 6;
 /// The most cells a covering may have; a larger one is null (Kusto: "the cell count exceeds
 /// the limit"), which also bounds the work one row can cause.
 const MAX_COVERING_CELLS: usize = 65_536;
-/// Kusto caps `geo_h3cell_children` at five levels below the cell (7^5 = 16,807 children).
+/// `geo_h3cell_children` is null more than five levels below the cell (7^5 = 16,807
+/// children), as in Kusto (the docs show three levels working and six giving null).
 const MAX_CHILDREN_LEVELS: u8 = 5;
-/// The largest ring distance `geo_h3cell_rings` accepts.
+/// The largest ring distance `geo_h3cell_rings` accepts: 142 rings hold 60,919 cells, within
+/// [`MAX_COVERING_CELLS`].
 const MAX_RING_DISTANCE: i64 = 142;
 
 /// A (longitude, latitude) pair in degrees.
@@ -57,10 +59,6 @@ fn point_json(lon: f64, lat: f64) -> Value {
 fn polygon_json(ring: Vec<Coord>) -> Value {
     let coordinates: Vec<Value> = ring.into_iter().map(|(x, y)| json!([x, y])).collect();
     json!({"type": "Polygon", "coordinates": [coordinates]})
-}
-
-fn string_array(values: Vec<Value>) -> Value {
-    Value::Array(values)
 }
 
 fn dynamic_column(values: impl IntoIterator<Item = Option<Value>>) -> ArrayRef {
@@ -431,7 +429,7 @@ fn s2_covering(shape: &S2Shape, level: u64) -> Option<Vec<CellID>> {
 }
 
 fn tokens(cells: impl IntoIterator<Item = CellID>) -> Value {
-    string_array(
+    Value::Array(
         cells
             .into_iter()
             .map(|c| Value::String(c.to_token()))
@@ -555,7 +553,7 @@ fn h3_resolution(resolution: i64) -> Option<Resolution> {
 }
 
 fn h3_tokens(cells: impl IntoIterator<Item = CellIndex>) -> Value {
-    string_array(
+    Value::Array(
         cells
             .into_iter()
             .map(|c| Value::String(c.to_string()))
