@@ -91,7 +91,7 @@ fn scalar_json(value: &ScalarValue, ty: KustoType) -> Result<Value, DataFusionEr
 impl Planner<'_> {
     fn constant(&self, expr: &ast::Expr, env: &Env, what: &str) -> PlanResult<ScalarValue> {
         let typed = self.lower_expr(expr, &[], env)?;
-        constant_value(&typed.expr)
+        super::fold::fold_constant(&typed.expr)
             .ok_or_else(|| error(format!("make-series: {what} must be a constant"), expr.span))
     }
 

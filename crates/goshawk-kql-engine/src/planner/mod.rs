@@ -8,6 +8,7 @@
 mod aggregate;
 mod column_fns;
 mod expr;
+mod fold;
 mod geo_lookup;
 pub mod literal;
 mod make_series;
@@ -15,6 +16,7 @@ mod materialize;
 mod mv_apply;
 mod ops;
 mod parse_kv;
+mod plugins;
 mod series_columns;
 mod udf;
 

@@ -124,7 +124,7 @@ pub(super) fn constant_count(
     env: &Env,
 ) -> PlanResult<usize> {
     let typed = planner.lower_expr(expr, &[], env)?;
-    match constant_value(&typed.expr) {
+    match super::fold::fold_constant(&typed.expr) {
         Some(ScalarValue::Int64(Some(n))) => Ok(usize::try_from(n).unwrap_or(0)),
         Some(ScalarValue::Int32(Some(n))) => Ok(usize::try_from(n).unwrap_or(0)),
         _ => Err(error("expected a constant integer row count", expr.span)),
@@ -398,6 +398,11 @@ impl Planner<'_> {
             {
                 self.plan_geo_lookup(tab, plugin, env, span)
             }
+            OperatorKind::Evaluate {
+                params,
+                plugin,
+                output_schema: None,
+            } => self.plan_plugin(tab, params, plugin, env),
             OperatorKind::Lookup(join) => self.plan_join(tab, join, env, span, true),
             OperatorKind::Search {
                 params,
@@ -1181,7 +1186,8 @@ impl Planner<'_> {
         let to_t = self.lower_expr(to, &[], env)?;
         let step_t = self.lower_expr(step, &[], env)?;
         let constant = |t: &Typed, e: &ast::Expr| {
-            constant_value(&t.expr).ok_or_else(|| error("range bounds must be constants", e.span))
+            super::fold::fold_constant(&t.expr)
+                .ok_or_else(|| error("range bounds must be constants", e.span))
         };
         let (a, b, s) = (
             constant(&from_t, from)?,

@@ -63,6 +63,41 @@ fn split_outside_quotes<'t>(text: &'t str, delimiter: &str, format: &KvFormat) -
     parts
 }
 
+/// The byte offset of the first `needle` at or after `from` outside quotes.
+fn find_outside_quotes(text: &str, needle: &str, from: usize, format: &KvFormat) -> Option<usize> {
+    let parts = split_outside_quotes(&text[from..], needle, format);
+    (parts.len() > 1).then(|| from + parts[0].len())
+}
+
+/// The (key, value) pairs of `text`: a key is the last word (per `pair`) before a `kv`, its
+/// value runs from after the `kv` (spaces skipped) to the next `pair` outside quotes.
+fn delimited_pairs(text: &str, pair: &str, kv: &str, format: &KvFormat) -> Vec<(String, String)> {
+    let mut pairs = Vec::new();
+    let mut position = 0;
+    while let Some(kv_at) = find_outside_quotes(text, kv, position, format) {
+        let key_region = text[position..kv_at].trim_end();
+        let key = split_outside_quotes(key_region, pair, format)
+            .last()
+            .map(|k| unquote(k, format))
+            .unwrap_or_default();
+        let after = kv_at + kv.len();
+        let value_start = after + (text[after..].len() - text[after..].trim_start().len());
+        let value_end = match text[value_start..].chars().next() {
+            Some(first) if format.quotes.iter().any(|(open, _)| *open == first) => {
+                let quoted = split_outside_quotes(&text[value_start..], pair, format);
+                value_start + quoted[0].len()
+            }
+            _ => find_outside_quotes(text, pair, value_start, format).unwrap_or(text.len()),
+        };
+        pairs.push((key, unquote(&text[value_start..value_end], format)));
+        if value_end <= position {
+            break;
+        }
+        position = value_end;
+    }
+    pairs
+}
+
 /// A key or value without its quotes (escapes resolved), or trimmed as it is.
 fn unquote(text: &str, format: &KvFormat) -> String {
     let text = text.trim();
@@ -97,17 +132,9 @@ pub(crate) fn kv_value(
     format: &KvFormat,
 ) -> Option<String> {
     match &format.delimiters {
-        Some((pair, kv)) => split_outside_quotes(text, pair, format)
+        Some((pair, kv)) => delimited_pairs(text, pair, kv, format)
             .into_iter()
-            .find_map(|token| {
-                let parts = split_outside_quotes(token, kv, format);
-                if parts.len() < 2 {
-                    return None;
-                }
-                let name = unquote(parts[0], format);
-                let value_start = parts[0].len() + kv.len();
-                (name == key).then(|| unquote(&token[value_start..], format))
-            }),
+            .find_map(|(name, value)| (name == key).then_some(value)),
         None => {
             let start = value_start(text, key)?;
             let end = keys
@@ -345,6 +372,20 @@ mod tests {
         assert_eq!(
             kv_value(text, "failure", &[], &f).as_deref(),
             Some(r#"the remote host sent "bye!""#)
+        );
+    }
+
+    #[test]
+    fn spaces_around_the_kv_delimiter_are_skipped() {
+        let f = format(Some((" ", "=")), "", None);
+        assert_eq!(
+            kv_value("  key  =  value  ", "key", &[], &f).as_deref(),
+            Some("value")
+        );
+        let f = format(Some((",", "=")), "", None);
+        assert_eq!(
+            kv_value("a=1, b=2, c=3", "b", &[], &f).as_deref(),
+            Some("2")
         );
     }
 

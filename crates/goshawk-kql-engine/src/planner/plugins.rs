@@ -1,0 +1,376 @@
+//! `evaluate` plugins computed over the whole input: `rows_near`, `rolling_percentile`,
+//! `active_users_count`, `sliding_window_counts`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, RecordBatch, UInt32Array,
+};
+use arrow::datatypes::{DataType, SchemaRef};
+use datafusion::common::DataFusionError;
+use datafusion::logical_expr::{Expr, cast};
+use datafusion::scalar::ScalarValue;
+use goshawk_kql_syntax::Span;
+use goshawk_kql_syntax::ast::{self, FunctionCall, OperatorParam};
+use goshawk_types::KustoType;
+
+use super::expr::convert_to;
+use super::fold::fold_constant;
+use super::materialize::{Materialize, RowsFn};
+use super::ops::implicit_name;
+use super::{Env, PlanResult, Planner, Tab, col, df_error, error, unsupported};
+use crate::catalog::KustoColumn;
+use crate::format::json_at;
+
+/// Hidden input columns of the plugins' Materialize nodes.
+const HIDDEN: &str = "__plugin_";
+
+fn integer_of(value: &ScalarValue) -> Option<i64> {
+    match value {
+        ScalarValue::Int64(v) => *v,
+        ScalarValue::Int32(v) => v.map(i64::from),
+        ScalarValue::TimestampNanosecond(v, _) => *v,
+        ScalarValue::DurationNanosecond(v) => *v,
+        ScalarValue::Float64(Some(v)) if v.fract() == 0.0 => Some(*v as i64),
+        _ => None,
+    }
+}
+
+fn real_of(value: &ScalarValue) -> Option<f64> {
+    match value {
+        ScalarValue::Float64(v) => *v,
+        ScalarValue::Int64(v) => v.map(|v| v as f64),
+        ScalarValue::Int32(v) => v.map(f64::from),
+        _ => None,
+    }
+}
+
+/// Reads column `index` of `batch` as i64 (datetimes and timespans in nanoseconds).
+fn integers(batch: &RecordBatch, index: usize) -> Result<Int64Array, DataFusionError> {
+    let array = arrow::compute::cast(batch.column(index), &DataType::Int64)?;
+    Ok(array.as_primitive::<arrow::datatypes::Int64Type>().clone())
+}
+
+fn reals(batch: &RecordBatch, index: usize) -> Result<Float64Array, DataFusionError> {
+    let array = arrow::compute::cast(batch.column(index), &DataType::Float64)?;
+    Ok(array
+        .as_primitive::<arrow::datatypes::Float64Type>()
+        .clone())
+}
+
+/// A group key of the dimension columns `columns` of row `row`.
+fn group_key(batch: &RecordBatch, columns: std::ops::Range<usize>, row: usize) -> String {
+    columns
+        .map(|c| {
+            let ty = KustoType::from_field(batch.schema().field(c)).unwrap_or(KustoType::String);
+            json_at(batch.column(c).as_ref(), row, ty).to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\u{1}")
+}
+
+/// An integer column of `ty` (long, datetime or timespan) from i64 values.
+fn integer_column(values: Vec<i64>, ty: KustoType) -> Result<ArrayRef, DataFusionError> {
+    let array: ArrayRef = Arc::new(Int64Array::from(values));
+    Ok(arrow::compute::cast(&array, &ty.arrow_type())?)
+}
+
+impl Planner<'_> {
+    /// The plugins of this module; `None` for a plugin they do not cover.
+    pub(super) fn plan_plugin(
+        &self,
+        tab: Tab,
+        params: &[OperatorParam],
+        plugin: &FunctionCall,
+        env: &Env,
+    ) -> PlanResult<Tab> {
+        self.reject_params(params)?;
+        let args: Vec<&ast::Expr> = plugin.args.iter().map(|a| &a.value).collect();
+        match plugin.name.name.as_str() {
+            "rows_near" => self.plan_rows_near(tab, &args, env, plugin.span),
+            "rolling_percentile" => self.plan_rolling_percentile(tab, &args, env, plugin.span),
+            other => Err(unsupported(
+                &format!("the '{other}' plugin"),
+                plugin.name.span,
+            )),
+        }
+    }
+
+    fn constant_arg(&self, expr: &ast::Expr, env: &Env, what: &str) -> PlanResult<ScalarValue> {
+        let typed = self.lower_expr(expr, &[], env)?;
+        fold_constant(&typed.expr)
+            .ok_or_else(|| error(format!("{what} must be a constant"), expr.span))
+    }
+
+    /// Projects `tab` to `exprs` (hidden names), for a Materialize input.
+    fn hidden_input(
+        &self,
+        tab: Tab,
+        exprs: Vec<(Expr, KustoType)>,
+        keep_columns: bool,
+        span: Span,
+    ) -> PlanResult<Tab> {
+        let mut items: Vec<(Expr, KustoColumn)> = if keep_columns {
+            tab.columns
+                .iter()
+                .map(|c| (col(&c.name), c.clone()))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        for (index, (expr, ty)) in exprs.into_iter().enumerate() {
+            items.push((expr, KustoColumn::new(format!("{HIDDEN}{index}"), ty)));
+        }
+        self.project_tab(tab, items, span)
+    }
+
+    /// `rows_near(condition, before [, after])`: the rows within `before` rows before and
+    /// `after` rows after (default: `before`) a row where the condition holds, in input order.
+    fn plan_rows_near(
+        &self,
+        tab: Tab,
+        args: &[&ast::Expr],
+        env: &Env,
+        span: Span,
+    ) -> PlanResult<Tab> {
+        let [condition, before, rest @ ..] = args else {
+            return Err(error(
+                "rows_near expects (condition, rows before [, rows after])",
+                span,
+            ));
+        };
+        let count = |expr: &ast::Expr| -> PlanResult<usize> {
+            let value = self.constant_arg(expr, env, "rows_near's row count")?;
+            integer_of(&value)
+                .and_then(|n| usize::try_from(n).ok())
+                .ok_or_else(|| {
+                    error(
+                        "rows_near's row count must be a non-negative integer",
+                        expr.span,
+                    )
+                })
+        };
+        let before = count(before)?;
+        let after = match rest.first() {
+            Some(expr) => count(expr)?,
+            None => before,
+        };
+        let typed = self.lower_expr(condition, &tab.columns, env)?;
+        let predicate = convert_to(typed, KustoType::Bool);
+        let columns = tab.columns.clone();
+        let input = self.hidden_input(tab, vec![(predicate.expr, KustoType::Bool)], true, span)?;
+        let width = columns.len();
+        let func: RowsFn = Arc::new(move |in_schema, batches, out_schema| {
+            let batch = arrow::compute::concat_batches(in_schema, batches)?;
+            let flags = batch.column(width).as_boolean().clone();
+            let rows = batch.num_rows();
+            let mut keep = vec![false; rows];
+            for row in (0..rows).filter(|&r| flags.is_valid(r) && flags.value(r)) {
+                let low = row.saturating_sub(before);
+                let high = (row + after).min(rows.saturating_sub(1));
+                keep[low..=high].iter_mut().for_each(|k| *k = true);
+            }
+            let mask = BooleanArray::from(keep);
+            let kept: Vec<ArrayRef> = (0..width)
+                .map(|c| arrow::compute::filter(batch.column(c).as_ref(), &mask))
+                .collect::<Result<_, _>>()?;
+            Ok(RecordBatch::try_new(Arc::clone(out_schema), kept)?)
+        });
+        let plan = Materialize::plan("rows_near", input.plan, &columns, func)
+            .map_err(|e| df_error(e, span))?;
+        Ok(Tab {
+            plan,
+            columns,
+            render: input.render,
+        })
+    }
+
+    /// `rolling_percentile(value, percentile, index, bin, window [, dimension...])`: per
+    /// dimension values and bin of `index`, the nearest-rank percentile of the values in the
+    /// `window` bins ending at that bin.
+    fn plan_rolling_percentile(
+        &self,
+        tab: Tab,
+        args: &[&ast::Expr],
+        env: &Env,
+        span: Span,
+    ) -> PlanResult<Tab> {
+        let [value, percentile, index, bin, window, dimensions @ ..] = args else {
+            return Err(error(
+                "rolling_percentile expects (value, percentile, index, bin size, window size \
+                 [, dimension...])",
+                span,
+            ));
+        };
+        let percentile_value = real_of(&self.constant_arg(percentile, env, "the percentile")?)
+            .filter(|p| (0.0..=100.0).contains(p))
+            .ok_or_else(|| {
+                error(
+                    "the percentile must be a number from 0 to 100",
+                    percentile.span,
+                )
+            })?;
+        let bin_value = integer_of(&self.constant_arg(bin, env, "the bin size")?)
+            .filter(|b| *b > 0)
+            .ok_or_else(|| error("the bin size must be positive", bin.span))?;
+        let window_value = integer_of(&self.constant_arg(window, env, "the window size")?)
+            .filter(|w| *w > 0)
+            .ok_or_else(|| error("the window size must be a positive integer", window.span))?;
+        let value_t = self.lower_expr(value, &tab.columns, env)?;
+        let index_t = self.lower_expr(index, &tab.columns, env)?;
+        if !matches!(
+            index_t.ty,
+            KustoType::DateTime | KustoType::TimeSpan | KustoType::Long | KustoType::Int
+        ) {
+            return Err(error(
+                "rolling_percentile's index must be a datetime, timespan or integer",
+                index.span,
+            ));
+        }
+        let value_name = implicit_name(value)
+            .ok_or_else(|| error("rolling_percentile's value must be a column", value.span))?;
+        let index_name = implicit_name(index)
+            .ok_or_else(|| error("rolling_percentile's index must be a column", index.span))?;
+        let mut exprs = vec![
+            (cast(index_t.expr.clone(), DataType::Int64), KustoType::Long),
+            (
+                cast(value_t.expr.clone(), DataType::Float64),
+                KustoType::Real,
+            ),
+        ];
+        let mut out_columns = vec![KustoColumn::new(&index_name, index_t.ty)];
+        for dimension in dimensions {
+            let typed = self.lower_expr(dimension, &tab.columns, env)?;
+            let name = implicit_name(dimension).ok_or_else(|| {
+                error(
+                    "rolling_percentile's dimensions must be columns",
+                    dimension.span,
+                )
+            })?;
+            out_columns.push(KustoColumn::new(name, typed.ty));
+            exprs.push((typed.expr, typed.ty));
+        }
+        let result_ty = match value_t.ty {
+            KustoType::Int | KustoType::Long => KustoType::Long,
+            _ => KustoType::Real,
+        };
+        let percentile_text = if percentile_value.fract() == 0.0 {
+            format!("{}", percentile_value as i64)
+        } else {
+            percentile_value.to_string().replace('.', "_")
+        };
+        out_columns.push(KustoColumn::new(
+            format!("rolling_{window_value}_percentile_{value_name}_{percentile_text}"),
+            result_ty,
+        ));
+        let input = self.hidden_input(tab, exprs, false, span)?;
+        let index_ty = index_t.ty;
+        let dims = dimensions.len();
+        let func: RowsFn = Arc::new(move |in_schema, batches, out_schema| {
+            let batch = arrow::compute::concat_batches(in_schema, batches)?;
+            rolling_percentile(
+                &batch,
+                dims,
+                bin_value,
+                window_value,
+                percentile_value,
+                index_ty,
+                result_ty,
+                out_schema,
+            )
+        });
+        let plan = Materialize::plan("rolling_percentile", input.plan, &out_columns, func)
+            .map_err(|e| df_error(e, span))?;
+        Ok(Tab {
+            plan,
+            columns: out_columns,
+            render: input.render,
+        })
+    }
+}
+
+/// Kusto's nearest-rank percentile of sorted values.
+fn nearest_rank(sorted: &[f64], percentile: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((percentile / 100.0) * sorted.len() as f64).ceil() as usize;
+    Some(sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
+#[allow(clippy::too_many_arguments)]
+fn rolling_percentile(
+    batch: &RecordBatch,
+    dims: usize,
+    bin: i64,
+    window: i64,
+    percentile: f64,
+    index_ty: KustoType,
+    result_ty: KustoType,
+    out_schema: &SchemaRef,
+) -> Result<RecordBatch, DataFusionError> {
+    let index = integers(batch, 0)?;
+    let values = reals(batch, 1)?;
+    // group -> (first row, bin -> values)
+    let mut groups: Vec<(u32, BTreeMap<i64, Vec<f64>>)> = Vec::new();
+    let mut group_of: HashMap<String, usize> = HashMap::new();
+    for row in 0..batch.num_rows() {
+        if index.is_null(row) || values.is_null(row) {
+            continue;
+        }
+        let key = group_key(batch, 2..2 + dims, row);
+        let group = *group_of.entry(key).or_insert_with(|| {
+            groups.push((row as u32, BTreeMap::new()));
+            groups.len() - 1
+        });
+        let start = index.value(row).div_euclid(bin) * bin;
+        groups[group]
+            .1
+            .entry(start)
+            .or_default()
+            .push(values.value(row));
+    }
+    let mut out_index = Vec::new();
+    let mut out_rows: Vec<u32> = Vec::new();
+    let mut out_values: Vec<Option<f64>> = Vec::new();
+    for (first_row, bins) in &groups {
+        for &start in bins.keys() {
+            let low = start - (window - 1) * bin;
+            let mut window_values: Vec<f64> = bins
+                .range(low..=start)
+                .flat_map(|(_, v)| v.iter().copied())
+                .collect();
+            window_values.sort_by(f64::total_cmp);
+            out_index.push(start);
+            out_rows.push(*first_row);
+            out_values.push(nearest_rank(&window_values, percentile));
+        }
+    }
+    let take = UInt32Array::from(out_rows);
+    let mut columns: Vec<ArrayRef> = vec![integer_column(out_index, index_ty)?];
+    for c in 0..dims {
+        columns.push(arrow::compute::take(
+            batch.column(2 + c).as_ref(),
+            &take,
+            None,
+        )?);
+    }
+    let result: ArrayRef = Arc::new(Float64Array::from(out_values));
+    columns.push(arrow::compute::cast(&result, &result_ty.arrow_type())?);
+    Ok(RecordBatch::try_new(Arc::clone(out_schema), columns)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentile() {
+        let values: Vec<f64> = (1..=24).map(f64::from).collect();
+        assert_eq!(nearest_rank(&values, 50.0), Some(12.0));
+        let values: Vec<f64> = (25..=96).map(f64::from).collect();
+        assert_eq!(nearest_rank(&values, 50.0), Some(60.0));
+        assert_eq!(nearest_rank(&[], 50.0), None);
+    }
+}
