@@ -10,10 +10,14 @@
 //! geometry; densify is the one place where the planar edge matters, since converting planar
 //! edges to geodesic chains is what it is for.
 //!
+//! Polygon union, intersection and buffers are in `overlay`.
+//!
 //! Invalid shapes, coordinates out of range and arguments out of the documented ranges give
-//! null, as in Kusto. A MultiPolygon is taken as valid GeoJSON, i.e. its polygons do not
-//! overlap: its area, perimeter and centroid are sums over its polygons.
+//! null, as in Kusto. The measures of a MultiPolygon are those of the union of its polygons.
 
+mod overlay;
+
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use arrow::array::{Array as _, ArrayRef, BooleanArray, Float64Array, StringArray};
@@ -128,12 +132,20 @@ enum Crossing {
     Overlap(f64, f64),
 }
 
+/// The fraction along the arc `a`-`b` of `x` (on it), snapped to the ends within rounding, so
+/// that a crossing at a vertex reports that vertex exactly.
 fn arc_fraction(a: V3, b: V3, x: V3) -> f64 {
     let total = angle(a, b);
     if total == 0.0 {
+        return 0.0;
+    }
+    let t = (angle(a, x) / total).clamp(0.0, 1.0);
+    if t < 1e-12 {
         0.0
+    } else if t > 1.0 - 1e-12 {
+        1.0
     } else {
-        (angle(a, x) / total).clamp(0.0, 1.0)
+        t
     }
 }
 
@@ -375,6 +387,119 @@ fn empty_collection() -> Value {
     json!({"type": "GeometryCollection", "geometries": []})
 }
 
+/// The polygons of a MultiPolygon merged where they overlap, so that measures count shared
+/// area once (as Kusto does); single polygons, and shapes too wide to merge, stay as they are.
+fn merged(polygons: Vec<Vec<Ring>>) -> Vec<Vec<Ring>> {
+    if polygons.len() < 2 {
+        return polygons;
+    }
+    overlay::union(&polygons).unwrap_or(polygons)
+}
+
+/// The polygons of a dynamic array of Polygons and MultiPolygons, or None when any is invalid.
+fn polygon_array(value: &Value) -> Option<Vec<Vec<Ring>>> {
+    let mut all = Vec::new();
+    for shape in value.as_array()? {
+        all.extend(polygons(shape)?.0);
+    }
+    (!all.is_empty()).then_some(all)
+}
+
+/// Polygons as GeoJSON: a Polygon, a MultiPolygon, or an empty GeometryCollection.
+fn region_json(polygons: &[Vec<Ring>]) -> Value {
+    if polygons.is_empty() {
+        empty_collection()
+    } else {
+        polygons_json(polygons, false)
+    }
+}
+
+/// A buffer tolerance in meters within Kusto's range, or None.
+fn buffer_tolerance(args: &Args, index: usize, row: usize) -> Option<f64> {
+    let tolerance = args.real(index, row, 0.1)?;
+    (0.1..=10_000.0).contains(&tolerance).then_some(tolerance)
+}
+
+/// The lines of a dynamic array of LineStrings and MultiLineStrings, or None when any is
+/// invalid.
+fn line_array(value: &Value) -> Option<Vec<Vec<LonLat>>> {
+    let mut all = Vec::new();
+    for shape in value.as_array()? {
+        all.extend(lines(shape)?.0);
+    }
+    (!all.is_empty()).then_some(all)
+}
+
+/// The union of lines: every distinct edge once, chained into polylines that run between
+/// vertices where lines end or branch (a closed chain starts where its first edge does).
+/// Edges are the same when their endpoints are; partly overlapping edges are not split.
+fn union_lines(lines: &[Vec<LonLat>]) -> Vec<Vec<LonLat>> {
+    type Key = (u64, u64);
+    let key = |p: LonLat| -> Key { (p.0.to_bits(), p.1.to_bits()) };
+    let mut seen: HashSet<(Key, Key)> = HashSet::new();
+    let mut edges: Vec<(LonLat, LonLat)> = Vec::new();
+    let mut at: HashMap<Key, Vec<usize>> = HashMap::new();
+    for line in lines {
+        for w in line.windows(2) {
+            let (a, b) = (key(w[0]), key(w[1]));
+            if a == b || seen.contains(&(a, b)) || seen.contains(&(b, a)) {
+                continue;
+            }
+            seen.insert((a, b));
+            at.entry(a).or_default().push(edges.len());
+            at.entry(b).or_default().push(edges.len());
+            edges.push((w[0], w[1]));
+        }
+    }
+    let other = |e: usize, v: LonLat| {
+        if edges[e].0 == v {
+            edges[e].1
+        } else {
+            edges[e].0
+        }
+    };
+    // The edge continuing a chain through `v` (a vertex of exactly two edges) after `e`.
+    let through = |v: LonLat, e: usize| -> Option<usize> {
+        match at[&key(v)].as_slice() {
+            [x, y] => Some(if *x == e { *y } else { *x }),
+            _ => None,
+        }
+    };
+    let mut used = vec![false; edges.len()];
+    let mut chains = Vec::new();
+    for first in 0..edges.len() {
+        if used[first] {
+            continue;
+        }
+        // Back up to where the chain begins.
+        let (mut v, mut e) = (edges[first].0, first);
+        while let Some(f) = through(v, e) {
+            if f == first {
+                // A closed chain: start where its first edge does.
+                (v, e) = (edges[first].0, first);
+                break;
+            }
+            if used[f] {
+                break;
+            }
+            v = other(f, v);
+            e = f;
+        }
+        let mut chain = vec![v];
+        loop {
+            used[e] = true;
+            v = other(e, v);
+            chain.push(v);
+            match through(v, e) {
+                Some(f) if !used[f] => e = f,
+                _ => break,
+            }
+        }
+        chains.push(chain);
+    }
+    chains
+}
+
 fn line_length(line: &[LonLat]) -> f64 {
     line_edges(line).map(|(a, b)| angle(a, b)).sum()
 }
@@ -567,8 +692,15 @@ fn intersect_lines(first: &[Vec<LonLat>], second: &[Vec<LonLat>]) -> Value {
         }
     }
     // A crossing at the end of a shared stretch is part of it.
-    points.retain(|p| !stretches.iter().flatten().any(|q| q == p));
-    points.dedup();
+    let same = |p: &LonLat, q: &LonLat| angle(to_v3(*p), to_v3(*q)) < 1e-12;
+    points.retain(|p| !stretches.iter().flatten().any(|q| same(p, q)));
+    let mut distinct: Vec<LonLat> = Vec::with_capacity(points.len());
+    for p in points {
+        if !distinct.iter().any(|q| same(&p, q)) {
+            distinct.push(p);
+        }
+    }
+    let points = distinct;
     match (points.len(), stretches.len()) {
         (0, 0) => empty_collection(),
         (0, _) => lines_json(&stretches, false),
@@ -912,17 +1044,17 @@ pub(super) fn functions() -> Vec<KustoScalar> {
             line_centroid(&lines).map(point_json)
         }),
         shape_function("geo_polygon_area", "s", 1, Real, |args, r| {
-            let (polygons, _) = polygons(args.shape(0, r))?;
+            let polygons = merged(polygons(args.shape(0, r))?.0);
             let area: f64 = polygons.iter().map(|p| polygon_area_moment(p).0).sum();
             number(area * RADIUS * RADIUS)
         }),
         shape_function("geo_polygon_perimeter", "s", 1, Real, |args, r| {
-            let (polygons, _) = polygons(args.shape(0, r))?;
+            let polygons = merged(polygons(args.shape(0, r))?.0);
             let perimeter: f64 = polygon_edges(&polygons).map(|(a, b)| angle(a, b)).sum();
             number(perimeter * RADIUS)
         }),
         shape_function("geo_polygon_centroid", "s", 1, Dynamic, |args, r| {
-            let (polygons, _) = polygons(args.shape(0, r))?;
+            let polygons = merged(polygons(args.shape(0, r))?.0);
             let moment = polygons
                 .iter()
                 .map(|p| polygon_area_moment(p).1)
@@ -1134,11 +1266,82 @@ pub(super) fn functions() -> Vec<KustoScalar> {
         shape_function("geo_point_buffer", "rrrr", 3, Dynamic, |args, r| {
             let center = args.point(0, r)?;
             let radius = args.real(2, r, f64::NAN)?;
-            let tolerance = args.real(3, r, 0.1)?;
-            if !(0.1..=10_000.0).contains(&tolerance) {
+            let tolerance = buffer_tolerance(args, 3, r)?;
+            point_buffer(center, radius, tolerance)
+        }),
+        shape_function("geo_union_lines_array", "s", 1, Dynamic, |args, r| {
+            let all = line_array(args.shape(0, r))?;
+            Some(lines_json(&union_lines(&all), false))
+        }),
+        shape_function("geo_union_polygons_array", "s", 1, Dynamic, |args, r| {
+            let all = polygon_array(args.shape(0, r))?;
+            Some(region_json(&overlay::union(&all)?))
+        }),
+        shape_function(
+            "geo_simplify_polygons_array",
+            "sr",
+            1,
+            Dynamic,
+            |args, r| {
+                let all = polygon_array(args.shape(0, r))?;
+                let tolerance = simplify_tolerance(args, 1, r)?;
+                let simple: Vec<Vec<Ring>> = overlay::union(&all)?
+                    .iter()
+                    .filter_map(|rings| {
+                        let mut out = vec![simplify_ring(&rings[0], tolerance)?];
+                        out.extend(
+                            rings[1..]
+                                .iter()
+                                .filter_map(|h| simplify_ring(h, tolerance)),
+                        );
+                        Some(out)
+                    })
+                    .collect();
+                (!simple.is_empty()).then(|| polygons_json(&simple, false))
+            },
+        ),
+        shape_function("geo_intersection_2polygons", "ss", 2, Dynamic, |args, r| {
+            let (first, _) = polygons(args.shape(0, r))?;
+            let (second, _) = polygons(args.shape(1, r))?;
+            let shared = overlay::intersection(&first, &second)?;
+            if !shared.is_empty() {
+                return Some(polygons_json(&shared, false));
+            }
+            // Polygons that only touch share points or stretches of their boundaries.
+            let boundary = |polygons: &[Vec<Ring>]| -> Vec<Vec<LonLat>> {
+                polygons
+                    .iter()
+                    .flatten()
+                    .map(|ring| {
+                        let mut closed = ring.clone();
+                        closed.push(ring[0]);
+                        closed
+                    })
+                    .collect()
+            };
+            Some(intersect_lines(&boundary(&first), &boundary(&second)))
+        }),
+        shape_function("geo_polygon_buffer", "srr", 2, Dynamic, |args, r| {
+            let (polygons, _) = polygons(args.shape(0, r))?;
+            let radius = args.real(1, r, f64::NAN)?;
+            let tolerance = buffer_tolerance(args, 2, r)?;
+            if !(radius > 0.0 && radius < RADIUS) {
                 return None;
             }
-            point_buffer(center, radius, tolerance)
+            Some(region_json(&overlay::buffer_polygons(
+                &polygons, radius, tolerance,
+            )?))
+        }),
+        shape_function("geo_line_buffer", "srr", 2, Dynamic, |args, r| {
+            let (lines, _) = lines(args.shape(0, r))?;
+            let radius = args.real(1, r, f64::NAN)?;
+            let tolerance = buffer_tolerance(args, 2, r)?;
+            if !(radius > 0.0 && radius < RADIUS) {
+                return None;
+            }
+            Some(region_json(&overlay::buffer_lines(
+                &lines, radius, tolerance,
+            )?))
         }),
         shape_function("geo_point_in_polygon", "rrs", 3, Bool, |args, r| {
             let p = args.point(0, r)?;
@@ -1269,6 +1472,82 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn multipolygon_measures_count_the_overlap_once() {
+        let shape = shape(
+            r#"{"type":"MultiPolygon","coordinates":[[[[-73.9495,40.7969],[-73.95807266235352,40.80068603561921],[-73.98201942443848,40.76825672305777],[-73.97317886352539,40.76455136505513],[-73.9495,40.7969]]],[[[-73.94262313842773,40.775991804565585],[-73.98107528686523,40.791849155467695],[-73.99600982666016,40.77092185281977],[-73.96150588989258,40.75609977566361],[-73.94262313842773,40.775991804565585]]]]}"#,
+        );
+        let union = merged(polygons(&shape).expect("multipolygon").0);
+        assert_eq!(union.len(), 1);
+        let area: f64 = union.iter().map(|p| polygon_area_moment(p).0).sum();
+        assert!(
+            (area * RADIUS * RADIUS - 10889971.5343487).abs() < 1.0,
+            "{area}"
+        );
+        let perimeter: f64 = polygon_edges(&union).map(|(a, b)| angle(a, b)).sum();
+        assert!(
+            (perimeter * RADIUS - 15943.5384578745).abs() < 0.01,
+            "{perimeter}"
+        );
+    }
+
+    #[test]
+    fn polygons_touching_at_a_vertex_share_a_point() {
+        let (first, _) = polygons(&shape(
+            r#"{"type":"Polygon","coordinates":[[[2,45],[0,45],[1,44],[2,45]]]}"#,
+        ))
+        .expect("polygon");
+        let (second, _) = polygons(&shape(
+            r#"{"type":"Polygon","coordinates":[[[3,44],[2,45],[2,43],[3,44]]]}"#,
+        ))
+        .expect("polygon");
+        assert_eq!(overlay::intersection(&first, &second), Some(Vec::new()));
+        let closed = |p: &[Vec<Ring>]| {
+            let mut ring = p[0][0].clone();
+            ring.push(ring[0]);
+            vec![ring]
+        };
+        assert_eq!(
+            intersect_lines(&closed(&first), &closed(&second)),
+            json!({"type": "Point", "coordinates": [2.0, 45.0]})
+        );
+    }
+
+    #[test]
+    fn buffers_grow_by_the_radius() {
+        let (square, _) = polygons(&shape(
+            r#"{"type":"Polygon","coordinates":[[[10,10],[10.01,10],[10.01,10.01],[10,10.01],[10,10]]]}"#,
+        ))
+        .expect("polygon");
+        let grown = overlay::buffer_polygons(&square, 100.0, 0.1).expect("buffer");
+        let before = polygon_area_moment(&square[0]).0 * RADIUS * RADIUS;
+        let after = polygon_area_moment(&grown[0]).0 * RADIUS * RADIUS;
+        let perimeter: f64 = polygon_edges(&square)
+            .map(|(a, b)| angle(a, b))
+            .sum::<f64>()
+            * RADIUS;
+        // Area of a rounded buffer: A + P·r + π·r².
+        let expected = before + perimeter * 100.0 + std::f64::consts::PI * 100.0 * 100.0;
+        assert!(
+            (after - expected).abs() / expected < 1e-3,
+            "{after} vs {expected}"
+        );
+    }
+
+    #[test]
+    fn union_of_lines_merges_shared_edges() {
+        let (a, b, c, d) = ((0.0, 0.0), (1.0, 1.0), (2.0, 0.0), (3.0, 1.0));
+        let union = union_lines(&[vec![a, b, c], vec![b, c, d], vec![c, b]]);
+        assert_eq!(union, vec![vec![a, b, c, d]]);
+        // A branch splits the chains at the branching vertex.
+        let e = (2.0, 2.0);
+        let union = union_lines(&[vec![a, b, c], vec![b, e]]);
+        assert_eq!(union, vec![vec![a, b], vec![b, c], vec![b, e]]);
+        // A closed chain comes back to its start.
+        let ring = union_lines(&[vec![a, b, c, a]]);
+        assert_eq!(ring, vec![vec![a, b, c, a]]);
     }
 
     #[test]
