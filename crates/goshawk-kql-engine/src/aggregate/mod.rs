@@ -13,6 +13,7 @@
 mod accumulators;
 mod dcount;
 mod stats;
+mod tdigest;
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
@@ -32,6 +33,8 @@ use crate::error::EngineError;
 use crate::scalar::{ReturnRule, check_arg_count, kusto_type_of};
 
 pub use dcount::{DistinctCounter, accuracy_precision};
+pub use stats::{hll_from_text, hll_to_json};
+pub use tdigest::TDigest;
 
 /// What an accumulator factory knows about the call.
 pub struct AggregateCall {
@@ -303,6 +306,7 @@ fn aggregate_call(name: &str, acc_args: &AccumulatorArgs) -> AggregateCall {
 pub fn all_aggregates() -> Vec<KustoAggregate> {
     let mut all = accumulators::functions();
     all.extend(stats::functions());
+    all.extend(tdigest::functions());
     all
 }
 

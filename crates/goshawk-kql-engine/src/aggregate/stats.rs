@@ -17,7 +17,7 @@ use datafusion::logical_expr::Accumulator;
 use goshawk_types::KustoType;
 use serde_json::{Map, Value};
 
-use super::{AggregateCall, KustoAggregate};
+use super::{AggregateCall, DistinctCounter, KustoAggregate, accuracy_precision};
 use crate::error::EngineError;
 use crate::format::string_value;
 use crate::scalar::{is_numeric, returns, to_bool_array, to_long_array, to_real_array};
@@ -639,6 +639,120 @@ fn percentiles(name: &'static str, weighted: bool, array: bool) -> KustoAggregat
     )
 }
 
+// ---------------------------------------------------------------- hll
+
+/// An `hll()` result as a dynamic value: `["hll", "<base64 of the counter>"]`, read by
+/// `dcount_hll` and `hll_merge`.
+pub fn hll_to_json(counter: &DistinctCounter) -> Value {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD.encode(counter.to_bytes());
+    Value::Array(vec![Value::from("hll"), Value::from(bytes)])
+}
+
+/// Reads a value written by [`hll_to_json`] from dynamic text.
+pub fn hll_from_text(text: &str) -> Option<DistinctCounter> {
+    use base64::Engine as _;
+    let value = crate::dynamic::parse_lenient(text);
+    let [tag, bytes] = value.as_array()?.as_slice() else {
+        return None;
+    };
+    if tag.as_str() != Some("hll") {
+        return None;
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(bytes.as_str()?)
+        .ok()?;
+    DistinctCounter::from_bytes(&bytes)
+}
+
+/// `hll(x [, accuracy])`, `hll_if(x, predicate [, accuracy])` and `hll_merge(hll)`.
+#[derive(Debug)]
+struct Hll {
+    merging: bool,
+    /// Whether `counter` holds data: `hll_merge` takes the precision of the first sketch.
+    seeded: bool,
+    counter: DistinctCounter,
+}
+
+impl Hll {
+    fn absorb(&mut self, other: DistinctCounter) {
+        if self.seeded {
+            self.counter.merge(&other);
+        } else {
+            self.counter = other;
+            self.seeded = true;
+        }
+    }
+}
+
+impl Fold for Hll {
+    fn add(
+        &mut self,
+        values: &[ArrayRef],
+        types: &[KustoType],
+        selected: &dyn Fn(usize) -> bool,
+    ) -> DFResult<()> {
+        if !self.merging {
+            self.counter
+                .add_array(values[0].as_ref(), types[0], selected);
+            return Ok(());
+        }
+        for row in 0..values[0].len() {
+            let Some(text) = string_value(values[0].as_ref(), row) else {
+                continue;
+            };
+            let other = hll_from_text(text).ok_or_else(|| {
+                datafusion::error::DataFusionError::Execution(
+                    "hll_merge: the value is not an hll() result".into(),
+                )
+            })?;
+            self.absorb(other);
+        }
+        Ok(())
+    }
+    fn encode(&self) -> Vec<u8> {
+        // An unseeded merge has seen no sketch, so it has no precision to pass on.
+        if self.seeded {
+            self.counter.to_bytes()
+        } else {
+            Vec::new()
+        }
+    }
+    fn merge(&mut self, bytes: &[u8]) -> Option<()> {
+        if !bytes.is_empty() {
+            self.absorb(DistinctCounter::from_bytes(bytes)?);
+        }
+        Some(())
+    }
+    fn result(&self) -> ScalarValue {
+        ScalarValue::Utf8(Some(hll_to_json(&self.counter).to_string()))
+    }
+}
+
+fn hll(name: &'static str, predicate: bool) -> KustoAggregate {
+    let accuracy_index = if predicate { 2 } else { 1 };
+    folded(
+        name,
+        accuracy_index,
+        Some(accuracy_index + 1),
+        returns(KustoType::Dynamic),
+        predicate.then_some(1),
+        move |call| {
+            let level = call.constant_usize(accuracy_index, "the accuracy level", 1)?;
+            let precision =
+                accuracy_precision(level).ok_or_else(|| EngineError::InvalidArgument {
+                    name: call.name.clone(),
+                    message: format!("accuracy level must be 0 to 4, got {level}"),
+                })?;
+            Ok(Hll {
+                merging: false,
+                seeded: true,
+                counter: DistinctCounter::new(precision),
+            })
+        },
+    )
+}
+
 pub(super) fn functions() -> Vec<KustoAggregate> {
     vec![
         spread("stdevif", false, false, true, true),
@@ -662,6 +776,22 @@ pub(super) fn functions() -> Vec<KustoAggregate> {
         percentiles("percentilew", true, false),
         percentiles("percentiles_array", false, true),
         percentiles("percentilesw_array", true, true),
+        hll("hll", false),
+        hll("hll_if", true),
+        folded(
+            "hll_merge",
+            1,
+            Some(1),
+            returns(KustoType::Dynamic),
+            None,
+            |_| {
+                Ok(Hll {
+                    merging: true,
+                    seeded: false,
+                    counter: DistinctCounter::new(accuracy_precision(1).unwrap_or(14)),
+                })
+            },
+        ),
     ]
 }
 

@@ -817,7 +817,8 @@ impl Planner<'_> {
             return self
                 .inline_scalar_function(name, def, captured, &call.args, columns, env, call.span);
         }
-        if is_aggregate(name) {
+        // `hll_merge(h1, h2, ...)` is the scalar merge; with one argument it is the aggregate.
+        if is_aggregate(name) && !(name == "hll_merge" && call.args.len() > 1) {
             return Err(error(
                 format!("aggregation function '{name}' is only allowed in summarize"),
                 call.name.span,
@@ -838,8 +839,10 @@ impl Planner<'_> {
             }
         };
         // `extract(re, n, s, typeof(long))`: the text result converted to the requested type.
-        if matches!(name, "extract" | "extractjson" | "extract_json")
-            && let Some((last, rest)) = call.args.split_last()
+        if matches!(
+            name,
+            "extract" | "extractjson" | "extract_json" | "percentile_tdigest"
+        ) && let Some((last, rest)) = call.args.split_last()
             && let ExprKind::TypeOf(ast::TypeOfArg::Scalar(ty)) = &last.value.kind
         {
             let mut text_call = call.clone();

@@ -72,6 +72,17 @@ pub(crate) fn implicit_name(expr: &ast::Expr) -> Option<String> {
             }) => Some(format!("{}_{key}", implicit_name(target)?)),
             _ => None,
         },
+        // Functions over a sketch are named after it: `dcount_hll(merged)` is
+        // `dcount_hll_merged`.
+        ExprKind::Call(call)
+            if matches!(
+                call.name.name.as_str(),
+                "percentile_tdigest" | "percentiles_array_tdigest" | "dcount_hll"
+            ) =>
+        {
+            let sketch = call.args.first().and_then(|a| implicit_name(&a.value))?;
+            Some(format!("{}_{sketch}", call.name.name))
+        }
         _ => None,
     }
 }

@@ -20,6 +20,7 @@ mod math;
 mod misc;
 mod network;
 mod series;
+mod sketches;
 mod series_analysis;
 mod special;
 mod strings;
@@ -318,6 +319,7 @@ pub fn all_scalars() -> Vec<KustoScalar> {
     all.extend(digests::functions());
     all.extend(special::functions());
     all.extend(misc::functions());
+    all.extend(sketches::functions());
     all
 }
 
