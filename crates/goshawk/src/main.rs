@@ -40,6 +40,8 @@ enum Command {
     Ingest(cmd::ingest::IngestArgs),
     /// List the lake's tables: rows, time range, size.
     Tables(cmd::tables::TablesArgs),
+    /// Merge each day partition's small lake files into one (for lakes built file by file).
+    Compact(cmd::compact::CompactArgs),
     /// Run a KQL query over the lake or table files and print the result.
     Query(cmd::query::QueryArgs),
     /// Print the logical and physical plans of a KQL query.
@@ -63,6 +65,7 @@ fn main() -> ExitCode {
         Command::Generate(args) => cmd::generate::run(args),
         Command::Ingest(args) => cmd::ingest::run(args),
         Command::Tables(args) => cmd::tables::run(args),
+        Command::Compact(args) => cmd::compact::run(args),
         Command::Query(args) => cmd::query::run(args),
         Command::Explain(args) => cmd::explain::run(args),
         Command::Rules(args) => cmd::rules::run(args),

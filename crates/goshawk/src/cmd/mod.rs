@@ -1,5 +1,6 @@
 //! One module per subcommand: its clap arguments and its `run` function.
 pub mod check;
+pub mod compact;
 pub mod demo;
 pub mod explain;
 pub mod generate;
