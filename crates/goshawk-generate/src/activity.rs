@@ -2,9 +2,7 @@
 //! sends to either a storage account (hourly `PT1H.json` JSON Lines blobs) or an Event Hub
 //! (`{"records":[...]}` messages).
 
-use std::fs::File;
-use std::io::BufWriter;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use rand::Rng;
 
@@ -13,7 +11,7 @@ use crate::random::{
     StreamRng, chance, poisson, splitmix64, stream_rng, value_rng, weighted_index,
 };
 use crate::scenarios::PlantedActivity;
-use crate::sink::{self, MessageWriter, WriteStats};
+use crate::sink::{self, MessageWriter, Output, WriteStats};
 use crate::world::{
     BENIGN_FAILURES, CALLER_TERRAFORM, CallerKind, OPERATIONS, OpKind, Operation, Scope, World,
 };
@@ -114,7 +112,7 @@ impl Tables {
 
 /// The PT1H.json blob of one subscription for the current hour, opened on its first record.
 struct Blob {
-    writer: Option<(BufWriter<File>, PathBuf)>,
+    writer: Option<(sink::Writer, PathBuf)>,
     records: u64,
     bytes: u64,
 }
@@ -129,14 +127,17 @@ pub(crate) fn generate(
     planted: &[PlantedActivity],
     chunk: &Chunk,
     profile: Profile,
-    out_dir: &Path,
+    out: &Output,
 ) -> Result<(WriteStats, WriteStats), GenerateError> {
     let mut rng = stream_rng(world.seed, "activity", chunk.day);
     let tables = Tables::new(world);
-    let storage_root = out_dir.join(crate::ACTIVITY_STORAGE_DIR);
+    let storage_root = out.dir.join(crate::ACTIVITY_STORAGE_DIR);
     let mut storage = WriteStats::default();
-    let mut messages =
-        MessageWriter::new(out_dir.join(crate::ACTIVITY_EVENT_HUB_DIR), MESSAGE_RECORDS);
+    let mut messages = MessageWriter::new(
+        out.dir.join(crate::ACTIVITY_EVENT_HUB_DIR),
+        MESSAGE_RECORDS,
+        out.discard,
+    );
     let mut blobs: Vec<Blob> = (0..world.subscriptions.len())
         .map(|_| Blob {
             writer: None,
@@ -147,9 +148,10 @@ pub(crate) fn generate(
     let mut events: Vec<Event> = Vec::new();
     let mut record = Vec::with_capacity(16 * 1024);
     let mut scratch = Scratch::default();
+    let fragments = Fragments::new(world);
     let mut planted_next = planted.partition_point(|p| p.event.time < chunk.start);
     let success_rate = profile.success_events_per_hour() * f64::from(scale);
-    let distinct_low = profile.distinct_failures_low();
+    let repeat_chance = profile.repeat_failure_chance();
     for hour_start in chunk.hours() {
         let hour_end = hour_start + TICKS_PER_HOUR;
         events.clear();
@@ -170,8 +172,11 @@ pub(crate) fn generate(
                 Outcome::Success,
             ));
         }
-        // The steady benign failures: a few distinct failing operations every hour.
-        let distinct = distinct_low + usize::from(chance(&mut rng, 0.5));
+        // The steady benign failures: two or three distinct failing operations every hour, in
+        // the demo profile too: the rare-failure ML job scores a never-seen failing operation
+        // by how much failure history it has (about one over the failing operations seen), so
+        // with fewer the compromised identity's failures stay below its anomaly threshold.
+        let distinct = if chance(&mut rng, 0.5) { 2 } else { 3 };
         let mut chosen: Vec<usize> = Vec::with_capacity(3);
         while chosen.len() < distinct {
             let pick = weighted_index(&mut rng, &tables.failure_weights);
@@ -182,7 +187,12 @@ pub(crate) fn generate(
         }
         for &pick in &chosen {
             let failure = &BENIGN_FAILURES[pick];
-            let repeats = u64::from(scale) * if chance(&mut rng, 0.15) { 2 } else { 1 };
+            let repeats = u64::from(scale)
+                * if chance(&mut rng, repeat_chance) {
+                    2
+                } else {
+                    1
+                };
             for _ in 0..repeats {
                 let callers = &tables.op_callers[failure.operation];
                 let caller = if callers.is_empty() {
@@ -217,17 +227,20 @@ pub(crate) fn generate(
                 continue;
             }
             let mut event_rng = value_rng(event.seed);
-            let correlation_id = match event.planted {
-                Some(index) => planted[index].correlation_id.clone(),
-                None => json::new_guid(&mut event_rng),
-            };
+            scratch.correlation_id.clear();
+            match event.planted {
+                Some(index) => scratch
+                    .correlation_id
+                    .extend_from_slice(planted[index].correlation_id.as_bytes()),
+                None => json::guid_raw(&mut scratch.correlation_id, &mut event_rng),
+            }
             let records = write_event_records(
                 &mut record,
                 &mut scratch,
+                &fragments,
                 world,
                 &mut event_rng,
                 event,
-                &correlation_id,
             );
             if world.subscriptions[event.subscription].exports_to_storage {
                 // PT1H.json: JSON Lines, one record per line, in the blob of the hour the
@@ -239,7 +252,7 @@ pub(crate) fn generate(
                         &world.subscriptions[event.subscription].id,
                         hour_start,
                     );
-                    blob.writer = Some((sink::create_file(&path)?, path));
+                    blob.writer = Some((sink::create_file(&path, out.discard)?, path));
                 }
                 if let Some((writer, path)) = blob.writer.as_mut() {
                     sink::write_all(writer, path, &record)?;
@@ -306,12 +319,127 @@ const HOME_IPS: &[&str] = &[
     "192.0.2.66",
 ];
 
-/// Reused string buffers for the paths of one event.
+/// Reused buffers for the paths and ids of one event.
 #[derive(Default)]
 struct Scratch {
-    scope: String,
-    resource_id: String,
-    hierarchy: String,
+    scope: Vec<u8>,
+    resource_id: Vec<u8>,
+    correlation_id: Vec<u8>,
+}
+
+/// Record parts that are the same for every event of a caller or subscription, rendered once:
+/// the role-assignment evidence, the issuer claim, the management-group hierarchy and the
+/// policy details.
+struct Fragments {
+    /// `"evidence":{...},` per caller and subscription.
+    evidence: Vec<Vec<u8>>,
+    /// `"iss":"https://sts.windows.net/<tenant>/",`
+    issuer: Vec<u8>,
+    /// `"hierarchy":"<tenant>/mg-contoso/mg-landingzones/<subscription>"` per subscription.
+    hierarchy: Vec<Vec<u8>>,
+    /// `"isComplianceCheck":...,"policies":"...",` per subscription for audit (0) and deny (1).
+    policy: Vec<[Vec<u8>; 2]>,
+}
+
+impl Fragments {
+    fn new(world: &World) -> Fragments {
+        let subscriptions = world.subscriptions.len();
+        let mut evidence = Vec::with_capacity(world.callers.len() * subscriptions);
+        for (caller_index, caller) in world.callers.iter().enumerate() {
+            for (subscription_index, subscription) in world.subscriptions.iter().enumerate() {
+                let assignment =
+                    splitmix64(world.seed ^ (caller_index as u64) << 8 ^ subscription_index as u64);
+                let mut out = Vec::with_capacity(512);
+                out.extend_from_slice(b"\"evidence\":{");
+                json::member_str(&mut out, "role", caller.role);
+                json::key(&mut out, "roleAssignmentScope");
+                out.extend_from_slice(b"\"/subscriptions/");
+                out.extend_from_slice(subscription.id.as_bytes());
+                out.extend_from_slice(b"\",");
+                json::member_str(
+                    &mut out,
+                    "roleAssignmentId",
+                    &format!("{:016x}{:016x}", assignment, splitmix64(assignment)),
+                );
+                json::member_str(
+                    &mut out,
+                    "roleDefinitionId",
+                    &format!(
+                        "{:016x}{:016x}",
+                        splitmix64(caller.role.len() as u64),
+                        assignment ^ 0x5a5a
+                    ),
+                );
+                json::member_str(&mut out, "principalId", &caller.principal_id_hex);
+                let principal_type = if caller.kind == CallerKind::User {
+                    "User"
+                } else {
+                    "ServicePrincipal"
+                };
+                json::member_str(&mut out, "principalType", principal_type);
+                json::close(&mut out, b'}');
+                out.push(b',');
+                evidence.push(out);
+            }
+        }
+        let mut issuer = Vec::with_capacity(80);
+        issuer.extend_from_slice(b"\"iss\":\"https://sts.windows.net/");
+        issuer.extend_from_slice(world.tenant_id.as_bytes());
+        issuer.extend_from_slice(b"/\",");
+        let hierarchy = world
+            .subscriptions
+            .iter()
+            .map(|subscription| {
+                let mut out = Vec::with_capacity(128);
+                json::key(&mut out, "hierarchy");
+                json::str(
+                    &mut out,
+                    &format!(
+                        "{}/mg-contoso/mg-landingzones/{}",
+                        world.tenant_id, subscription.id
+                    ),
+                );
+                out
+            })
+            .collect();
+        let policy = world
+            .subscriptions
+            .iter()
+            .map(|subscription| {
+                [false, true].map(|deny| {
+                    let (effect, assignment) = if deny {
+                        ("Deny", "deny-public-ip")
+                    } else {
+                        ("Audit", "audit-storage-tls")
+                    };
+                    let policies = format!(
+                        "[{{\"policyDefinitionId\":\"/providers/Microsoft.Authorization/policyDefinitions/{assignment}/\",\"policyDefinitionName\":\"{assignment}\",\"policyDefinitionEffect\":\"{effect}\",\"policyAssignmentId\":\"/subscriptions/{}/providers/Microsoft.Authorization/policyAssignments/{assignment}/\",\"policyAssignmentName\":\"{assignment}\",\"policyAssignmentScope\":\"/subscriptions/{}\"}}]",
+                        subscription.id, subscription.id
+                    );
+                    let mut out = Vec::with_capacity(640);
+                    json::member_str(&mut out, "isComplianceCheck", "False");
+                    json::member_str(&mut out, "resourceLocation", subscription.location);
+                    json::member_str(&mut out, "ancestors", &world.tenant_id);
+                    json::member_str(&mut out, "policies", &policies);
+                    out
+                })
+            })
+            .collect();
+        Fragments {
+            evidence,
+            issuer,
+            hierarchy,
+            policy,
+        }
+    }
+}
+
+/// `"key":"value",` for bytes built from safe parts (ids, table names, path segments).
+fn member_bytes(out: &mut Vec<u8>, name: &str, value: &[u8]) {
+    json::key(out, name);
+    out.push(b'"');
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\",");
 }
 
 /// Byte ranges of an event's records (one or two) in the output buffer, newline excluded.
@@ -336,10 +464,10 @@ impl RecordRanges {
 fn write_event_records(
     out: &mut Vec<u8>,
     scratch: &mut Scratch,
+    fragments: &Fragments,
     world: &World,
     rng: &mut StreamRng,
     event: &Event,
-    correlation_id: &str,
 ) -> RecordRanges {
     out.clear();
     let op = &OPERATIONS[event.operation];
@@ -364,6 +492,7 @@ fn write_event_records(
         write_record(
             out,
             scratch,
+            fragments,
             world,
             rng,
             event,
@@ -371,7 +500,6 @@ fn write_event_records(
             Phase::Start,
             0,
             event.time,
-            correlation_id,
         );
         records.push((start, out.len() - 1));
     }
@@ -389,6 +517,7 @@ fn write_event_records(
     write_record(
         out,
         scratch,
+        fragments,
         world,
         rng,
         event,
@@ -396,62 +525,75 @@ fn write_event_records(
         phase,
         duration_ms,
         end_time,
-        correlation_id,
     );
     records.push((start, out.len() - 1));
     records
 }
 
+/// Two decimal digits (resource numbers are 1 to 99).
+fn two_digits(out: &mut Vec<u8>, value: u32) {
+    out.push(b'0' + (value / 10 % 10) as u8);
+    out.push(b'0' + (value % 10) as u8);
+}
+
 fn build_paths(scratch: &mut Scratch, world: &World, event: &Event, op: &Operation) {
-    use std::fmt::Write;
     let subscription = &world.subscriptions[event.subscription];
     let group =
         subscription.resource_groups[event.resource_group % subscription.resource_groups.len()];
     let scope = &mut scratch.scope;
     scope.clear();
-    let _ = write!(scope, "/subscriptions/{}", subscription.id);
+    scope.extend_from_slice(b"/subscriptions/");
+    scope.extend_from_slice(subscription.id.as_bytes());
     match op.scope {
         Scope::Subscription => {}
         Scope::ResourceGroup => {
-            let _ = write!(scope, "/resourceGroups/{group}");
+            scope.extend_from_slice(b"/resourceGroups/");
+            scope.extend_from_slice(group.as_bytes());
         }
         Scope::SubscriptionResource => {
-            let _ = write!(scope, "/providers/{}/{}/", op.provider, op.resource_type);
+            scope.extend_from_slice(b"/providers/");
+            scope.extend_from_slice(op.provider.as_bytes());
+            scope.push(b'/');
+            scope.extend_from_slice(op.resource_type.as_bytes());
+            scope.push(b'/');
             match op.name_prefix {
-                "" => scope.push_str(&json::guid_from(
+                "" => json::guid_from_raw(
+                    scope,
                     splitmix64(event.time as u64 ^ event.caller as u64),
                     splitmix64(event.resource as u64),
-                )),
-                prefix => scope.push_str(prefix),
+                ),
+                prefix => scope.extend_from_slice(prefix.as_bytes()),
             }
         }
         Scope::GroupResource => {
             let short = group.trim_start_matches("rg-");
-            let _ = write!(
-                scope,
-                "/resourceGroups/{group}/providers/{}/{}/",
-                op.provider, op.resource_type
-            );
+            scope.extend_from_slice(b"/resourceGroups/");
+            scope.extend_from_slice(group.as_bytes());
+            scope.extend_from_slice(b"/providers/");
+            scope.extend_from_slice(op.provider.as_bytes());
+            scope.push(b'/');
+            scope.extend_from_slice(op.resource_type.as_bytes());
+            scope.push(b'/');
             if op.name_prefix == "st" {
-                let _ = write!(scope, "st{}{:02}", short.replace('-', ""), event.resource);
+                // Storage account names allow only lower-case letters and digits.
+                scope.extend_from_slice(b"st");
+                scope.extend(short.bytes().filter(|&b| b != b'-'));
             } else {
-                let _ = write!(scope, "{}-{short}-{:02}", op.name_prefix, event.resource);
+                scope.extend_from_slice(op.name_prefix.as_bytes());
+                scope.push(b'-');
+                scope.extend_from_slice(short.as_bytes());
+                scope.push(b'-');
             }
+            two_digits(scope, event.resource);
             if !op.child.is_empty() {
-                scope.push('/');
-                scope.push_str(op.child);
+                scope.push(b'/');
+                scope.extend_from_slice(op.child.as_bytes());
             }
         }
     }
     scratch.resource_id.clear();
-    scratch.resource_id.push_str(scope);
+    scratch.resource_id.extend_from_slice(scope);
     scratch.resource_id.make_ascii_uppercase();
-    scratch.hierarchy.clear();
-    let _ = write!(
-        scratch.hierarchy,
-        "{}/mg-contoso/mg-landingzones/{}",
-        world.tenant_id, subscription.id
-    );
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -466,6 +608,7 @@ enum Phase {
 fn write_record(
     out: &mut Vec<u8>,
     scratch: &Scratch,
+    fragments: &Fragments,
     world: &World,
     rng: &mut StreamRng,
     event: &Event,
@@ -473,103 +616,80 @@ fn write_record(
     phase: Phase,
     duration_ms: i64,
     time: i64,
-    correlation_id: &str,
 ) {
     let caller = &world.callers[event.caller];
     let subscription = &world.subscriptions[event.subscription];
     let policy = op.kind == OpKind::Policy;
     let category = if policy { "Policy" } else { "Administrative" };
-    let (result_type, signature, level, status_code): (&str, String, &str, Option<&str>) =
-        match (phase, event.outcome) {
-            (Phase::Start, _) => ("Start", "Started.".into(), "Informational", None),
-            (Phase::Accept, _) => (
-                "Accept",
-                format!("Accepted.{}", op.success_status),
-                "Informational",
-                Some(op.success_status),
-            ),
-            (Phase::Success, _) if policy => {
-                ("Success", "Succeeded.".into(), "Warning", Some("OK"))
-            }
-            (Phase::Success, _) => (
-                "Success",
-                format!("Succeeded.{}", op.success_status),
-                "Informational",
-                Some(op.success_status),
-            ),
-            (Phase::Failure, Outcome::Failure { status, .. }) => {
-                ("Failure", format!("Failed.{status}"), "Error", Some(status))
-            }
-            (Phase::Failure, Outcome::Success) => ("Failure", "Failed.".into(), "Error", None),
-        };
-    out.push(b'{');
-    json::key(out, "time");
+    // (resultType, resultSignature prefix and suffix, level, statusCode)
+    let (result_type, signature, signature_detail, level, status_code): (
+        &str,
+        &str,
+        &str,
+        &str,
+        Option<&str>,
+    ) = match (phase, event.outcome) {
+        (Phase::Start, _) => ("Start", "Started.", "", "Informational", None),
+        (Phase::Accept, _) => (
+            "Accept",
+            "Accepted.",
+            op.success_status,
+            "Informational",
+            Some(op.success_status),
+        ),
+        (Phase::Success, _) if policy => ("Success", "Succeeded.", "", "Warning", Some("OK")),
+        (Phase::Success, _) => (
+            "Success",
+            "Succeeded.",
+            op.success_status,
+            "Informational",
+            Some(op.success_status),
+        ),
+        (Phase::Failure, Outcome::Failure { status, .. }) => {
+            ("Failure", "Failed.", status, "Error", Some(status))
+        }
+        (Phase::Failure, Outcome::Success) => ("Failure", "Failed.", "", "Error", None),
+    };
+    let ip = event.ip.unwrap_or(caller.usual_ip);
+    out.extend_from_slice(b"{\"time\":");
     json::datetime(out, time, 7);
     out.push(b',');
-    json::member_str(out, "resourceId", &scratch.resource_id);
-    json::member_str(out, "operationName", op.name);
-    json::member_str(out, "category", category);
-    json::member_str(out, "resultType", result_type);
-    json::member_str(out, "resultSignature", &signature);
+    member_bytes(out, "resourceId", &scratch.resource_id);
+    json::member_safe(out, "operationName", op.name);
+    json::member_safe(out, "category", category);
+    json::member_safe(out, "resultType", result_type);
+    out.extend_from_slice(b"\"resultSignature\":\"");
+    out.extend_from_slice(signature.as_bytes());
+    out.extend_from_slice(signature_detail.as_bytes());
+    out.extend_from_slice(b"\",");
     json::member_int(out, "durationMs", duration_ms);
-    json::member_str(out, "callerIpAddress", event.ip.unwrap_or(caller.usual_ip));
-    json::member_str(out, "correlationId", correlation_id);
+    json::member_safe(out, "callerIpAddress", ip);
+    member_bytes(out, "correlationId", &scratch.correlation_id);
     out.extend_from_slice(b"\"identity\":{\"authorization\":{");
-    json::member_str(out, "scope", &scratch.scope);
-    json::member_str(out, "action", op.name);
+    member_bytes(out, "scope", &scratch.scope);
+    json::member_safe(out, "action", op.name);
     if !(phase == Phase::Failure && event.outcome.is_denial()) {
-        let assignment =
-            splitmix64(world.seed ^ (event.caller as u64) << 8 ^ event.subscription as u64);
-        out.extend_from_slice(b"\"evidence\":{");
-        json::member_str(out, "role", caller.role);
-        json::key(out, "roleAssignmentScope");
-        out.extend_from_slice(b"\"/subscriptions/");
-        out.extend_from_slice(subscription.id.as_bytes());
-        out.extend_from_slice(b"\",");
-        json::member_str(
-            out,
-            "roleAssignmentId",
-            &format!("{:016x}{:016x}", assignment, splitmix64(assignment)),
-        );
-        json::member_str(
-            out,
-            "roleDefinitionId",
-            &format!(
-                "{:016x}{:016x}",
-                splitmix64(caller.role.len() as u64),
-                assignment ^ 0x5a5a
-            ),
-        );
-        json::member_str(out, "principalId", &caller.principal_id_hex);
-        let principal_type = if caller.kind == CallerKind::User {
-            "User"
-        } else {
-            "ServicePrincipal"
-        };
-        json::member_str(out, "principalType", principal_type);
-        json::close(out, b'}');
-        out.push(b',');
+        let index = event.caller * world.subscriptions.len() + event.subscription;
+        out.extend_from_slice(&fragments.evidence[index]);
     }
     json::close(out, b'}');
-    out.extend_from_slice(b",\"claims\":{");
-    json::member_str(out, "aud", "https://management.core.windows.net/");
-    out.extend_from_slice(b"\"iss\":\"https://sts.windows.net/");
-    out.extend_from_slice(world.tenant_id.as_bytes());
-    out.extend_from_slice(b"/\",");
+    out.extend_from_slice(b",\"claims\":{\"aud\":\"https://management.core.windows.net/\",");
+    out.extend_from_slice(&fragments.issuer);
     let issued = time / TICKS_PER_SECOND - 600 - (time / TICKS_PER_SECOND) % 1800;
-    json::member_str(out, "iat", itoa::Buffer::new().format(issued));
-    json::member_str(out, "nbf", itoa::Buffer::new().format(issued));
-    json::member_str(out, "exp", itoa::Buffer::new().format(issued + 4200));
+    let mut number = itoa::Buffer::new();
+    json::member_safe(out, "iat", number.format(issued));
+    json::member_safe(out, "nbf", number.format(issued));
+    json::member_safe(out, "exp", number.format(issued + 4200));
     if caller.kind == CallerKind::User {
-        json::member_str(out, "ipaddr", event.ip.unwrap_or(caller.usual_ip));
+        json::member_safe(out, "ipaddr", ip);
     }
     out.extend_from_slice(caller.claims_tail.as_bytes());
     out.extend_from_slice(b"}},");
-    json::member_str(out, "level", level);
-    json::member_str(out, "location", subscription.location);
+    json::member_safe(out, "level", level);
+    json::member_safe(out, "location", subscription.location);
     out.extend_from_slice(b"\"properties\":{");
     if let Some(status) = status_code {
-        json::member_str(out, "statusCode", status);
+        json::member_safe(out, "statusCode", status);
     }
     if phase == Phase::Start {
         out.extend_from_slice(b"\"serviceRequestId\":null,");
@@ -587,45 +707,174 @@ fn write_record(
         },
     ) = (phase, event.outcome)
     {
-        let mut status_message = String::with_capacity(256);
-        status_message.push_str("{\"error\":{\"code\":\"");
-        status_message.push_str(error_code);
-        status_message.push_str("\",\"message\":\"");
+        // The ARM error JSON as text, escaped in place: every part is safe, so the only
+        // characters to escape are the quotes written here.
+        out.extend_from_slice(b"\"statusMessage\":\"{\\\"error\\\":{\\\"code\\\":\\\"");
+        out.extend_from_slice(error_code.as_bytes());
+        out.extend_from_slice(b"\\\",\\\"message\\\":\\\"");
         if error_code == "AuthorizationFailed" {
-            status_message.push_str(&format!(
-                "The client '{}' with object id '{}' does not have authorization to perform action '{}' over scope '{}' or the scope is invalid.",
-                caller.principal_name, caller.object_id, op.name, scratch.scope
-            ));
+            out.extend_from_slice(b"The client '");
+            out.extend_from_slice(caller.principal_name.as_bytes());
+            out.extend_from_slice(b"' with object id '");
+            out.extend_from_slice(caller.object_id.as_bytes());
+            out.extend_from_slice(b"' does not have authorization to perform action '");
+            out.extend_from_slice(op.name.as_bytes());
+            out.extend_from_slice(b"' over scope '");
+            out.extend_from_slice(&scratch.scope);
+            out.extend_from_slice(b"' or the scope is invalid.");
         } else {
-            status_message.push_str(message);
+            out.extend_from_slice(message.as_bytes());
         }
-        status_message.push_str("\"}}");
-        json::member_str(out, "statusMessage", &status_message);
+        out.extend_from_slice(b"\\\"}}\",");
     }
     if policy {
-        let effect = if phase == Phase::Failure {
-            "Deny"
-        } else {
-            "Audit"
-        };
-        let assignment = if phase == Phase::Failure {
-            "deny-public-ip"
-        } else {
-            "audit-storage-tls"
-        };
-        let policies = format!(
-            "[{{\"policyDefinitionId\":\"/providers/Microsoft.Authorization/policyDefinitions/{assignment}/\",\"policyDefinitionName\":\"{assignment}\",\"policyDefinitionEffect\":\"{effect}\",\"policyAssignmentId\":\"/subscriptions/{}/providers/Microsoft.Authorization/policyAssignments/{assignment}/\",\"policyAssignmentName\":\"{assignment}\",\"policyAssignmentScope\":\"/subscriptions/{}\"}}]",
-            subscription.id, subscription.id
-        );
-        json::member_str(out, "isComplianceCheck", "False");
-        json::member_str(out, "resourceLocation", subscription.location);
-        json::member_str(out, "ancestors", &world.tenant_id);
-        json::member_str(out, "policies", &policies);
+        let deny = usize::from(phase == Phase::Failure);
+        out.extend_from_slice(&fragments.policy[event.subscription][deny]);
     }
-    json::member_str(out, "eventCategory", category);
-    json::member_str(out, "entity", &scratch.resource_id);
-    json::member_str(out, "message", op.name);
-    json::member_str(out, "hierarchy", &scratch.hierarchy);
-    json::close(out, b'}');
-    out.extend_from_slice(b"}\n");
+    json::member_safe(out, "eventCategory", category);
+    member_bytes(out, "entity", &scratch.resource_id);
+    json::member_safe(out, "message", op.name);
+    out.extend_from_slice(&fragments.hierarchy[event.subscription]);
+    out.extend_from_slice(b"}}\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::world::{APPS, PROVISIONING_ERRORS};
+
+    /// Records write these table strings with `json::safe`, unchecked: none may need escaping.
+    #[test]
+    fn table_strings_need_no_escaping() {
+        let mut strings: Vec<&str> = Vec::new();
+        for op in OPERATIONS {
+            strings.extend([
+                op.name,
+                op.provider,
+                op.resource_type,
+                op.name_prefix,
+                op.child,
+                op.success_status,
+            ]);
+        }
+        for failure in BENIGN_FAILURES {
+            strings.extend([failure.status, failure.error_code, failure.message]);
+        }
+        for error in &PROVISIONING_ERRORS {
+            strings.extend([
+                error.code,
+                error.category,
+                error.reason,
+                error.additional_details,
+                error.recommended_action,
+            ]);
+        }
+        for app in APPS {
+            strings.extend([
+                app.display_name,
+                app.template_id,
+                app.source_system,
+                app.target_system,
+            ]);
+            strings.extend(app.jobs);
+        }
+        strings.extend(HOME_IPS);
+        let world = World::new(3, 2);
+        let mut owned: Vec<String> = Vec::new();
+        for caller in &world.callers {
+            strings.extend([caller.usual_ip, caller.role]);
+            owned.extend([
+                caller.principal_name.clone(),
+                caller.object_id.clone(),
+                caller.principal_id_hex.clone(),
+            ]);
+        }
+        for subscription in &world.subscriptions {
+            strings.push(subscription.location);
+            strings.extend(subscription.resource_groups);
+            owned.push(subscription.id.clone());
+        }
+        for job in &world.jobs {
+            owned.extend([
+                job.job_id.clone(),
+                job.service_principal_name.clone(),
+                job.service_principal_id.clone(),
+            ]);
+        }
+        owned.push(world.tenant_id.clone());
+        for n in [0, 1, 1599, 1600, 4000] {
+            let (display, local) = crate::world::user_name(n);
+            owned.extend([display, local]);
+        }
+        for text in strings
+            .iter()
+            .copied()
+            .chain(owned.iter().map(String::as_str))
+        {
+            assert!(json::is_safe(text), "{text:?} needs escaping");
+        }
+    }
+
+    /// The hand-escaped statusMessage equals serialising the error JSON as a string.
+    #[test]
+    fn status_message_is_the_escaped_error_json() {
+        let world = World::new(1, 1);
+        let fragments = Fragments::new(&world);
+        let mut scratch = Scratch::default();
+        scratch.correlation_id.extend_from_slice(b"c0ffee");
+        let event = Event {
+            time: 17_776_000_000_000_000,
+            caller: 0,
+            operation: crate::world::OP_ROLE_ASSIGNMENT_WRITE,
+            subscription: 1,
+            resource_group: 0,
+            resource: 1,
+            outcome: Outcome::Failure {
+                status: "Forbidden",
+                error_code: "AuthorizationFailed",
+                message: "",
+            },
+            ip: None,
+            planted: None,
+            seed: 7,
+        };
+        let op = &OPERATIONS[event.operation];
+        build_paths(&mut scratch, &world, &event, op);
+        let mut out = Vec::new();
+        let mut rng = value_rng(1);
+        write_record(
+            &mut out,
+            &scratch,
+            &fragments,
+            &world,
+            &mut rng,
+            &event,
+            op,
+            Phase::Failure,
+            12,
+            event.time,
+        );
+        let record: serde_json::Value = serde_json::from_slice(&out).expect("valid JSON");
+        let message: serde_json::Value = serde_json::from_str(
+            record["properties"]["statusMessage"]
+                .as_str()
+                .expect("statusMessage"),
+        )
+        .expect("statusMessage is JSON");
+        let text = message["error"]["message"].as_str().unwrap_or_default();
+        assert_eq!(message["error"]["code"], "AuthorizationFailed");
+        assert!(
+            text.starts_with("The client 'megan.bowen@contoso.com' with object id '"),
+            "{text}"
+        );
+        assert!(
+            text.contains("/providers/Microsoft.Authorization/roleAssignments/"),
+            "{text}"
+        );
+        assert!(
+            record["identity"]["authorization"]
+                .get("evidence")
+                .is_none()
+        );
+    }
 }

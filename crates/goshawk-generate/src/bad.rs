@@ -93,7 +93,7 @@ pub(crate) fn write_bad_records(
     let write = |name: &str, content: &[u8], stats: &mut WriteStats| {
         stats.files += 1;
         stats.bytes += content.len() as u64;
-        sink::write_file(&dir.join(name), content)
+        sink::write_file(&dir.join(name), content, false)
     };
 
     // Storage-account JSON Lines with bad lines between good ones.
@@ -279,7 +279,7 @@ pub(crate) fn write_bad_records(
         jsonl.push(b'\n');
     }
     let manifest_path = out_dir.join(crate::BAD_RECORDS_MANIFEST);
-    sink::write_file(&manifest_path, &jsonl)?;
+    sink::write_file(&manifest_path, &jsonl, false)?;
     stats.files += 1;
     stats.bytes += jsonl.len() as u64;
     Ok((stats, manifest.len() as u64))

@@ -2,14 +2,12 @@
 //! Graph API result pages before the diagnostic setting existed and as Azure Monitor
 //! diagnostic-settings records (Event Hub messages) after it.
 
-use std::path::Path;
-
 use rand::Rng;
 
 use crate::json::{self, TICKS_PER_HOUR, TICKS_PER_SECOND};
 use crate::random::{StreamRng, chance, poisson, splitmix64, stream_rng, weighted_index};
 use crate::scenarios::PlantedProvisioning;
-use crate::sink::{GraphPager, MessageWriter, WriteStats};
+use crate::sink::{GraphPager, MessageWriter, Output, WriteStats};
 use crate::world::{self, CYCLE_TICKS, Flow, PROVISIONING_ERRORS, World};
 use crate::{Chunk, GenerateError, Profile, Window};
 
@@ -124,14 +122,20 @@ pub(crate) fn generate(
     planted: &[PlantedProvisioning],
     chunk: &Chunk,
     profile: Profile,
-    out_dir: &Path,
+    out: &Output,
 ) -> Result<(WriteStats, WriteStats), GenerateError> {
     let mut rng = stream_rng(world.seed, "provisioning", chunk.day);
     let to_graph = chunk.start < window.diagnostic_setting_created;
-    let mut pager = GraphPager::new(out_dir.join(crate::GRAPH_DIR), chunk.day, GRAPH_PAGE_SIZE);
+    let mut pager = GraphPager::new(
+        out.dir.join(crate::GRAPH_DIR),
+        chunk.day,
+        GRAPH_PAGE_SIZE,
+        out.discard,
+    );
     let mut messages = MessageWriter::new(
-        out_dir.join(crate::PROVISIONING_EVENT_HUB_DIR),
+        out.dir.join(crate::PROVISIONING_EVENT_HUB_DIR),
         MESSAGE_RECORDS,
+        out.discard,
     );
     let mut specs: Vec<Spec> = Vec::new();
     let mut buf = Vec::with_capacity(8 * 1024);
@@ -314,7 +318,7 @@ fn write_object(
         });
     buf.push(b'{');
     match plant {
-        Some(plant) => json::member_str(buf, "id", &plant.record_id),
+        Some(plant) => json::member_safe(buf, "id", &plant.record_id),
         None => {
             json::key(buf, "id");
             json::guid(buf, rng);
@@ -324,36 +328,36 @@ fn write_object(
     json::key(buf, "activityDateTime");
     json::datetime(buf, spec.time, 7);
     buf.push(b',');
-    json::member_str(buf, "tenantId", &world.tenant_id);
-    json::member_str(buf, "jobId", &job.job_id);
-    json::member_str(buf, "cycleId", &world.cycle_id(spec.job, spec.cycle));
-    json::member_str(buf, "changeId", &change_id);
-    json::member_str(buf, "provisioningAction", spec.action.graph_name());
+    json::member_safe(buf, "tenantId", &world.tenant_id);
+    json::member_safe(buf, "jobId", &job.job_id);
+    json::member_safe(buf, "cycleId", &world.cycle_id(spec.job, spec.cycle));
+    json::member_safe(buf, "changeId", &change_id);
+    json::member_safe(buf, "provisioningAction", spec.action.graph_name());
     json::member_int(buf, "durationInMilliseconds", duration_ms);
     buf.extend_from_slice(
         b"\"initiatedBy\":{\"id\":\"\",\"displayName\":\"Azure AD Provisioning Service\",\"initiatorType\":\"system\"},",
     );
     buf.extend_from_slice(b"\"servicePrincipal\":{");
-    json::member_str(buf, "id", &job.service_principal_id);
-    json::member_str(buf, "displayName", &job.service_principal_name);
+    json::member_safe(buf, "id", &job.service_principal_id);
+    json::member_safe(buf, "displayName", &job.service_principal_name);
     json::close(buf, b'}');
     buf.extend_from_slice(b",\"sourceSystem\":{");
-    json::member_str(buf, "id", &job.source_system_id);
-    json::member_str(buf, "displayName", app.source_system);
+    json::member_safe(buf, "id", &job.source_system_id);
+    json::member_safe(buf, "displayName", app.source_system);
     buf.extend_from_slice(b"\"details\":{}},\"targetSystem\":{");
-    json::member_str(buf, "id", &job.target_system_id);
-    json::member_str(buf, "displayName", app.target_system);
+    json::member_safe(buf, "id", &job.target_system_id);
+    json::member_safe(buf, "displayName", app.target_system);
     buf.extend_from_slice(b"\"details\":{}},");
     let identity_type = if group { "Group" } else { "User" };
     let source_key = splitmix64(spec.user ^ job.key.rotate_left(7));
     let target_key = splitmix64(source_key ^ 0x7a);
     buf.extend_from_slice(b"\"sourceIdentity\":{");
-    json::member_str(buf, "id", &source_id(app.flow, spec.user, source_key));
-    json::member_str(buf, "displayName", &display_name);
-    json::member_str(buf, "identityType", identity_type);
+    json::member_safe(buf, "id", &source_id(app.flow, spec.user, source_key));
+    json::member_safe(buf, "displayName", &display_name);
+    json::member_safe(buf, "identityType", identity_type);
     buf.extend_from_slice(b"\"details\":{");
     if !group {
-        json::member_str(buf, "userPrincipalName", &object_name);
+        json::member_safe(buf, "userPrincipalName", &object_name);
     }
     json::close(buf, b'}');
     buf.extend_from_slice(b"},\"targetIdentity\":{");
@@ -363,21 +367,21 @@ fn write_object(
     } else {
         String::new()
     };
-    json::member_str(buf, "id", &target_id);
-    json::member_str(buf, "displayName", &display_name);
-    json::member_str(buf, "identityType", identity_type);
+    json::member_safe(buf, "id", &target_id);
+    json::member_safe(buf, "displayName", &display_name);
+    json::member_safe(buf, "identityType", identity_type);
     buf.extend_from_slice(b"\"details\":{}},\"provisioningStatusInfo\":{");
-    json::member_str(buf, "status", spec.status.graph_name());
+    json::member_safe(buf, "status", spec.status.graph_name());
     json::key(buf, "errorInformation");
     match (spec.error, &reason) {
         (Some(error), Some(reason)) => {
             let kind = &PROVISIONING_ERRORS[error];
             buf.push(b'{');
-            json::member_str(buf, "errorCode", kind.code);
+            json::member_safe(buf, "errorCode", kind.code);
             json::member_str(buf, "reason", reason);
-            json::member_str(buf, "additionalDetails", kind.additional_details);
-            json::member_str(buf, "errorCategory", kind.category);
-            json::member_str(buf, "recommendedAction", kind.recommended_action);
+            json::member_safe(buf, "additionalDetails", kind.additional_details);
+            json::member_safe(buf, "errorCategory", kind.category);
+            json::member_safe(buf, "recommendedAction", kind.recommended_action);
             json::close(buf, b'}');
         }
         _ => buf.extend_from_slice(b"null"),
@@ -408,12 +412,35 @@ fn source_id(flow: Flow, user: u64, key: u64) -> String {
     }
 }
 
-fn step(buf: &mut Vec<u8>, name: &str, step_type: &str, status: &str, description: &str) {
-    buf.push(b'{');
-    json::member_str(buf, "name", name);
-    json::member_str(buf, "description", description);
-    json::member_str(buf, "provisioningStepType", step_type);
-    json::member_str(buf, "status", status);
+/// A provisioning step; the name and description are concatenations of safe parts (table
+/// texts, verbs, object names), unless `unsafe_description` is given (an error reason).
+fn step(
+    buf: &mut Vec<u8>,
+    name: &[&str],
+    step_type: &str,
+    status: &str,
+    description: &[&str],
+    unsafe_description: Option<&str>,
+) {
+    buf.extend_from_slice(b"{\"name\":\"");
+    for part in name {
+        buf.extend_from_slice(part.as_bytes());
+    }
+    buf.extend_from_slice(b"\",\"description\":");
+    match unsafe_description {
+        Some(text) => json::str(buf, text),
+        None => {
+            buf.push(b'"');
+            for part in description {
+                debug_assert!(json::is_safe(part), "{part:?}");
+                buf.extend_from_slice(part.as_bytes());
+            }
+            buf.push(b'"');
+        }
+    }
+    buf.push(b',');
+    json::member_safe(buf, "provisioningStepType", step_type);
+    json::member_safe(buf, "status", status);
     buf.extend_from_slice(b"\"details\":{}},");
 }
 
@@ -430,20 +457,34 @@ fn write_steps(
     let target = app.target_system;
     step(
         buf,
-        &format!("EntryImport{verb}"),
+        &["EntryImport", verb],
         "import",
         "success",
-        &format!("Received {identity_type} '{object}' change of type ({verb}) from {source}"),
+        &[
+            "Received ",
+            identity_type,
+            " '",
+            object,
+            "' change of type (",
+            verb,
+            ") from ",
+            source,
+        ],
+        None,
     );
     if spec.status == Status::Skipped {
         step(
             buf,
-            "EntitlementEvaluation",
+            &["EntitlementEvaluation"],
             "scoping",
             "skipped",
-            &format!(
-                "{identity_type} '{object}' will be skipped: it is not assigned to the application or not in scope (NotEffectivelyEntitled)"
-            ),
+            &[
+                identity_type,
+                " '",
+                object,
+                "' will be skipped: it is not assigned to the application or not in scope (NotEffectivelyEntitled)",
+            ],
+            None,
         );
         if buf.last() == Some(&b',') {
             buf.pop();
@@ -452,45 +493,69 @@ fn write_steps(
     }
     step(
         buf,
-        "EntitlementEvaluation",
+        &["EntitlementEvaluation"],
         "scoping",
         "success",
-        &format!("Determine if {identity_type} in scope by evaluating against each scoping filter"),
+        &[
+            "Determine if ",
+            identity_type,
+            " in scope by evaluating against each scoping filter",
+        ],
+        None,
     );
+    let past = past(spec.action);
     step(
         buf,
-        &format!("EntrySynchronization{verb}"),
+        &["EntrySynchronization", verb],
         "matching",
         "success",
-        &format!(
-            "{identity_type} '{object}' was matched in {target} and will be {}",
-            past(spec.action)
-        ),
+        &[
+            identity_type,
+            " '",
+            object,
+            "' was matched in ",
+            target,
+            " and will be ",
+            past,
+        ],
+        None,
     );
-    let (status, description) = match spec.status {
-        Status::Failure => ("failure", reason.unwrap_or("").to_string()),
-        Status::Warning => (
+    let export = ["EntryExport", verb];
+    match spec.status {
+        Status::Failure => step(
+            buf,
+            &export,
+            "export",
+            "failure",
+            &[],
+            Some(reason.unwrap_or("")),
+        ),
+        Status::Warning => step(
+            buf,
+            &export,
+            "export",
             "warning",
-            format!(
-                "{identity_type} '{object}' was {} in {target}, but some attribute values were not exported",
-                past(spec.action)
-            ),
+            &[
+                identity_type,
+                " '",
+                object,
+                "' was ",
+                past,
+                " in ",
+                target,
+                ", but some attribute values were not exported",
+            ],
+            None,
         ),
-        _ => (
+        _ => step(
+            buf,
+            &export,
+            "export",
             "success",
-            format!(
-                "{identity_type} '{object}' was {} in {target}",
-                past(spec.action)
-            ),
+            &[identity_type, " '", object, "' was ", past, " in ", target],
+            None,
         ),
-    };
-    step(
-        buf,
-        &format!("EntryExport{verb}"),
-        "export",
-        status,
-        &description,
-    );
+    }
     if buf.last() == Some(&b',') {
         buf.pop();
     }
@@ -508,15 +573,15 @@ fn past(action: Action) -> &'static str {
 
 fn property(buf: &mut Vec<u8>, name: &str, old: Option<&str>, new: &str) {
     buf.push(b'{');
-    json::member_str(buf, "displayName", name);
+    json::member_safe(buf, "displayName", name);
     json::key(buf, "oldValue");
     match old {
-        Some(old) => json::str(buf, old),
+        Some(old) => json::safe(buf, old),
         None => buf.extend_from_slice(b"null"),
     }
     buf.push(b',');
     json::key(buf, "newValue");
-    json::str(buf, new);
+    json::safe(buf, new);
     buf.extend_from_slice(b"},");
 }
 
@@ -579,23 +644,39 @@ fn write_diagnostic_record(
     buf.extend_from_slice(b"\"resourceId\":\"/tenants/");
     buf.extend_from_slice(world.tenant_id.as_bytes());
     buf.extend_from_slice(b"/providers/Microsoft.aadiam\",");
-    json::member_str(buf, "operationName", "Provisioning activity");
-    json::member_str(buf, "operationVersion", "1.0");
-    json::member_str(buf, "category", "ProvisioningLogs");
-    json::member_str(buf, "tenantId", &world.tenant_id);
-    json::member_str(buf, "resultType", spec.status.result_type());
+    json::member_safe(buf, "operationName", "Provisioning activity");
+    json::member_safe(buf, "operationVersion", "1.0");
+    json::member_safe(buf, "category", "ProvisioningLogs");
+    json::member_safe(buf, "tenantId", &world.tenant_id);
+    json::member_safe(buf, "resultType", spec.status.result_type());
     let signature = spec
         .error
         .map_or("None", |error| PROVISIONING_ERRORS[error].code);
-    json::member_str(buf, "resultSignature", signature);
+    json::member_safe(buf, "resultSignature", signature);
     json::member_str(buf, "resultDescription", reason.as_deref().unwrap_or(""));
     json::member_int(buf, "durationMs", duration_ms);
-    json::member_str(buf, "callerIpAddress", "");
-    json::member_str(buf, "correlationId", &change_id);
-    json::member_str(buf, "identity", "Azure AD Provisioning Service");
-    json::member_str(buf, "level", "Informational");
-    json::member_str(buf, "location", "");
+    json::member_safe(buf, "callerIpAddress", "");
+    json::member_safe(buf, "correlationId", &change_id);
+    json::member_safe(buf, "identity", "Azure AD Provisioning Service");
+    json::member_safe(buf, "level", "Informational");
+    json::member_safe(buf, "location", "");
     json::key(buf, "properties");
     buf.extend_from_slice(object);
     buf.push(b'}');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Objects write these with `json::safe`, unchecked: none may need escaping.
+    #[test]
+    fn table_strings_need_no_escaping() {
+        for text in DEPARTMENTS.iter().chain(TITLES).chain(GROUPS) {
+            assert!(json::is_safe(text), "{text:?}");
+        }
+        for action in Action::ALL {
+            assert!(json::is_safe(action.graph_name()) && json::is_safe(past(action)));
+        }
+    }
 }

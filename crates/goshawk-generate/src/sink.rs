@@ -24,12 +24,54 @@ impl WriteStats {
     }
 }
 
-pub(crate) fn create_file(path: &Path) -> Result<BufWriter<File>, GenerateError> {
+/// Where the log files of a run go.
+#[derive(Clone, Copy)]
+pub(crate) struct Output<'a> {
+    pub dir: &'a Path,
+    /// Count the bytes but write no log file (`--dry-run`): measures generation alone.
+    pub discard: bool,
+}
+
+/// A log file, or nothing in a dry run.
+pub(crate) enum Target {
+    File(File),
+    Discard,
+}
+
+impl Write for Target {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Target::File(file) => file.write(buf),
+            Target::Discard => Ok(buf.len()),
+        }
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        match self {
+            Target::File(file) => file.write_all(buf),
+            Target::Discard => Ok(()),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Target::File(file) => file.flush(),
+            Target::Discard => Ok(()),
+        }
+    }
+}
+
+pub(crate) type Writer = BufWriter<Target>;
+
+pub(crate) fn create_file(path: &Path, discard: bool) -> Result<Writer, GenerateError> {
+    if discard {
+        return Ok(BufWriter::with_capacity(256 * 1024, Target::Discard));
+    }
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent).map_err(|source| GenerateError::io(parent, source))?;
     }
     let file = File::create(path).map_err(|source| GenerateError::io(path, source))?;
-    Ok(BufWriter::with_capacity(256 * 1024, file))
+    Ok(BufWriter::with_capacity(256 * 1024, Target::File(file)))
 }
 
 pub(crate) fn write_all(
@@ -42,15 +84,18 @@ pub(crate) fn write_all(
         .map_err(|source| GenerateError::io(path, source))
 }
 
-pub(crate) fn finish_file(mut writer: BufWriter<File>, path: &Path) -> Result<(), GenerateError> {
+pub(crate) fn finish_file(mut writer: Writer, path: &Path) -> Result<(), GenerateError> {
     writer
         .flush()
         .map_err(|source| GenerateError::io(path, source))
 }
 
-/// Writes a whole file at once (used for blobs assembled per hour).
-pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> Result<(), GenerateError> {
-    let mut writer = create_file(path)?;
+/// Writes a whole file at once (messages, answer keys).
+pub(crate) fn write_file(path: &Path, bytes: &[u8], discard: bool) -> Result<(), GenerateError> {
+    if discard {
+        return Ok(());
+    }
+    let mut writer = create_file(path, false)?;
     write_all(&mut writer, path, bytes)?;
     finish_file(writer, path)
 }
@@ -68,14 +113,16 @@ pub(crate) struct GraphPager {
     page_size: usize,
     page_number: u64,
     in_page: usize,
-    current: Option<(BufWriter<File>, PathBuf)>,
+    current: Option<(Writer, PathBuf)>,
+    discard: bool,
     pub stats: WriteStats,
 }
 
 impl GraphPager {
-    pub(crate) fn new(root: PathBuf, day: i64, page_size: usize) -> Self {
+    pub(crate) fn new(root: PathBuf, day: i64, page_size: usize, discard: bool) -> Self {
         GraphPager {
             dir: root.join(day_folder(day * json::TICKS_PER_DAY)),
+            discard,
             day,
             page_size,
             page_number: 0,
@@ -94,7 +141,7 @@ impl GraphPager {
             let path = self
                 .dir
                 .join(format!("provisioning-page-{:05}.json", self.page_number));
-            let mut writer = create_file(&path)?;
+            let mut writer = create_file(&path, self.discard)?;
             let mut head = Vec::with_capacity(128);
             head.extend_from_slice(b"{\"@odata.context\":");
             json::str(&mut head, GRAPH_CONTEXT);
@@ -172,12 +219,14 @@ pub(crate) struct MessageWriter {
     body: Vec<u8>,
     in_body: usize,
     body_hour: i64,
+    discard: bool,
     pub stats: WriteStats,
 }
 
 impl MessageWriter {
-    pub(crate) fn new(dir: PathBuf, max_records: usize) -> Self {
+    pub(crate) fn new(dir: PathBuf, max_records: usize, discard: bool) -> Self {
         MessageWriter {
+            discard,
             dir,
             max_records,
             sequence: 0,
@@ -215,7 +264,7 @@ impl MessageWriter {
             .dir
             .join(day_folder(self.body_hour * TICKS_PER_HOUR))
             .join(format!("message-{:07}.json", self.sequence));
-        write_file(&path, &self.body)?;
+        write_file(&path, &self.body, self.discard)?;
         self.stats.files += 1;
         self.stats.bytes += self.body.len() as u64;
         self.stats.records += self.in_body as u64;

@@ -474,6 +474,7 @@ fn output_does_not_depend_on_the_number_of_threads() {
             &RunOptions {
                 profile: Profile::Standard,
                 threads,
+                dry_run: false,
             },
         )
         .expect("generate");

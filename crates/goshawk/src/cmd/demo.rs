@@ -12,7 +12,7 @@ use anyhow::{Context, bail};
 use chrono::{TimeZone, Utc};
 use goshawk_generate::{
     BURST_THRESHOLD_RULE, GROUND_TRUTH, GenerateOptions, HUNT_01, ML_RARE_FAILING_OPERATION,
-    generate,
+    Profile, RunOptions, generate_with,
 };
 use goshawk_ingest::{IngestOptions, Progress, expand_inputs, ingest};
 use goshawk_kql_engine::catalog::LakeCatalog;
@@ -91,19 +91,28 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
          with planted attack scenarios\n"
     );
     let started = Instant::now();
-    let generated = generate(&GenerateOptions {
-        out_dir: raw.clone(),
-        days: DEMO_DAYS,
-        end,
-        scale: 1,
-        seed: DEMO_SEED,
-        with_bad_records: false,
-    })
+    // The demo profile: the standard tenant's applications, subscriptions, callers and
+    // scenarios at lower background rates, so that the month is a few MB.
+    let generated = generate_with(
+        &GenerateOptions {
+            out_dir: raw.clone(),
+            days: DEMO_DAYS,
+            end,
+            scale: 1,
+            seed: DEMO_SEED,
+            with_bad_records: false,
+        },
+        &RunOptions {
+            profile: Profile::Demo,
+            ..RunOptions::default()
+        },
+    )
     .context("generating the demo logs")?;
     eprintln!(
-        "  1. generated {} records in {} files, in the shapes Azure exports them \
+        "  1. generated {} records ({:.1} MB) in {} files, in the shapes Azure exports them \
          (Graph API pages, Event Hub messages, storage PT1H.json)  [{:.1}s]",
-        generated.streams.iter().map(|s| s.records).sum::<u64>(),
+        generated.records(),
+        generated.bytes as f64 / 1e6,
         generated.files,
         started.elapsed().as_secs_f64()
     );
