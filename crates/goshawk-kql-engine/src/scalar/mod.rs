@@ -24,6 +24,7 @@ mod sketches;
 mod series_analysis;
 mod special;
 mod strings;
+mod timezones;
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
@@ -320,6 +321,7 @@ pub fn all_scalars() -> Vec<KustoScalar> {
     all.extend(special::functions());
     all.extend(misc::functions());
     all.extend(sketches::functions());
+    all.extend(timezones::functions());
     all
 }
 
