@@ -311,42 +311,72 @@ fn polygon_area_moment(rings: &[Ring]) -> (f64, V3) {
     (area.max(0.0), moment)
 }
 
-/// Whether `p` lies inside the ring, with the ring's edges as arcs: the ring is seen through a
-/// gnomonic projection centred on `p`, which maps arcs to straight segments, so the planar
-/// even-odd test is exact. Rings reaching 90° or more from `p` fall back to lon/lat.
-fn in_ring(ring: &Ring, p: LonLat) -> bool {
+/// Whether `p` lies inside the ring (`vectors` are its vertices as unit vectors), with the
+/// ring's edges as arcs: the ring is seen through a gnomonic projection centred on `p`, which
+/// maps arcs to straight segments, so the planar even-odd test is exact. Rings reaching 90° or
+/// more from `p` fall back to lon/lat.
+fn in_ring(ring: &Ring, vectors: &[V3], p: LonLat) -> bool {
     let c = to_v3(p);
     let east = normalize(cross([0.0, 0.0, 1.0], c)).unwrap_or([0.0, 1.0, 0.0]);
     let north = cross(c, east);
-    let projected: Option<Vec<(f64, f64)>> = ring
-        .iter()
-        .map(|q| {
-            let v = to_v3(*q);
+    let gnomonic = vectors.iter().all(|v| dot(*v, c) > 1e-9);
+    let point = |i: usize| -> (f64, f64) {
+        if gnomonic {
+            let v = vectors[i];
             let d = dot(v, c);
-            (d > 1e-9).then(|| (dot(v, east) / d, dot(v, north) / d))
-        })
-        .collect();
-    let (points, (x, y)) = match projected {
-        Some(points) => (points, (0.0, 0.0)),
-        None => (ring.clone(), p),
+            (dot(v, east) / d, dot(v, north) / d)
+        } else {
+            ring[i]
+        }
     };
+    let (x, y) = if gnomonic { (0.0, 0.0) } else { p };
     let mut inside = false;
-    let mut j = points.len() - 1;
-    for i in 0..points.len() {
-        let ((xi, yi), (xj, yj)) = (points[i], points[j]);
+    let mut previous = point(ring.len() - 1);
+    for i in 0..ring.len() {
+        let (xi, yi) = point(i);
+        let (xj, yj) = previous;
         if (yi > y) != (yj > y) && x < (xj - xi) * (y - yi) / (yj - yi) + xi {
             inside = !inside;
         }
-        j = i;
+        previous = (xi, yi);
     }
     inside
 }
 
-/// Whether `p` is inside one of the polygons (in an outer ring and in none of its holes).
+/// Polygons with their vertices as unit vectors, for testing many points against one shape.
+struct Prepared {
+    polygons: Vec<Vec<Ring>>,
+    vectors: Vec<Vec<Vec<V3>>>,
+}
+
+impl Prepared {
+    fn new(polygons: Vec<Vec<Ring>>) -> Prepared {
+        let vectors = polygons
+            .iter()
+            .map(|rings| {
+                rings
+                    .iter()
+                    .map(|ring| ring.iter().map(|p| to_v3(*p)).collect())
+                    .collect()
+            })
+            .collect();
+        Prepared { polygons, vectors }
+    }
+
+    /// Whether `p` is inside one of the polygons (in an outer ring and in none of its holes).
+    fn contains(&self, p: LonLat) -> bool {
+        self.polygons
+            .iter()
+            .zip(&self.vectors)
+            .any(|(rings, vectors)| {
+                in_ring(&rings[0], &vectors[0], p)
+                    && !(1..rings.len()).any(|h| in_ring(&rings[h], &vectors[h], p))
+            })
+    }
+}
+
 fn in_polygons(polygons: &[Vec<Ring>], p: LonLat) -> bool {
-    polygons
-        .iter()
-        .any(|rings| in_ring(&rings[0], p) && !rings[1..].iter().any(|hole| in_ring(hole, p)))
+    Prepared::new(polygons.to_vec()).contains(p)
 }
 
 fn point_json(v: V3) -> Value {
@@ -613,6 +643,7 @@ fn simplify_ring(ring: &Ring, tolerance: f64) -> Option<Ring> {
 /// Where a line meets polygons: the stretches of the line inside them (as lines). A stretch is
 /// inside when its midpoint is, between consecutive crossings with the polygon edges.
 fn clip_line(line: &[LonLat], polygons: &[Vec<Ring>]) -> Vec<Vec<LonLat>> {
+    let inside = Prepared::new(polygons.to_vec());
     let mut pieces: Vec<Vec<LonLat>> = Vec::new();
     let mut current: Vec<LonLat> = Vec::new();
     for w in line.windows(2) {
@@ -638,7 +669,7 @@ fn clip_line(line: &[LonLat], polygons: &[Vec<Ring>]) -> Vec<Vec<LonLat>> {
         };
         for span in cuts.windows(2) {
             let mid = to_lonlat(slerp(a, b, (span[0] + span[1]) / 2.0));
-            if in_polygons(polygons, mid) {
+            if inside.contains(mid) {
                 let start = at(span[0]);
                 if current.last() != Some(&start) {
                     if current.len() >= 2 {
@@ -903,9 +934,10 @@ fn from_wkt(text: &str) -> Option<Value> {
 // ---------------------------------------------------------------------------------------------
 // Kernels
 
-/// One evaluated argument.
+/// One evaluated argument. Equal shapes on consecutive rows (a constant polygon) share one
+/// parsed value.
 enum Arg {
-    Shape(Vec<Value>),
+    Shape(Vec<Arc<Value>>),
     Real(Float64Array),
     Bool(BooleanArray),
     Text(StringArray),
@@ -919,6 +951,14 @@ impl Args {
         match self.0.get(index) {
             Some(Arg::Shape(values)) => &values[row],
             _ => &Value::Null,
+        }
+    }
+
+    /// The shared parsed shape of argument `index` at `row`, to tell repeated shapes apart.
+    fn shape_arc(&self, index: usize, row: usize) -> Option<&Arc<Value>> {
+        match self.0.get(index) {
+            Some(Arg::Shape(values)) => values.get(row),
+            _ => None,
         }
     }
 
@@ -958,16 +998,24 @@ fn evaluate(call: &Call<'_>, spec: &[u8]) -> DFResult<Args> {
     let mut args = Vec::with_capacity(call.args.len());
     for (i, (array, &ty)) in call.args.iter().zip(call.types).enumerate() {
         args.push(match spec.get(i) {
+            Some(b's') if ty == KustoType::Dynamic => {
+                let mut shapes: Vec<Arc<Value>> = Vec::with_capacity(call.rows);
+                let mut previous: Option<&str> = None;
+                for r in 0..call.rows {
+                    let text = string_value(array.as_ref(), r);
+                    match shapes.last() {
+                        Some(last) if r > 0 && text == previous => shapes.push(Arc::clone(last)),
+                        _ => shapes.push(Arc::new(
+                            text.map_or(Value::Null, crate::dynamic::parse_lenient),
+                        )),
+                    }
+                    previous = text;
+                }
+                Arg::Shape(shapes)
+            }
             Some(b's') => Arg::Shape(
                 (0..call.rows)
-                    .map(|r| {
-                        if ty == KustoType::Dynamic {
-                            string_value(array.as_ref(), r)
-                                .map_or(Value::Null, crate::dynamic::parse_lenient)
-                        } else {
-                            json_at(array.as_ref(), r, ty)
-                        }
-                    })
+                    .map(|r| Arc::new(json_at(array.as_ref(), r, ty)))
                     .collect(),
             ),
             Some(b'b') => Arg::Bool(super::to_bool_array(array, ty)?),
@@ -1227,7 +1275,8 @@ pub(super) fn functions() -> Vec<KustoScalar> {
             |args, r| {
                 let (lines, _) = lines(args.shape(0, r))?;
                 let (polygons, _) = polygons(args.shape(1, r))?;
-                let inside = lines.iter().flatten().any(|p| in_polygons(&polygons, *p));
+                let prepared = Prepared::new(polygons.clone());
+                let inside = lines.iter().flatten().any(|p| prepared.contains(*p));
                 let crosses = edges_cross(
                     lines.iter().flat_map(|l| line_edges(l)),
                     polygon_edges(&polygons),
@@ -1256,7 +1305,8 @@ pub(super) fn functions() -> Vec<KustoScalar> {
             let (first, _) = polygons(args.shape(0, r))?;
             let (second, _) = polygons(args.shape(1, r))?;
             let vertex_inside = |a: &[Vec<Ring>], b: &[Vec<Ring>]| {
-                a.iter().flatten().flatten().any(|p| in_polygons(b, *p))
+                let prepared = Prepared::new(b.to_vec());
+                a.iter().flatten().flatten().any(|p| prepared.contains(*p))
             };
             let meets = vertex_inside(&first, &second)
                 || vertex_inside(&second, &first)
@@ -1343,11 +1393,35 @@ pub(super) fn functions() -> Vec<KustoScalar> {
                 &lines, radius, tolerance,
             )?))
         }),
-        shape_function("geo_point_in_polygon", "rrs", 3, Bool, |args, r| {
-            let p = args.point(0, r)?;
-            let (polygons, _) = polygons(args.shape(2, r))?;
-            Some(Value::Bool(in_polygons(&polygons, p)))
-        }),
+        KustoScalar::new(
+            "geo_point_in_polygon",
+            3,
+            Some(3),
+            returns(Bool),
+            Arc::new(|call| {
+                let args = evaluate(call, b"rrs")?;
+                // Points are usually tested against one polygon (or a few, row after row):
+                // prepare each distinct shape once.
+                let mut cache: Option<(Arc<Value>, Option<Prepared>)> = None;
+                let mut out = BooleanArray::builder(call.rows);
+                for r in 0..call.rows {
+                    let Some(shape) = args.shape_arc(2, r) else {
+                        out.append_null();
+                        continue;
+                    };
+                    if !cache.as_ref().is_some_and(|(s, _)| Arc::ptr_eq(s, shape)) {
+                        let prepared = polygons(shape).map(|(p, _)| Prepared::new(p));
+                        cache = Some((Arc::clone(shape), prepared));
+                    }
+                    let prepared = cache.as_ref().and_then(|(_, p)| p.as_ref());
+                    match (prepared, args.point(0, r)) {
+                        (Some(prepared), Some(p)) => out.append_value(prepared.contains(p)),
+                        _ => out.append_null(),
+                    }
+                }
+                Ok(Arc::new(out.finish()) as ArrayRef)
+            }),
+        ),
         shape_function("geo_from_wkt", "t", 1, Dynamic, |args, r| {
             from_wkt(args.text(0, r)?)
         }),
