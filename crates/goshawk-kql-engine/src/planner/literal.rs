@@ -101,7 +101,9 @@ pub fn lower_literal(literal: &Literal) -> Result<Typed, String> {
         }
         LiteralKind::String(s) => typed_lit(ScalarValue::Utf8(Some(s.clone())), KustoType::String),
         LiteralKind::DateTime(text) => {
+            // `datetime(2017 - 08 - 01)`: Kusto reads the date with spaces around the dashes.
             let nanos = parse_datetime_text(text)
+                .or_else(|| parse_datetime_text(&text.replace(" - ", "-")))
                 .ok_or_else(|| format!("invalid datetime literal '{text}'"))?;
             typed_lit(datetime_value(Some(nanos)), KustoType::DateTime)
         }

@@ -17,6 +17,7 @@ mod mv_apply;
 mod ops;
 mod parse_kv;
 mod plugins;
+mod project_by_names;
 mod series_columns;
 mod udf;
 
@@ -97,6 +98,8 @@ pub(crate) enum Binding {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Env {
     bindings: HashMap<String, Binding>,
+    /// The names bound to `view`s, which `union withsource=` names by name.
+    views: std::collections::HashSet<String>,
 }
 
 impl Env {
@@ -105,7 +108,18 @@ impl Env {
     }
 
     pub fn bind(&mut self, name: &str, binding: Binding) {
+        self.views.remove(name);
         self.bindings.insert(name.to_string(), binding);
+    }
+
+    /// Binds a `view`: a function that `union` treats as a table.
+    pub fn bind_view(&mut self, name: &str, binding: Binding) {
+        self.bind(name, binding);
+        self.views.insert(name.to_string());
+    }
+
+    pub fn is_view(&self, name: &str) -> bool {
+        self.views.contains(name)
     }
 
     pub fn names(&self) -> impl Iterator<Item = &String> {
@@ -246,6 +260,22 @@ impl<'a> Planner<'a> {
                         result = Some(self.resolve_table_name(&ident.name, ident.span, env)?);
                     }
                 }
+                // `foo1(1, 100, step)` as the body of another function: a call of a tabular
+                // function is a tabular statement.
+                StatementKind::Scalar(expr)
+                    if result.is_none()
+                        && matches!(
+                            &expr.kind,
+                            ast::ExprKind::Call(call) if matches!(
+                                env.get(&call.name.name),
+                                Some(Binding::Function(..))
+                            )
+                        ) =>
+                {
+                    if let ast::ExprKind::Call(call) = &expr.kind {
+                        result = self.try_tabular_call(call, env)?;
+                    }
+                }
                 StatementKind::Scalar(_) => {
                     return Err(error(
                         "a query must end with a tabular expression, not a scalar",
@@ -278,7 +308,11 @@ impl<'a> Planner<'a> {
             }
             LetValue::Expr(value) => self.plan_let_expr(value, env)?,
         };
-        env.bind(name, binding);
+        if matches!(statement.value, LetValue::View(_)) {
+            env.bind_view(name, binding);
+        } else {
+            env.bind(name, binding);
+        }
         Ok(())
     }
 
@@ -450,7 +484,23 @@ impl<'a> Planner<'a> {
         let mut scope = captured.clone();
         // Recursion through the captured scope is impossible: a function sees only the names
         // bound before it, plus itself is not in scope.
-        let mut args_iter = args.iter();
+        // `f(c=7, a=12)`: named arguments bind their parameter, the others go in order to the
+        // parameters not named.
+        let named_arg = |param: &str| {
+            args.iter()
+                .find(|a| a.name.as_ref().is_some_and(|n| n.name == param))
+        };
+        if let Some(unknown_arg) = args.iter().find_map(|a| {
+            a.name
+                .as_ref()
+                .filter(|n| !def.params.iter().any(|p| p.name.name == n.name))
+        }) {
+            return Err(error(
+                format!("{name}() has no parameter '{}'", unknown_arg.name),
+                unknown_arg.span,
+            ));
+        }
+        let mut args_iter = args.iter().filter(|a| a.name.is_none());
         let mut implicit = implicit_input;
         let required = def.params.iter().filter(|p| p.default.is_none()).count();
         let given = args.len() + usize::from(implicit.is_some());
@@ -475,7 +525,8 @@ impl<'a> Planner<'a> {
                     if let Some(tab) = implicit.take() {
                         Binding::Tabular(tab)
                     } else {
-                        let Some(arg) = args_iter.next() else {
+                        let Some(arg) = named_arg(&param.name.name).or_else(|| args_iter.next())
+                        else {
                             return Err(error(
                                 format!("{name}(): missing table argument '{}'", param.name.name),
                                 span,
@@ -502,7 +553,7 @@ impl<'a> Planner<'a> {
                 }
                 ParamType::Scalar(ty) => {
                     let wanted = literal::kusto_type_of_scalar(ty.value);
-                    let typed = match args_iter.next() {
+                    let typed = match named_arg(&param.name.name).or_else(|| args_iter.next()) {
                         Some(arg) => self.lower_expr(&arg.value, columns, caller_env)?,
                         None => match &param.default {
                             Some(default) => self.lower_expr(default, &[], captured)?,

@@ -272,6 +272,9 @@ impl Planner<'_> {
                 }
                 self.project_tab(tab, items, span)
             }
+            OperatorKind::ProjectByNames { columns } => {
+                self.plan_project_by_names(tab, columns, env, span)
+            }
             OperatorKind::ProjectReorder { columns } => {
                 let mut first: Vec<String> = Vec::new();
                 for reorder in columns {
@@ -1693,12 +1696,14 @@ impl Planner<'_> {
                 }
                 UnionOperand::Pattern(pattern) => {
                     let tab = self.resolve_table_name(&pattern.pattern, pattern.span, env)?;
-                    // Kusto names let-bound inputs by position, catalog tables by name.
-                    let name = if env.get(&pattern.pattern).is_some() {
-                        format!("union_arg{}", parts.len())
-                    } else {
-                        pattern.pattern.clone()
-                    };
+                    // Kusto names let-bound inputs by position, catalog tables and views by
+                    // name.
+                    let name =
+                        if env.get(&pattern.pattern).is_some() && !env.is_view(&pattern.pattern) {
+                            format!("union_arg{}", parts.len())
+                        } else {
+                            pattern.pattern.clone()
+                        };
                     parts.push((name, tab));
                 }
                 UnionOperand::ScopedPattern { span, .. } => {
@@ -1713,7 +1718,8 @@ impl Planner<'_> {
                         // `(... | as T1)` names its rows T1.
                         _ if let Some(alias) = alias => alias,
                         Some(ast::SourceKind::Name(ident))
-                            if tabular.operators.is_empty() && env.get(&ident.name).is_none() =>
+                            if tabular.operators.is_empty()
+                                && (env.get(&ident.name).is_none() || env.is_view(&ident.name)) =>
                         {
                             ident.name.clone()
                         }
@@ -1754,16 +1760,33 @@ impl Planner<'_> {
         span: Span,
     ) -> PlanResult<Tab> {
         let mut output: Vec<KustoColumn> = Vec::new();
+        // (input name, type) -> output name.
+        let mut renamed: Vec<((String, KustoType), String)> = Vec::new();
         let all: Vec<&KustoColumn> = parts.iter().flat_map(|(_, t)| t.columns.iter()).collect();
         for column in &all {
+            let key = (column.name.clone(), column.ty);
+            if renamed.iter().any(|(k, _)| *k == key) {
+                continue;
+            }
             let conflicting = all
                 .iter()
                 .any(|c| c.name == column.name && c.ty != column.ty);
             let name = if conflicting {
-                format!("{}_{}", column.name, column.ty)
+                // `x` of two types is `x_long` and `x_int`; if an input has its own `x_long`
+                // column, the renamed one is `x_long1`.
+                let base = format!("{}_{}", column.name, column.ty);
+                let mut name = base.clone();
+                let mut suffix = 0;
+                while all.iter().any(|c| c.name == name) || renamed.iter().any(|(_, n)| *n == name)
+                {
+                    suffix += 1;
+                    name = format!("{base}{suffix}");
+                }
+                name
             } else {
                 column.name.clone()
             };
+            renamed.push((key, name.clone()));
             if !output.iter().any(|c| c.name == name) {
                 output.push(KustoColumn::new(name, column.ty));
             }
@@ -1793,8 +1816,9 @@ impl Planner<'_> {
                         );
                     }
                     let found = tab.columns.iter().find(|c| {
-                        c.ty == out.ty
-                            && (c.name == out.name || format!("{}_{}", c.name, c.ty) == out.name)
+                        renamed
+                            .iter()
+                            .any(|((n, t), o)| *n == c.name && *t == c.ty && *o == out.name)
                     });
                     match found {
                         Some(c) => (col(&c.name), out.clone()),

@@ -90,6 +90,12 @@ impl Planner<'_> {
         match plugin.name.name.as_str() {
             "rows_near" => self.plan_rows_near(tab, &args, env, plugin.span),
             "rolling_percentile" => self.plan_rolling_percentile(tab, &args, env, plugin.span),
+            "sliding_window_counts" => {
+                self.plan_activity(tab, Activity::SlidingWindow, &args, env, plugin.span)
+            }
+            "active_users_count" => {
+                self.plan_activity(tab, Activity::ActiveUsers, &args, env, plugin.span)
+            }
             other => Err(unsupported(
                 &format!("the '{other}' plugin"),
                 plugin.name.span,
@@ -290,6 +296,232 @@ impl Planner<'_> {
     }
 }
 
+/// The user-activity plugins over (id, timestamp) rows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Activity {
+    /// `sliding_window_counts(id, time, start, end, lookback, bin [, dim...])`: per bin, the
+    /// rows and distinct ids in the `lookback` window ending at the bin's end.
+    SlidingWindow,
+    /// `active_users_count(id, time, start, end, lookback, period, active_periods, bin
+    /// [, dim...])`: per bin, the distinct ids with an appearance in the bin that has
+    /// appearances in at least `active_periods` distinct periods of the `lookback` before it.
+    ActiveUsers,
+}
+
+/// The constants of an activity plugin, in nanoseconds (`period` and `active` only for
+/// `active_users_count`).
+#[derive(Clone, Copy)]
+struct ActivityWindow {
+    start: i64,
+    end: i64,
+    lookback: i64,
+    bin: i64,
+    period: i64,
+    active: usize,
+}
+
+impl Planner<'_> {
+    fn plan_activity(
+        &self,
+        tab: Tab,
+        kind: Activity,
+        args: &[&ast::Expr],
+        env: &Env,
+        span: Span,
+    ) -> PlanResult<Tab> {
+        let fixed = match kind {
+            Activity::SlidingWindow => 6,
+            Activity::ActiveUsers => 8,
+        };
+        if args.len() < fixed {
+            return Err(error(
+                match kind {
+                    Activity::SlidingWindow => {
+                        "sliding_window_counts expects (id, timeline, start, end, lookback, bin \
+                         [, dimension...])"
+                    }
+                    Activity::ActiveUsers => {
+                        "active_users_count expects (id, timeline, start, end, lookback, period, \
+                         active periods, bin [, dimension...])"
+                    }
+                },
+                span,
+            ));
+        }
+        let number = |expr: &ast::Expr, what: &str| -> PlanResult<i64> {
+            integer_of(&self.constant_arg(expr, env, what)?).ok_or_else(|| {
+                error(
+                    format!("{what} must be a datetime, timespan or integer"),
+                    expr.span,
+                )
+            })
+        };
+        let positive = |expr: &ast::Expr, what: &str| -> PlanResult<i64> {
+            let value = number(expr, what)?;
+            if value <= 0 {
+                return Err(error(format!("{what} must be positive"), expr.span));
+            }
+            Ok(value)
+        };
+        let window = match kind {
+            Activity::SlidingWindow => ActivityWindow {
+                start: number(args[2], "the start")?,
+                end: number(args[3], "the end")?,
+                lookback: positive(args[4], "the lookback window")?,
+                bin: positive(args[5], "the bin")?,
+                period: 1,
+                active: 0,
+            },
+            Activity::ActiveUsers => ActivityWindow {
+                start: number(args[2], "the start")?,
+                end: number(args[3], "the end")?,
+                lookback: positive(args[4], "the lookback window")?,
+                period: positive(args[5], "the period")?,
+                active: usize::try_from(positive(args[6], "the active periods count")?)
+                    .unwrap_or(usize::MAX),
+                bin: positive(args[7], "the bin")?,
+            },
+        };
+        let id = self.lower_expr(args[0], &tab.columns, env)?;
+        let time = self.lower_expr(args[1], &tab.columns, env)?;
+        if time.ty != KustoType::DateTime {
+            return Err(error(
+                "the timeline column must be a datetime",
+                args[1].span,
+            ));
+        }
+        let time_name = implicit_name(args[1])
+            .ok_or_else(|| error("the timeline must be a column", args[1].span))?;
+        let mut exprs = vec![
+            (cast(time.expr.clone(), DataType::Int64), KustoType::Long),
+            (id.expr.clone(), id.ty),
+        ];
+        let mut out_columns = vec![KustoColumn::new(&time_name, KustoType::DateTime)];
+        for dimension in &args[fixed..] {
+            let typed = self.lower_expr(dimension, &tab.columns, env)?;
+            let name = implicit_name(dimension)
+                .ok_or_else(|| error("dimensions must be columns", dimension.span))?;
+            out_columns.push(KustoColumn::new(name, typed.ty));
+            exprs.push((typed.expr, typed.ty));
+        }
+        if kind == Activity::SlidingWindow {
+            out_columns.push(KustoColumn::new("Count", KustoType::Long));
+        }
+        out_columns.push(KustoColumn::new("dcount", KustoType::Long));
+        let dims = args.len() - fixed;
+        let input = self.hidden_input(tab, exprs, false, span)?;
+        let func: RowsFn = Arc::new(move |in_schema, batches, out_schema| {
+            let batch = arrow::compute::concat_batches(in_schema, batches)?;
+            activity(&batch, kind, window, dims, out_schema)
+        });
+        let name = match kind {
+            Activity::SlidingWindow => "sliding_window_counts",
+            Activity::ActiveUsers => "active_users_count",
+        };
+        let plan = Materialize::plan(name, input.plan, &out_columns, func)
+            .map_err(|e| df_error(e, span))?;
+        Ok(Tab {
+            plan,
+            columns: out_columns,
+            render: input.render,
+        })
+    }
+}
+
+fn activity(
+    batch: &RecordBatch,
+    kind: Activity,
+    w: ActivityWindow,
+    dims: usize,
+    out_schema: &SchemaRef,
+) -> Result<RecordBatch, DataFusionError> {
+    let times = integers(batch, 0)?;
+    let id_ty = KustoType::from_field(batch.schema().field(1)).unwrap_or(KustoType::String);
+    // group -> (first row, [(time, id)])
+    let mut groups: Vec<(u32, Vec<(i64, String)>)> = Vec::new();
+    let mut group_of: HashMap<String, usize> = HashMap::new();
+    for row in 0..batch.num_rows() {
+        if times.is_null(row) || batch.column(1).is_null(row) {
+            continue;
+        }
+        let key = group_key(batch, 2..2 + dims, row);
+        let group = *group_of.entry(key).or_insert_with(|| {
+            groups.push((row as u32, Vec::new()));
+            groups.len() - 1
+        });
+        let id = json_at(batch.column(1).as_ref(), row, id_ty).to_string();
+        groups[group].1.push((times.value(row), id));
+    }
+    let mut out_time = Vec::new();
+    let mut out_rows: Vec<u32> = Vec::new();
+    let mut out_count = Vec::new();
+    let mut out_dcount = Vec::new();
+    for (first_row, events) in &groups {
+        let mut bin_start = w.start;
+        while bin_start <= w.end {
+            let bin_end = bin_start.saturating_add(w.bin);
+            match kind {
+                Activity::SlidingWindow => {
+                    let from = bin_end - w.lookback;
+                    let inside: Vec<&(i64, String)> = events
+                        .iter()
+                        .filter(|(t, _)| *t >= from && *t < bin_end)
+                        .collect();
+                    let distinct: std::collections::HashSet<&String> =
+                        inside.iter().map(|(_, id)| id).collect();
+                    out_time.push(bin_start);
+                    out_rows.push(*first_row);
+                    out_count.push(inside.len() as i64);
+                    out_dcount.push(distinct.len() as i64);
+                }
+                Activity::ActiveUsers => {
+                    let mut active: std::collections::HashSet<&String> =
+                        std::collections::HashSet::new();
+                    for (t, id) in events
+                        .iter()
+                        .filter(|(t, _)| *t >= bin_start && *t < bin_end)
+                    {
+                        if active.contains(id) {
+                            continue;
+                        }
+                        let periods: std::collections::HashSet<i64> = events
+                            .iter()
+                            .filter(|(u, other)| other == id && *u > t - w.lookback && *u <= *t)
+                            .map(|(u, _)| u.div_euclid(w.period))
+                            .collect();
+                        if periods.len() >= w.active {
+                            active.insert(id);
+                        }
+                    }
+                    if !active.is_empty() {
+                        out_time.push(bin_start);
+                        out_rows.push(*first_row);
+                        out_dcount.push(active.len() as i64);
+                    }
+                }
+            }
+            if bin_end <= bin_start {
+                break;
+            }
+            bin_start = bin_end;
+        }
+    }
+    let take = UInt32Array::from(out_rows);
+    let mut columns: Vec<ArrayRef> = vec![integer_column(out_time, KustoType::DateTime)?];
+    for c in 0..dims {
+        columns.push(arrow::compute::take(
+            batch.column(2 + c).as_ref(),
+            &take,
+            None,
+        )?);
+    }
+    if kind == Activity::SlidingWindow {
+        columns.push(Arc::new(Int64Array::from(out_count)));
+    }
+    columns.push(Arc::new(Int64Array::from(out_dcount)));
+    Ok(RecordBatch::try_new(Arc::clone(out_schema), columns)?)
+}
+
 /// Kusto's nearest-rank percentile of sorted values.
 fn nearest_rank(sorted: &[f64], percentile: f64) -> Option<f64> {
     if sorted.is_empty() {
@@ -364,6 +596,74 @@ fn rolling_percentile(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const DAY: i64 = 86_400_000_000_000;
+
+    fn events(rows: &[(i64, &str)]) -> RecordBatch {
+        let schema = Arc::new(arrow::datatypes::Schema::new(vec![
+            KustoType::Long.field("t"),
+            KustoType::String.field("id"),
+        ]));
+        let times: ArrayRef = Arc::new(Int64Array::from(
+            rows.iter().map(|(t, _)| t * DAY).collect::<Vec<_>>(),
+        ));
+        let ids: ArrayRef = Arc::new(arrow::array::StringArray::from(
+            rows.iter().map(|(_, id)| *id).collect::<Vec<_>>(),
+        ));
+        RecordBatch::try_new(schema, vec![times, ids]).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn counts(batch: &RecordBatch, column: usize) -> Vec<i64> {
+        batch
+            .column(column)
+            .as_primitive::<arrow::datatypes::Int64Type>()
+            .values()
+            .to_vec()
+    }
+
+    #[test]
+    fn sliding_window_counts_rows_and_distinct_ids_of_the_lookback() {
+        let batch = events(&[(0, "a"), (0, "a"), (1, "b"), (2, "a"), (4, "c")]);
+        let window = ActivityWindow {
+            start: 0,
+            end: 4 * DAY,
+            lookback: 2 * DAY,
+            bin: DAY,
+            period: 1,
+            active: 0,
+        };
+        let out_schema = Arc::new(arrow::datatypes::Schema::new(vec![
+            KustoType::DateTime.field("t"),
+            KustoType::Long.field("Count"),
+            KustoType::Long.field("dcount"),
+        ]));
+        let out = activity(&batch, Activity::SlidingWindow, window, 0, &out_schema)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(counts(&out, 1), vec![2, 3, 2, 1, 1]);
+        assert_eq!(counts(&out, 2), vec![1, 2, 2, 1, 1]);
+    }
+
+    #[test]
+    fn active_users_need_enough_periods_in_the_lookback() {
+        let batch = events(&[(0, "a"), (1, "a"), (2, "a"), (2, "b"), (9, "a")]);
+        let window = ActivityWindow {
+            start: 0,
+            end: 13 * DAY,
+            lookback: 3 * DAY,
+            bin: 7 * DAY,
+            period: DAY,
+            active: 3,
+        };
+        let out_schema = Arc::new(arrow::datatypes::Schema::new(vec![
+            KustoType::DateTime.field("t"),
+            KustoType::Long.field("dcount"),
+        ]));
+        let out = activity(&batch, Activity::ActiveUsers, window, 0, &out_schema)
+            .unwrap_or_else(|e| panic!("{e}"));
+        // Only `a` on day 2 has three days (0, 1, 2) in its lookback; the second bin has none.
+        assert_eq!(out.num_rows(), 1);
+        assert_eq!(counts(&out, 1), vec![1]);
+    }
 
     #[test]
     fn nearest_rank_percentile() {
