@@ -119,6 +119,7 @@ const AGGREGATES: &[&str] = &[
     "count_distinct",
     "percentile",
     "percentiles",
+    "percentilesw",
     "minif",
     "maxif",
     "make_set_if",

@@ -16,6 +16,7 @@ mod materialize;
 mod mv_apply;
 mod ops;
 mod parse_kv;
+mod percentiles;
 mod plugins;
 mod project_by_names;
 mod series_columns;

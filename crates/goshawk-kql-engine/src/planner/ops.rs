@@ -855,9 +855,20 @@ impl Planner<'_> {
                     continue;
                 }
             };
-            if matches!(call.name.name.as_str(), "arg_max" | "arg_min") {
-                let explicit = self.single_name(item)?.map(str::to_string);
-                let outputs = self.lower_arg_extreme(call, explicit, by, &tab, env)?;
+            let several = match call.name.name.as_str() {
+                "arg_max" | "arg_min" => {
+                    let explicit = self.single_name(item)?.map(str::to_string);
+                    Some(self.lower_arg_extreme(call, explicit, by, &tab, env)?)
+                }
+                "percentiles" if call.args.len() > 2 || item.names.len() > 1 => {
+                    Some(self.lower_percentiles(call, &item.names, &tab.columns, env)?)
+                }
+                "percentilesw" => {
+                    Some(self.lower_percentiles(call, &item.names, &tab.columns, env)?)
+                }
+                _ => None,
+            };
+            if let Some(outputs) = several {
                 for (name, expr, ty) in outputs {
                     let mut unique = name.clone();
                     let mut suffix = 0;
