@@ -574,10 +574,29 @@ fn densify_edge(a: LonLat, b: LonLat, tolerance: f64, depth: u32, out: &mut Vec<
     }
 }
 
-fn densify_path(points: &[LonLat], tolerance: f64) -> Vec<LonLat> {
+/// Densified planar edges. With `preserve_crossing`, an edge spanning more than 180° of
+/// longitude is taken the short way, across the antimeridian, rather than across the map.
+fn densify_path(points: &[LonLat], tolerance: f64, preserve_crossing: bool) -> Vec<LonLat> {
     let mut out = vec![points[0]];
     for w in points.windows(2) {
-        densify_edge(w[0], w[1], tolerance, 0, &mut out);
+        let (a, mut b) = (w[0], w[1]);
+        if preserve_crossing && (b.0 - a.0).abs() > 180.0 {
+            b.0 -= 360.0 * (b.0 - a.0).signum();
+            let start = out.len();
+            densify_edge(a, b, tolerance, 0, &mut out);
+            for p in &mut out[start..] {
+                if p.0 > 180.0 {
+                    p.0 -= 360.0;
+                } else if p.0 < -180.0 {
+                    p.0 += 360.0;
+                }
+            }
+            if let Some(last) = out.last_mut() {
+                *last = w[1];
+            }
+        } else {
+            densify_edge(a, b, tolerance, 0, &mut out);
+        }
     }
     out
 }
@@ -1159,6 +1178,9 @@ pub(super) fn functions() -> Vec<KustoScalar> {
             };
             let line = &lines[0];
             let p = args.point(1, r)?;
+            if args.bool(3, r, false)? {
+                return number(spheroid::locate(line, p)?);
+            }
             let (_, _, edge, t) = closest_on_edges(to_v3(p), line_edges(line))?;
             let lengths: Vec<f64> = line_edges(line).map(|(a, b)| angle(a, b)).collect();
             let total: f64 = lengths.iter().sum();
@@ -1177,6 +1199,10 @@ pub(super) fn functions() -> Vec<KustoScalar> {
                 let fraction = args.real(1, r, f64::NAN)?;
                 if !(0.0..=1.0).contains(&fraction) {
                     return None;
+                }
+                if args.bool(2, r, false)? {
+                    let (lon, lat) = spheroid::interpolate(&lines[0], fraction)?;
+                    return Some(json!({"type": "Point", "coordinates": [lon, lat]}));
                 }
                 let edges: Vec<(V3, V3)> = line_edges(&lines[0]).collect();
                 let total: f64 = edges.iter().map(|(a, b)| angle(*a, *b)).sum();
@@ -1199,15 +1225,17 @@ pub(super) fn functions() -> Vec<KustoScalar> {
         shape_function("geo_line_densify", "srb", 1, Dynamic, |args, r| {
             let (lines, multi) = lines(args.shape(0, r))?;
             let tolerance = densify_tolerance(args, 1, r)?;
-            args.bool(2, r, false)?;
-            let dense: Vec<Vec<LonLat>> =
-                lines.iter().map(|l| densify_path(l, tolerance)).collect();
+            let preserve = args.bool(2, r, false)?;
+            let dense: Vec<Vec<LonLat>> = lines
+                .iter()
+                .map(|l| densify_path(l, tolerance, preserve))
+                .collect();
             Some(lines_json(&dense, multi))
         }),
         shape_function("geo_polygon_densify", "srb", 1, Dynamic, |args, r| {
             let (polygons, multi) = polygons(args.shape(0, r))?;
             let tolerance = densify_tolerance(args, 1, r)?;
-            args.bool(2, r, false)?;
+            let preserve = args.bool(2, r, false)?;
             let dense: Vec<Vec<Ring>> = polygons
                 .iter()
                 .map(|rings| {
@@ -1216,7 +1244,7 @@ pub(super) fn functions() -> Vec<KustoScalar> {
                         .map(|ring| {
                             let mut closed = ring.clone();
                             closed.push(ring[0]);
-                            let mut out = densify_path(&closed, tolerance);
+                            let mut out = densify_path(&closed, tolerance, preserve);
                             out.pop();
                             out
                         })
@@ -1428,6 +1456,81 @@ pub(super) fn functions() -> Vec<KustoScalar> {
     ]
 }
 
+/// `use_spheroid`: along-line measures with edges as geodesics on the WGS84 ellipsoid.
+mod spheroid {
+    use geo::{Distance, Geodesic, InterpolatePoint, Point};
+
+    use super::LonLat;
+
+    fn point((lon, lat): LonLat) -> Point<f64> {
+        Point::new(lon, lat)
+    }
+
+    fn lengths(line: &[LonLat]) -> Vec<f64> {
+        line.windows(2)
+            .map(|w| Geodesic.distance(point(w[0]), point(w[1])))
+            .collect()
+    }
+
+    /// The fraction of the line's length at which it comes closest to `p`.
+    pub(super) fn locate(line: &[LonLat], p: LonLat) -> Option<f64> {
+        let lengths = lengths(line);
+        let total: f64 = lengths.iter().sum();
+        if total <= 0.0 {
+            return None;
+        }
+        let target = point(p);
+        let mut best: Option<(f64, f64)> = None;
+        let mut before = 0.0;
+        for (w, length) in line.windows(2).zip(&lengths) {
+            let (a, b) = (point(w[0]), point(w[1]));
+            let at =
+                |s: f64| Geodesic.distance(Geodesic.point_at_distance_between(a, b, s), target);
+            // The distance to the points of a geodesic edge has one minimum along it:
+            // golden-section search down to well below a millimeter.
+            let (mut lo, mut hi) = (0.0, *length);
+            let ratio = (5f64.sqrt() - 1.0) / 2.0;
+            while hi - lo > 1e-6 {
+                let (m1, m2) = (hi - ratio * (hi - lo), lo + ratio * (hi - lo));
+                if at(m1) <= at(m2) {
+                    hi = m2;
+                } else {
+                    lo = m1;
+                }
+            }
+            let s = (lo + hi) / 2.0;
+            let d = at(s);
+            if best.is_none_or(|(bd, _)| d < bd) {
+                best = Some((d, before + s));
+            }
+            before += length;
+        }
+        best.map(|(_, along)| (along / total).clamp(0.0, 1.0))
+    }
+
+    /// The point at `fraction` of the line's length.
+    pub(super) fn interpolate(line: &[LonLat], fraction: f64) -> Option<LonLat> {
+        let lengths = lengths(line);
+        let total: f64 = lengths.iter().sum();
+        let mut left = fraction * total;
+        for (i, (w, length)) in line.windows(2).zip(&lengths).enumerate() {
+            if left >= *length && i + 1 < lengths.len() {
+                left -= length;
+                continue;
+            }
+            if left <= 0.0 {
+                return Some(w[0]);
+            }
+            if left >= *length {
+                return Some(w[1]);
+            }
+            let q = Geodesic.point_at_distance_between(point(w[0]), point(w[1]), left);
+            return Some((q.x(), q.y()));
+        }
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1486,12 +1589,18 @@ mod tests {
 
     #[test]
     fn densify_splits_planar_edges_until_within_tolerance() {
-        let dense = densify_path(&[(50.0, 50.0), (51.0, 51.0)], 10.0);
+        let dense = densify_path(&[(50.0, 50.0), (51.0, 51.0)], 10.0, false);
         assert_eq!(dense.len(), 9);
         assert_eq!(dense[1], (50.125, 50.125));
         // A meridian is a geodesic already.
-        assert_eq!(densify_path(&[(10.0, 10.0), (10.0, 11.0)], 10.0).len(), 2);
-        assert_eq!(densify_path(&[(10.0, 10.0), (11.0, 10.0)], 10.0).len(), 5);
+        assert_eq!(
+            densify_path(&[(10.0, 10.0), (10.0, 11.0)], 10.0, false).len(),
+            2
+        );
+        assert_eq!(
+            densify_path(&[(10.0, 10.0), (11.0, 10.0)], 10.0, false).len(),
+            5
+        );
     }
 
     #[test]
@@ -1622,6 +1731,33 @@ mod tests {
         // A closed chain comes back to its start.
         let ring = union_lines(&[vec![a, b, c, a]]);
         assert_eq!(ring, vec![vec![a, b, c, a]]);
+    }
+
+    #[test]
+    fn densify_across_the_antimeridian() {
+        let crossing = densify_path(&[(179.0, 10.0), (-179.0, 10.0)], 10.0, true);
+        assert_eq!(crossing.first(), Some(&(179.0, 10.0)));
+        assert_eq!(crossing.last(), Some(&(-179.0, 10.0)));
+        assert!(crossing.iter().all(|p| p.0.abs() >= 179.0), "{crossing:?}");
+        let across_the_map = densify_path(&[(179.0, 10.0), (-179.0, 10.0)], 10.0, false);
+        assert!(across_the_map.iter().any(|p| p.0.abs() < 1.0));
+    }
+
+    #[test]
+    fn along_line_measures_on_the_spheroid() {
+        let line = [(-73.95796, 40.80042), (-73.97317, 40.764486)];
+        let sphere = 0.255601351003076;
+        let fraction = spheroid::locate(&line, (-73.965, 40.792)).expect("fraction");
+        assert!(
+            (fraction - sphere).abs() < 1e-2 && fraction != sphere,
+            "{fraction}"
+        );
+        // The point at that fraction is the closest to the located point.
+        let at = spheroid::interpolate(&line, fraction).expect("point");
+        let back = spheroid::locate(&line, at).expect("fraction");
+        assert!((back - fraction).abs() < 1e-9, "{back} {fraction}");
+        assert_eq!(spheroid::interpolate(&line, 0.0), Some(line[0]));
+        assert_eq!(spheroid::interpolate(&line, 1.0), Some(line[1]));
     }
 
     #[test]
