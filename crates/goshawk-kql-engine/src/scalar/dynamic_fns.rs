@@ -205,20 +205,21 @@ fn array_sort(name: &'static str, descending: bool) -> KustoScalar {
     )
 }
 
-/// The index of the `occurrence`-th element matching `matches`, searching `length` elements
-/// (all when negative) from `start`; each further occurrence is searched from just after the
-/// previous one over a window of the same length, as Kusto does. -1 when there is none.
-fn index_of_occurrence(
-    array: &[Value],
-    matches: impl Fn(&Value) -> bool,
+/// The position of the `occurrence`-th match among `count` positions, searching a window of
+/// `length` positions (to the end when negative) from `start`; each further occurrence is
+/// searched from just after the previous one over a window of the same length, as Kusto's
+/// `indexof` and `array_index_of` do. `matches_at(at, end)` tests position `at` in a window
+/// ending before `end`. -1 when there is none.
+pub(super) fn index_of_occurrence(
+    count: i64,
     mut start: i64,
     length: i64,
     occurrence: i64,
+    matches_at: impl Fn(i64, i64) -> bool,
 ) -> i64 {
     if occurrence < 1 {
         return -1;
     }
-    let count = array.len() as i64;
     let mut seen = 0;
     loop {
         let end = if length < 0 {
@@ -226,7 +227,7 @@ fn index_of_occurrence(
         } else {
             start.saturating_add(length).min(count)
         };
-        let Some(at) = (start..end).find(|&at| matches(&array[at as usize])) else {
+        let Some(at) = (start..end).find(|&at| matches_at(at, end)) else {
             return -1;
         };
         seen += 1;
@@ -235,6 +236,31 @@ fn index_of_occurrence(
         }
         start = at + 1;
     }
+}
+
+/// A bag per row from the key/value argument pairs starting at argument `first`; where
+/// `skip_empty(row)`, null and "" values are left out (`pack_all(true)`).
+fn pack_pairs(call: &Call<'_>, first: usize, skip_empty: impl Fn(usize) -> bool) -> ArrayRef {
+    let keys: Vec<StringArray> = (first..call.args.len())
+        .step_by(2)
+        .map(|i| call.strings(i))
+        .collect();
+    let values: Vec<Vec<Value>> = (first + 1..call.args.len())
+        .step_by(2)
+        .map(|i| json_values(call, i))
+        .collect();
+    dynamic_result((0..call.rows).map(|row| {
+        let skip = skip_empty(row);
+        let mut bag = Map::new();
+        for (k, v) in keys.iter().zip(&values) {
+            let value = &v[row];
+            if skip && (value.is_null() || value.as_str() == Some("")) {
+                continue;
+            }
+            bag.insert(k.value(row).to_string(), value.clone());
+        }
+        Some(Value::Object(bag))
+    }))
 }
 
 /// Kusto's `array_slice(array, start, end)`: `end` is inclusive; negative indexes count from
@@ -383,23 +409,7 @@ pub(super) fn functions() -> Vec<KustoScalar> {
                 }
                 Ok(KustoType::Dynamic)
             }),
-            Arc::new(|call| {
-                let keys: Vec<StringArray> = (0..call.args.len())
-                    .step_by(2)
-                    .map(|i| call.strings(i))
-                    .collect();
-                let values: Vec<Vec<Value>> = (1..call.args.len())
-                    .step_by(2)
-                    .map(|i| json_values(call, i))
-                    .collect();
-                Ok(dynamic_result((0..call.rows).map(|row| {
-                    let mut bag = Map::new();
-                    for (k, v) in keys.iter().zip(&values) {
-                        bag.insert(k.value(row).to_string(), v[row].clone());
-                    }
-                    Some(Value::Object(bag))
-                })))
-            }),
+            Arc::new(|call| Ok(pack_pairs(call, 0, |_| false))),
         )
     };
     vec![
@@ -465,11 +475,11 @@ pub(super) fn functions() -> Vec<KustoScalar> {
                         }
                         let needle = dynamic::identity_key(&needles[row]);
                         Some(index_of_occurrence(
-                            array,
-                            |v| dynamic::identity_key(v) == needle,
+                            len,
                             start,
                             lengths[row]?,
                             occurrences[row]?,
+                            |at, _| dynamic::identity_key(&array[at as usize]) == needle,
                         ))
                     })
                     .collect();
@@ -614,26 +624,9 @@ pub(super) fn functions() -> Vec<KustoScalar> {
             returns(KustoType::Dynamic),
             Arc::new(|call| {
                 let skip_empty = to_bool_array(&call.args[0], call.types[0])?;
-                let keys: Vec<StringArray> = (1..call.args.len())
-                    .step_by(2)
-                    .map(|i| call.strings(i))
-                    .collect();
-                let values: Vec<Vec<Value>> = (2..call.args.len())
-                    .step_by(2)
-                    .map(|i| json_values(call, i))
-                    .collect();
-                Ok(dynamic_result((0..call.rows).map(|row| {
-                    let skip = skip_empty.is_valid(row) && skip_empty.value(row);
-                    let mut bag = Map::new();
-                    for (k, v) in keys.iter().zip(&values) {
-                        let value = &v[row];
-                        if skip && (value.is_null() || value.as_str() == Some("")) {
-                            continue;
-                        }
-                        bag.insert(k.value(row).to_string(), value.clone());
-                    }
-                    Some(Value::Object(bag))
-                })))
+                Ok(pack_pairs(call, 1, |row| {
+                    skip_empty.is_valid(row) && skip_empty.value(row)
+                }))
             }),
         ),
         KustoScalar::new(

@@ -238,35 +238,23 @@ fn indexof(text: &str, lookup: &str, start: i64, length: i64, occurrence: i64) -
     let chars: Vec<char> = text.chars().collect();
     let needle: Vec<char> = lookup.chars().collect();
     let count = chars.len() as i64;
-    let mut start = if start < 0 {
+    let start = if start < 0 {
         (count + start).max(0)
     } else {
         start
     };
-    if start > count || occurrence < 1 {
+    if start > count {
         return -1;
     }
-    // Each further occurrence is searched from just after the previous one, over a window of
-    // the same length (the docs' `indexof("abcdefgabcdefg", "cde", 1, 10, 2)` is 9).
-    let mut seen = 0;
-    loop {
-        let end = if length < 0 {
-            count
-        } else {
-            start.saturating_add(length).min(count)
-        };
-        let last = end - needle.len() as i64;
-        let found = (start..=last).find(|&at| {
-            let at = at as usize;
-            chars[at..at + needle.len()] == needle[..]
-        });
-        let Some(at) = found else { return -1 };
-        seen += 1;
-        if seen == occurrence {
-            return at;
-        }
-        start = at + 1;
+    let width = needle.len() as i64;
+    // The whole lookup must fit in the window; an empty one matches at its start.
+    let fits = |at: i64, end: i64| {
+        at + width <= end && chars[at as usize..(at + width) as usize] == needle[..]
+    };
+    if width == 0 {
+        return if occurrence >= 1 { start } else { -1 };
     }
+    super::dynamic_fns::index_of_occurrence(count, start, length, occurrence, fits)
 }
 
 /// Kusto's `ipv4_is_private`: whether an address (or a whole `a.b.c.d/prefix` range) lies in
