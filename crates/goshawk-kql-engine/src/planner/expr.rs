@@ -150,6 +150,17 @@ impl Planner<'_> {
             ExprKind::Name(ident) => self.lower_name(&ident.name, ident.span, columns, env),
             ExprKind::Paren(inner) => self.lower_expr(inner, columns, env),
             ExprKind::Star => Err(error("'*' is not allowed here", expr.span)),
+            // `s1.Ts` in `scan` reads the column named `s1.Ts` (a step's state).
+            ExprKind::Member { target, member }
+                if matches!(&target.kind, ExprKind::Name(t)
+                    if columns.iter().any(|c| c.name == format!("{}.{}", t.name, member.name))) =>
+            {
+                let ExprKind::Name(t) = &target.kind else {
+                    return self.lower_path(expr, columns, env);
+                };
+                let name = format!("{}.{}", t.name, member.name);
+                self.lower_name(&name, member.span, columns, env)
+            }
             ExprKind::Member { .. } | ExprKind::Index { .. } => self.lower_path(expr, columns, env),
             ExprKind::Call(call) => self.lower_call(call, columns, env),
             ExprKind::MethodCall { .. } => Err(unsupported("method calls", expr.span)),

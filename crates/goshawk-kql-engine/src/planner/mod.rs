@@ -19,6 +19,7 @@ mod parse_kv;
 mod percentiles;
 mod plugins;
 mod project_by_names;
+mod scan;
 mod series_columns;
 mod udf;
 

@@ -440,6 +440,11 @@ impl Planner<'_> {
                 captures,
                 properties,
             } => self.plan_parse_kv(tab, input, captures, properties, env, span),
+            OperatorKind::Scan {
+                params,
+                declare,
+                steps,
+            } => self.plan_scan(tab, params, declare, steps, env, span),
             OperatorKind::MvApply {
                 params,
                 items,

@@ -96,6 +96,7 @@ impl Planner<'_> {
             "active_users_count" => {
                 self.plan_activity(tab, Activity::ActiveUsers, &args, env, plugin.span)
             }
+            "schema_merge" => self.plan_schema_merge(tab, plugin, env),
             other => Err(unsupported(
                 &format!("the '{other}' plugin"),
                 plugin.name.span,
@@ -294,6 +295,155 @@ impl Planner<'_> {
             render: input.render,
         })
     }
+}
+
+impl Planner<'_> {
+    /// `schema_merge([PreserveOrder])` over `getschema` rows (ColumnName, ColumnOrdinal,
+    /// DataType, ColumnType; a schema starts at ordinal 0): the union of the schemas' columns,
+    /// a new column placed after the column before it in its schema. With `PreserveOrder`
+    /// (the default) a column whose ordinal differs from its first schema's is an error row
+    /// (ordinal -1).
+    fn plan_schema_merge(&self, tab: Tab, plugin: &FunctionCall, env: &Env) -> PlanResult<Tab> {
+        let mut preserve_order = true;
+        for arg in &plugin.args {
+            let named = arg.name.as_ref().map(|n| n.name.as_str());
+            if !matches!(named, None | Some("PreserveOrder")) {
+                return Err(unsupported(
+                    &format!("the schema_merge argument '{}'", named.unwrap_or_default()),
+                    arg.span,
+                ));
+            }
+            preserve_order = match self.constant_arg(&arg.value, env, "PreserveOrder")? {
+                ScalarValue::Boolean(Some(b)) => b,
+                _ => return Err(error("PreserveOrder must be true or false", arg.value.span)),
+            };
+        }
+        let wanted = [
+            ("ColumnName", KustoType::String),
+            ("ColumnOrdinal", KustoType::Long),
+            ("DataType", KustoType::String),
+            ("ColumnType", KustoType::String),
+        ];
+        let mut exprs = Vec::new();
+        for (name, ty) in wanted {
+            let Some(column) = tab.column(name) else {
+                return Err(error(
+                    format!("schema_merge expects getschema rows: no column '{name}'"),
+                    plugin.span,
+                ));
+            };
+            exprs.push((
+                convert_to(
+                    super::Typed {
+                        expr: col(name),
+                        ty: column.ty,
+                    },
+                    ty,
+                )
+                .expr,
+                ty,
+            ));
+        }
+        let out_columns: Vec<KustoColumn> = wanted
+            .iter()
+            .map(|(name, ty)| KustoColumn::new(*name, *ty))
+            .collect();
+        let input = self.hidden_input(tab, exprs, false, plugin.span)?;
+        let func: RowsFn = Arc::new(move |in_schema, batches, out_schema| {
+            let batch = arrow::compute::concat_batches(in_schema, batches)?;
+            schema_merge(&batch, preserve_order, out_schema)
+        });
+        let plan = Materialize::plan("schema_merge", input.plan, &out_columns, func)
+            .map_err(|e| df_error(e, plugin.span))?;
+        Ok(Tab {
+            plan,
+            columns: out_columns,
+            render: input.render,
+        })
+    }
+}
+
+fn schema_merge(
+    batch: &RecordBatch,
+    preserve_order: bool,
+    out_schema: &SchemaRef,
+) -> Result<RecordBatch, DataFusionError> {
+    let names = batch.column(0).as_string::<i32>().clone();
+    let ordinals = integers(batch, 1)?;
+    let data_types = batch.column(2).as_string::<i32>().clone();
+    let column_types = batch.column(3).as_string::<i32>().clone();
+    // (name, first ordinal, DataType, ColumnType, out of order)
+    let mut merged: Vec<(String, i64, String, String, bool)> = Vec::new();
+    let mut previous: Option<String> = None;
+    for row in 0..batch.num_rows() {
+        if names.is_null(row) {
+            continue;
+        }
+        let name = names.value(row).to_string();
+        let ordinal = if ordinals.is_null(row) {
+            0
+        } else {
+            ordinals.value(row)
+        };
+        if ordinal == 0 {
+            previous = None;
+        }
+        match merged.iter_mut().find(|m| m.0 == name) {
+            Some(existing) => {
+                if preserve_order && existing.1 != ordinal {
+                    existing.4 = true;
+                }
+            }
+            None => {
+                let at = previous
+                    .as_ref()
+                    .and_then(|p| merged.iter().position(|m| m.0 == *p))
+                    .map_or(merged.len(), |i| i + 1);
+                let value = |a: &arrow::array::StringArray| {
+                    if a.is_null(row) {
+                        String::new()
+                    } else {
+                        a.value(row).to_string()
+                    }
+                };
+                merged.insert(
+                    at,
+                    (
+                        name.clone(),
+                        ordinal,
+                        value(&data_types),
+                        value(&column_types),
+                        false,
+                    ),
+                );
+            }
+        }
+        previous = Some(name);
+    }
+    let (valid, errors): (Vec<_>, Vec<_>) = merged.into_iter().partition(|m| !m.4);
+    let mut out_names = Vec::new();
+    let mut out_ordinals = Vec::new();
+    let mut out_data = Vec::new();
+    let mut out_types = Vec::new();
+    for (index, (name, _, data_type, column_type, _)) in valid.into_iter().enumerate() {
+        out_names.push(name);
+        out_ordinals.push(index as i64);
+        out_data.push(data_type);
+        out_types.push(column_type);
+    }
+    for (name, ..) in errors {
+        out_names.push(name);
+        out_ordinals.push(-1);
+        out_data.push("ERROR(unknown CSL type:ERROR(columns are out of order))".to_string());
+        out_types.push("ERROR(columns are out of order)".to_string());
+    }
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(arrow::array::StringArray::from(out_names)),
+        Arc::new(Int64Array::from(out_ordinals)),
+        Arc::new(arrow::array::StringArray::from(out_data)),
+        Arc::new(arrow::array::StringArray::from(out_types)),
+    ];
+    Ok(RecordBatch::try_new(Arc::clone(out_schema), columns)?)
 }
 
 /// The user-activity plugins over (id, timestamp) rows.
@@ -663,6 +813,66 @@ mod tests {
         // Only `a` on day 2 has three days (0, 1, 2) in its lookback; the second bin has none.
         assert_eq!(out.num_rows(), 1);
         assert_eq!(counts(&out, 1), vec![1]);
+    }
+
+    fn schemas(rows: &[(&str, i64, &str)]) -> RecordBatch {
+        let schema = Arc::new(arrow::datatypes::Schema::new(vec![
+            KustoType::String.field("ColumnName"),
+            KustoType::Long.field("ColumnOrdinal"),
+            KustoType::String.field("DataType"),
+            KustoType::String.field("ColumnType"),
+        ]));
+        let names: ArrayRef = Arc::new(arrow::array::StringArray::from(
+            rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+        ));
+        let ordinals: ArrayRef = Arc::new(Int64Array::from(
+            rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+        ));
+        let types: ArrayRef = Arc::new(arrow::array::StringArray::from(
+            rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+        ));
+        RecordBatch::try_new(
+            schema.clone(),
+            vec![names, ordinals, Arc::clone(&types), types],
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn merged(batch: &RecordBatch, preserve: bool) -> Vec<(String, i64)> {
+        let out = schema_merge(batch, preserve, &batch.schema()).unwrap_or_else(|e| panic!("{e}"));
+        let names = out.column(0).as_string::<i32>();
+        let ordinals = out.column(1).as_primitive::<arrow::datatypes::Int64Type>();
+        (0..out.num_rows())
+            .map(|i| (names.value(i).to_string(), ordinals.value(i)))
+            .collect()
+    }
+
+    #[test]
+    fn schema_merge_places_new_columns_after_their_predecessor() {
+        let batch = schemas(&[
+            ("Uri", 0, "string"),
+            ("HttpStatus", 1, "int"),
+            ("Uri", 0, "string"),
+            ("Referrer", 1, "string"),
+            ("HttpStatus", 2, "int"),
+        ]);
+        let names = |v: Vec<(String, i64)>| v.into_iter().collect::<Vec<_>>();
+        assert_eq!(
+            names(merged(&batch, false)),
+            vec![
+                ("Uri".to_string(), 0),
+                ("Referrer".to_string(), 1),
+                ("HttpStatus".to_string(), 2)
+            ]
+        );
+        assert_eq!(
+            names(merged(&batch, true)),
+            vec![
+                ("Uri".to_string(), 0),
+                ("Referrer".to_string(), 1),
+                ("HttpStatus".to_string(), -1)
+            ]
+        );
     }
 
     #[test]
