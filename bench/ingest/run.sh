@@ -63,6 +63,7 @@ echo "|---|---|---|---|---|---|---|"
 measure goshawk "$goshawk" ingest "$out/input" --data "$out/lake" --quiet
 measure duckdb "$venv/bin/python" "$repo/bench/ingest/duckdb_ingest.py" "$out/input" "$out/duckdb.parquet"
 echo
-echo "goshawk lake: $(du -sb "$out/lake" | cut -f1) bytes; duckdb parquet: $(du -sb "$out/duckdb.parquet" | cut -f1) bytes"
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "goshawk lake: $(du -sb "$out/lake" | cut -f1) bytes in $(find "$out/lake" -name '*.parquet' | wc -l) data files; duckdb parquet: $(du -sb "$out/duckdb.parquet" | cut -f1) bytes"
 "$goshawk" tables --data "$out/lake"
 echo "duckdb rows: $(cat "$out/duckdb.stdout")"
