@@ -16,6 +16,7 @@ mod materialize;
 mod mv_apply;
 mod ops;
 mod parse_kv;
+mod patterns;
 mod percentiles;
 mod plugins;
 mod project_by_names;
@@ -32,7 +33,7 @@ use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder};
 use goshawk_kql_syntax::Diagnostic;
 use goshawk_kql_syntax::Span;
 use goshawk_kql_syntax::ast::{
-    self, FunctionCall, FunctionDef, LetValue, Operator, OperatorKind, ParamType, Source,
+    self, FunctionCall, FunctionDef, LetValue, Operator, OperatorKind, ParamType, PathPart, Source,
     SourceKind, Statement, StatementKind, TabularExpr,
 };
 use goshawk_types::KustoType;
@@ -102,6 +103,8 @@ pub(crate) struct Env {
     bindings: HashMap<String, Binding>,
     /// The names bound to `view`s, which `union withsource=` names by name.
     views: std::collections::HashSet<String>,
+    /// `declare pattern` declarations.
+    patterns: HashMap<String, Arc<ast::DeclarePattern>>,
 }
 
 impl Env {
@@ -122,6 +125,10 @@ impl Env {
 
     pub fn is_view(&self, name: &str) -> bool {
         self.views.contains(name)
+    }
+
+    pub fn pattern(&self, name: &str) -> Option<&Arc<ast::DeclarePattern>> {
+        self.patterns.get(name)
     }
 
     pub fn names(&self) -> impl Iterator<Item = &String> {
@@ -226,7 +233,7 @@ impl<'a> Planner<'a> {
         })
     }
 
-    fn plan_statements(
+    pub(super) fn plan_statements(
         &self,
         statements: &[Statement],
         env: &mut Env,
@@ -290,8 +297,9 @@ impl<'a> Planner<'a> {
                 StatementKind::AliasDatabase { .. } => {
                     return Err(unsupported("'alias database'", statement.span));
                 }
-                StatementKind::DeclarePattern(_) => {
-                    return Err(unsupported("'declare pattern'", statement.span));
+                StatementKind::DeclarePattern(pattern) => {
+                    env.patterns
+                        .insert(pattern.name.name.clone(), Arc::new(pattern.clone()));
                 }
                 StatementKind::RestrictAccess(_) => {
                     return Err(unsupported("'restrict access'", statement.span));
@@ -379,6 +387,16 @@ impl<'a> Planner<'a> {
     fn plan_source(&self, source: &Source, env: &Env) -> PlanResult<Tab> {
         match &source.kind {
             SourceKind::Name(ident) => self.resolve_table_name(&ident.name, ident.span, env),
+            SourceKind::Call(call) if let Some(pattern) = env.pattern(&call.name.name) => {
+                self.invoke_pattern(pattern, &call.args, None, env, source.span)
+            }
+            // `country("Canada").Alberta`
+            SourceKind::Path(parts)
+                if let [PathPart::Call(call), PathPart::Name(path)] = parts.as_slice()
+                    && let Some(pattern) = env.pattern(&call.name.name) =>
+            {
+                self.invoke_pattern(pattern, &call.args, Some(&path.name), env, source.span)
+            }
             SourceKind::Call(call) => match self.try_tabular_call(call, env)? {
                 Some(tab) => Ok(tab),
                 None => Err(unknown(
