@@ -31,4 +31,4 @@ pub use lake::{
     TableStats, format_time, read_log, read_manifest,
 };
 pub use map::{Shape, parse_resource_id};
-pub use sink::{MAX_FILE_ROWS, ROW_GROUP_ROWS, WrittenFile};
+pub use sink::{MAX_FILE_ROWS, MAX_OPEN_FILES, ROW_GROUP_ROWS, WrittenFile};

@@ -158,6 +158,12 @@ const CHUNK_ROWS: usize = 8 * 1024;
 /// Azure Activity file of this size is about 120 MB of zstd Parquet).
 pub const MAX_FILE_ROWS: usize = 16 * ROW_GROUP_ROWS;
 
+/// Data files open at once. Each open Parquet writer holds a few MiB of encoder state (page
+/// buffers, dictionaries) for its columns whatever its row count, so an input spanning many
+/// days would otherwise need memory in proportion to the days; past this, the least recently
+/// written file is closed (its partition gets another file if more rows come).
+pub const MAX_OPEN_FILES: usize = 16;
+
 /// A table and UTC day: one directory of the lake.
 pub type PartitionKey = (&'static str, NaiveDate);
 
@@ -315,6 +321,9 @@ pub struct LakeWriter {
     max_pending_bytes: usize,
     max_file_rows: usize,
     pending_bytes: AtomicUsize,
+    open_files: AtomicUsize,
+    /// Orders writes, for closing the least recently written file.
+    tick: AtomicU64,
     state: Mutex<WriterState>,
 }
 
@@ -330,6 +339,7 @@ struct PartitionFile {
     file: Option<OpenFile>,
     /// This file's share of `LakeWriter::pending_bytes`.
     pending_bytes: usize,
+    last_used: u64,
 }
 
 struct OpenFile {
@@ -369,6 +379,8 @@ impl LakeWriter {
             max_pending_bytes,
             max_file_rows: max_file_rows.max(1),
             pending_bytes: AtomicUsize::new(0),
+            open_files: AtomicUsize::new(0),
+            tick: AtomicU64::new(0),
             state: Mutex::new(WriterState {
                 commit_id: new_commit_id(),
                 next_file: 0,
@@ -393,8 +405,14 @@ impl LakeWriter {
             .entry(key)
             .or_default()
             .clone();
+        let must_open = lock(&partition, &self.lake)?.file.is_none();
+        if must_open && self.open_files.load(Ordering::Relaxed) >= MAX_OPEN_FILES {
+            self.close_least_recent(key)?;
+        }
         let mut partition = lock(&partition, &self.lake)?;
+        partition.last_used = self.tick.fetch_add(1, Ordering::Relaxed);
         if partition.file.is_none() {
+            self.open_files.fetch_add(1, Ordering::Relaxed);
             let (commit_id, number) = {
                 let mut state = lock(&self.state, &self.lake)?;
                 state.next_file += 1;
@@ -420,6 +438,7 @@ impl LakeWriter {
         let full = file.rows >= self.max_file_rows;
         self.account(&mut partition, if full { 0 } else { pending });
         if full && let Some(file) = partition.file.take() {
+            self.open_files.fetch_sub(1, Ordering::Relaxed);
             let written = file.close()?;
             lock(&self.state, &self.lake)?.written.push(written);
         }
@@ -439,6 +458,40 @@ impl LakeWriter {
                 .fetch_sub(partition.pending_bytes - pending, Ordering::Relaxed);
         }
         partition.pending_bytes = pending;
+    }
+
+    /// Closes the open file written to longest ago, other than `key`'s.
+    fn close_least_recent(&self, key: PartitionKey) -> Result<()> {
+        let partitions: Vec<_> = lock(&self.state, &self.lake)?
+            .partitions
+            .iter()
+            .filter(|(k, _)| **k != key)
+            .map(|(_, p)| p.clone())
+            .collect();
+        let mut oldest: Option<(u64, Arc<Mutex<PartitionFile>>)> = None;
+        for partition in partitions {
+            // A partition another thread is writing is in use, so not a candidate anyway.
+            let Ok(guard) = partition.try_lock() else {
+                continue;
+            };
+            let last_used = guard.last_used;
+            let open = guard.file.is_some();
+            drop(guard);
+            if open && oldest.as_ref().is_none_or(|(t, _)| last_used < *t) {
+                oldest = Some((last_used, partition));
+            }
+        }
+        let Some((_, partition)) = oldest else {
+            return Ok(());
+        };
+        let mut partition = lock(&partition, &self.lake)?;
+        self.account(&mut partition, 0);
+        if let Some(file) = partition.file.take() {
+            self.open_files.fetch_sub(1, Ordering::Relaxed);
+            let written = file.close()?;
+            lock(&self.state, &self.lake)?.written.push(written);
+        }
+        Ok(())
     }
 
     /// Ends the row group of the file with the most encoded data in memory.
@@ -487,6 +540,7 @@ impl LakeWriter {
                 state.written.push(file.close()?);
             }
         }
+        self.open_files.store(0, Ordering::Relaxed);
         state.next_file = 0;
         let written = std::mem::take(&mut state.written);
         let id = std::mem::replace(&mut state.commit_id, new_commit_id());

@@ -103,6 +103,30 @@ fn one_run_writes_one_file_per_table_and_day() {
 }
 
 #[test]
+fn input_spanning_more_days_than_open_files_keeps_every_row() {
+    let inputs = tempfile::tempdir().unwrap();
+    let lake = tempfile::tempdir().unwrap();
+    // Every file touches 20 of 28 days, so the writer has to close files it will need again.
+    let files = write_inputs(inputs.path(), 12, 20, 28);
+    let summary = run(lake.path(), &files, &IngestOptions::default());
+    assert_eq!(summary.ingested, 240);
+    let per_day = files_per_day(lake.path());
+    assert_eq!(per_day.len(), 28);
+    assert!(
+        per_day.iter().sum::<usize>() > 28,
+        "more partitions than MAX_OPEN_FILES ({}): some files were closed early: {per_day:?}",
+        goshawk_ingest::MAX_OPEN_FILES
+    );
+    let ids = correlation_ids(lake.path());
+    assert_eq!(ids.len(), 240);
+    assert_eq!(ids.iter().collect::<BTreeSet<_>>().len(), 240);
+    // Compaction puts each day back into one file.
+    compact(lake.path(), &CompactOptions::default()).unwrap();
+    assert_eq!(files_per_day(lake.path()), vec![1; 28]);
+    assert_eq!(correlation_ids(lake.path()), ids);
+}
+
+#[test]
 fn compaction_merges_the_files_of_many_runs_and_keeps_every_row_once() {
     let inputs = tempfile::tempdir().unwrap();
     let lake = tempfile::tempdir().unwrap();
