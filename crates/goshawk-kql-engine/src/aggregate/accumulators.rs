@@ -1007,6 +1007,36 @@ fn binary_state_column(states: impl Iterator<Item = Vec<u8>>) -> ArrayRef {
     Arc::new(states.map(Some).collect::<arrow::array::BinaryArray>())
 }
 
+/// The non-null partial states a groups accumulator's `merge_batch` receives, each with its
+/// group.
+fn group_states<'a>(
+    values: &'a [ArrayRef],
+    group_indices: &'a [usize],
+    name: &str,
+) -> DFResult<impl Iterator<Item = (usize, &'a [u8])> + 'a> {
+    let states = values
+        .first()
+        .and_then(|v| v.as_binary_opt::<i32>())
+        .ok_or_else(|| corrupt(name))?;
+    Ok(group_indices
+        .iter()
+        .enumerate()
+        .filter(|(row, _)| states.is_valid(*row))
+        .map(|(row, &group)| (group, states.value(row))))
+}
+
+/// `convert_to_state` of a groups accumulator: every row is its own group of `single`.
+fn rows_as_states(
+    mut single: impl GroupsAccumulator,
+    values: &[ArrayRef],
+    opt_filter: Option<&BooleanArray>,
+) -> DFResult<Vec<ArrayRef>> {
+    let rows = values.first().map_or(0, |v| v.len());
+    let indices: Vec<usize> = (0..rows).collect();
+    single.update_batch(values, &indices, opt_filter, rows)?;
+    single.state(EmitTo::All)
+}
+
 /// `countif` for all groups at once.
 struct CountIfGroups {
     counts: Vec<i64>,
@@ -1048,17 +1078,9 @@ impl GroupsAccumulator for CountIfGroups {
         total_num_groups: usize,
     ) -> DFResult<()> {
         resize_with(&mut self.counts, total_num_groups, || 0);
-        let states = values[0]
-            .as_binary_opt::<i32>()
-            .ok_or_else(|| corrupt("countif"))?;
-        for (row, &group) in group_indices.iter().enumerate() {
-            if states.is_valid(row) {
-                let raw: [u8; 8] = states
-                    .value(row)
-                    .try_into()
-                    .map_err(|_| corrupt("countif"))?;
-                self.counts[group] += i64::from_le_bytes(raw);
-            }
+        for (group, bytes) in group_states(values, group_indices, "countif")? {
+            let raw: [u8; 8] = bytes.try_into().map_err(|_| corrupt("countif"))?;
+            self.counts[group] += i64::from_le_bytes(raw);
         }
         Ok(())
     }
@@ -1068,14 +1090,11 @@ impl GroupsAccumulator for CountIfGroups {
         opt_filter: Option<&BooleanArray>,
     ) -> DFResult<Vec<ArrayRef>> {
         // Each row is its own group.
-        let mut single = CountIfGroups {
+        let single = CountIfGroups {
             counts: Vec::new(),
             types: self.types.clone(),
         };
-        let rows = values.first().map_or(0, |v| v.len());
-        let indices: Vec<usize> = (0..rows).collect();
-        single.update_batch(values, &indices, opt_filter, rows)?;
-        single.state(EmitTo::All)
+        rows_as_states(single, values, opt_filter)
     }
     fn size(&self) -> usize {
         self.counts.capacity() * 8
@@ -1183,14 +1202,7 @@ impl GroupsAccumulator for SumAvgGroups {
         total_num_groups: usize,
     ) -> DFResult<()> {
         self.grow(total_num_groups);
-        let states = values[0]
-            .as_binary_opt::<i32>()
-            .ok_or_else(|| corrupt("sum"))?;
-        for (row, &group) in group_indices.iter().enumerate() {
-            if !states.is_valid(row) {
-                continue;
-            }
-            let bytes = states.value(row);
+        for (group, bytes) in group_states(values, group_indices, "sum")? {
             let word = |i: usize| -> DFResult<[u8; 8]> {
                 bytes
                     .get(i * 8..i * 8 + 8)
@@ -1210,7 +1222,7 @@ impl GroupsAccumulator for SumAvgGroups {
         opt_filter: Option<&BooleanArray>,
     ) -> DFResult<Vec<ArrayRef>> {
         // Each row is its own group.
-        let mut single = SumAvgGroups {
+        let single = SumAvgGroups {
             template: SumAvg {
                 types: self.template.types.clone(),
                 ..self.template.same_kind()
@@ -1219,10 +1231,7 @@ impl GroupsAccumulator for SumAvgGroups {
             real_sums: Vec::new(),
             counts: Vec::new(),
         };
-        let rows = values.first().map_or(0, |v| v.len());
-        let indices: Vec<usize> = (0..rows).collect();
-        single.update_batch(values, &indices, opt_filter, rows)?;
-        single.state(EmitTo::All)
+        rows_as_states(single, values, opt_filter)
     }
     fn size(&self) -> usize {
         self.counts.capacity() * 24 + size_of::<Self>()
@@ -1286,15 +1295,9 @@ impl GroupsAccumulator for DCountGroups {
         resize_with(&mut self.counters, total_num_groups, || {
             DistinctCounter::new(precision)
         });
-        let states = values[0]
-            .as_binary_opt::<i32>()
-            .ok_or_else(|| corrupt("dcount"))?;
-        for (row, &group) in group_indices.iter().enumerate() {
-            if states.is_valid(row) {
-                let other = DistinctCounter::from_bytes(states.value(row))
-                    .ok_or_else(|| corrupt("dcount"))?;
-                self.counters[group].merge(&other);
-            }
+        for (group, bytes) in group_states(values, group_indices, "dcount")? {
+            let other = DistinctCounter::from_bytes(bytes).ok_or_else(|| corrupt("dcount"))?;
+            self.counters[group].merge(&other);
         }
         Ok(())
     }
@@ -1304,16 +1307,13 @@ impl GroupsAccumulator for DCountGroups {
         opt_filter: Option<&BooleanArray>,
     ) -> DFResult<Vec<ArrayRef>> {
         // Each row is its own group.
-        let mut single = DCountGroups {
+        let single = DCountGroups {
             counters: Vec::new(),
             precision: self.precision,
             predicate: self.predicate,
             types: self.types.clone(),
         };
-        let rows = values.first().map_or(0, |v| v.len());
-        let indices: Vec<usize> = (0..rows).collect();
-        single.update_batch(values, &indices, opt_filter, rows)?;
-        single.state(EmitTo::All)
+        rows_as_states(single, values, opt_filter)
     }
     fn size(&self) -> usize {
         self.counters.iter().map(|c| c.memory_size()).sum::<usize>() + size_of::<Self>()
@@ -1408,15 +1408,8 @@ impl GroupsAccumulator for CollectGroups {
         total_num_groups: usize,
     ) -> DFResult<()> {
         self.grow(total_num_groups);
-        let states = values[0]
-            .as_binary_opt::<i32>()
-            .ok_or_else(|| corrupt("make_set"))?;
-        for (row, &group) in group_indices.iter().enumerate() {
-            if !states.is_valid(row) {
-                continue;
-            }
-            let value: Value =
-                serde_json::from_slice(states.value(row)).map_err(|_| corrupt("make_set"))?;
+        for (group, bytes) in group_states(values, group_indices, "make_set")? {
+            let value: Value = serde_json::from_slice(bytes).map_err(|_| corrupt("make_set"))?;
             let target = &mut self.groups[group];
             match (target.kind, value) {
                 (CollectKind::Bag, bag) => target.push(bag),
@@ -1434,17 +1427,14 @@ impl GroupsAccumulator for CollectGroups {
         opt_filter: Option<&BooleanArray>,
     ) -> DFResult<Vec<ArrayRef>> {
         // Each row is its own group.
-        let mut single = CollectGroups {
+        let single = CollectGroups {
             groups: Vec::new(),
             template: Collect {
                 types: self.template.types.clone(),
                 ..self.fresh()
             },
         };
-        let rows = values.first().map_or(0, |v| v.len());
-        let indices: Vec<usize> = (0..rows).collect();
-        single.update_batch(values, &indices, opt_filter, rows)?;
-        single.state(EmitTo::All)
+        rows_as_states(single, values, opt_filter)
     }
     fn size(&self) -> usize {
         self.groups.iter().map(Accumulator::size).sum::<usize>() + size_of::<Self>()

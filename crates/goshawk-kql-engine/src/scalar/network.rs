@@ -429,6 +429,43 @@ mod tests {
     use crate::scalar::test_support::{call, eval, lit_str};
 
     #[tokio::test]
+    async fn parse_ipv6_mask_counts_ipv6_bits_as_documented() {
+        for (address, mask, expected) in [
+            (
+                "192.168.255.255",
+                120,
+                "0000:0000:0000:0000:0000:ffff:c0a8:ff00",
+            ),
+            (
+                "192.168.255.255/24",
+                124,
+                "0000:0000:0000:0000:0000:ffff:c0a8:ff00",
+            ),
+            (
+                "fe80::85d:e82c:9446:7994/120",
+                124,
+                "fe80:0000:0000:0000:085d:e82c:9446:7900",
+            ),
+            (
+                "::192.168.255.255",
+                128,
+                "0000:0000:0000:0000:0000:ffff:c0a8:ffff",
+            ),
+            (
+                "::192.168.255.255/24",
+                128,
+                "0000:0000:0000:0000:0000:ffff:c0a8:ff00",
+            ),
+        ] {
+            assert_eq!(
+                eval("parse_ipv6_mask", vec![lit_str(address), lit(i64::from(mask))]).await,
+                [expected],
+                "{address}/{mask}"
+            );
+        }
+    }
+
+    #[tokio::test]
     async fn ipv4_parsing_ranges_and_comparisons() {
         assert_eq!(
             eval("parse_ipv4", vec![lit_str("127.0.0.1")]).await,
