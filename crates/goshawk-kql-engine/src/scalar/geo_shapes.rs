@@ -1,8 +1,8 @@
 //! Kusto's geospatial shape functions on GeoJSON lines and polygons: measures (`geo_line_length`,
 //! `geo_polygon_area`, `geo_polygon_perimeter`, centroids), distances and closest points,
 //! `geo_line_locate_point`/`geo_line_interpolate_point`, densify and simplify, the intersects
-//! predicates, line intersections, `geo_point_in_polygon`, `geo_point_buffer` and
-//! `geo_from_wkt`.
+//! predicates, line intersections, `geo_union_lines_array`, `geo_point_in_polygon`,
+//! `geo_point_buffer` and `geo_from_wkt`.
 //!
 //! Kusto computes with S2: points on a sphere of radius 6,371,010 m and edges as great-circle
 //! arcs. The docs examples agree with that model to 1e-12 (area, length, perimeter, distance to
@@ -10,7 +10,9 @@
 //! geometry; densify is the one place where the planar edge matters, since converting planar
 //! edges to geodesic chains is what it is for.
 //!
-//! Polygon union, intersection and buffers are in `overlay`.
+//! Polygon union, intersection and buffers (`geo_union_polygons_array`,
+//! `geo_intersection_2polygons`, `geo_simplify_polygons_array`, `geo_polygon_buffer`,
+//! `geo_line_buffer`) use `overlay`.
 //!
 //! Invalid shapes, coordinates out of range and arguments out of the documented ranges give
 //! null, as in Kusto. The measures of a MultiPolygon are those of the union of its polygons.
@@ -444,10 +446,14 @@ fn region_json(polygons: &[Vec<Ring>]) -> Value {
     }
 }
 
-/// A buffer tolerance in meters within Kusto's range, or None.
-fn buffer_tolerance(args: &Args, index: usize, row: usize) -> Option<f64> {
-    let tolerance = args.real(index, row, 0.1)?;
-    (0.1..=10_000.0).contains(&tolerance).then_some(tolerance)
+/// The radius (positive, meters) and arc tolerance of a buffer, or None when out of range:
+/// Kusto takes tolerances down to 0.0001% of the radius and lowers one above the radius to
+/// just below it.
+fn buffer_size(args: &Args, index: usize, row: usize) -> Option<(f64, f64)> {
+    let radius = args.real(index, row, f64::NAN)?;
+    let tolerance = args.real(index + 1, row, 0.1)?;
+    let in_range = radius > 0.0 && radius < RADIUS && tolerance >= radius * 1e-6;
+    in_range.then(|| (radius, tolerance.min(radius * (1.0 - 1e-9))))
 }
 
 /// The lines of a dynamic array of LineStrings and MultiLineStrings, or None when any is
@@ -1343,8 +1349,7 @@ pub(super) fn functions() -> Vec<KustoScalar> {
         }),
         shape_function("geo_point_buffer", "rrrr", 3, Dynamic, |args, r| {
             let center = args.point(0, r)?;
-            let radius = args.real(2, r, f64::NAN)?;
-            let tolerance = buffer_tolerance(args, 3, r)?;
+            let (radius, tolerance) = buffer_size(args, 2, r)?;
             point_buffer(center, radius, tolerance)
         }),
         shape_function("geo_union_lines_array", "s", 1, Dynamic, |args, r| {
@@ -1401,22 +1406,14 @@ pub(super) fn functions() -> Vec<KustoScalar> {
         }),
         shape_function("geo_polygon_buffer", "srr", 2, Dynamic, |args, r| {
             let (polygons, _) = polygons(args.shape(0, r))?;
-            let radius = args.real(1, r, f64::NAN)?;
-            let tolerance = buffer_tolerance(args, 2, r)?;
-            if !(radius > 0.0 && radius < RADIUS) {
-                return None;
-            }
+            let (radius, tolerance) = buffer_size(args, 1, r)?;
             Some(region_json(&overlay::buffer_polygons(
                 &polygons, radius, tolerance,
             )?))
         }),
         shape_function("geo_line_buffer", "srr", 2, Dynamic, |args, r| {
             let (lines, _) = lines(args.shape(0, r))?;
-            let radius = args.real(1, r, f64::NAN)?;
-            let tolerance = buffer_tolerance(args, 2, r)?;
-            if !(radius > 0.0 && radius < RADIUS) {
-                return None;
-            }
+            let (radius, tolerance) = buffer_size(args, 1, r)?;
             Some(region_json(&overlay::buffer_lines(
                 &lines, radius, tolerance,
             )?))
@@ -1758,6 +1755,19 @@ mod tests {
         assert!((back - fraction).abs() < 1e-9, "{back} {fraction}");
         assert_eq!(spheroid::interpolate(&line, 0.0), Some(line[0]));
         assert_eq!(spheroid::interpolate(&line, 1.0), Some(line[1]));
+    }
+
+    #[tokio::test]
+    async fn buffer_arguments_out_of_range_give_null() {
+        use crate::scalar::test_support::eval;
+        use datafusion::logical_expr::lit;
+        let buffer = |args: Vec<f64>| eval("geo_point_buffer", args.into_iter().map(lit).collect());
+        assert_eq!(buffer(vec![200.0, 1.0, 0.1]).await, ["null"]);
+        assert_eq!(buffer(vec![10.0, 10.0, -1.0]).await, ["null"]);
+        // Tolerances below 0.0001% of the radius are refused; above the radius, lowered.
+        assert_eq!(buffer(vec![10.0, 10.0, 1000.0, 0.0001]).await, ["null"]);
+        let coarse = buffer(vec![10.0, 10.0, 1000.0, 5000.0]).await;
+        assert!(coarse[0].starts_with(r#"{"type":"Polygon""#), "{coarse:?}");
     }
 
     #[test]
