@@ -15,6 +15,7 @@ mod dynamic_fns;
 mod encoding;
 mod geo;
 mod geo_cells;
+mod geo_shapes;
 mod logic;
 mod math;
 mod misc;
@@ -315,6 +316,7 @@ pub fn all_scalars() -> Vec<KustoScalar> {
     all.extend(compat::functions());
     all.extend(geo::functions());
     all.extend(geo_cells::functions());
+    all.extend(geo_shapes::functions());
     all.extend(series::functions());
     all.extend(series_analysis::functions());
     all.extend(digests::functions());
