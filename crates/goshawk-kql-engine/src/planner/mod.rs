@@ -6,6 +6,7 @@
 //! Errors are [`Diagnostic`]s with the span of the offending node, rendered with a caret.
 
 mod aggregate;
+mod bag_unpack;
 mod column_fns;
 mod expr;
 mod fold;

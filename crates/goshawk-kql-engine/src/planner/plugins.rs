@@ -97,6 +97,7 @@ impl Planner<'_> {
                 self.plan_activity(tab, Activity::ActiveUsers, &args, env, plugin.span)
             }
             "schema_merge" => self.plan_schema_merge(tab, plugin, env),
+            "bag_unpack" => self.plan_bag_unpack(tab, plugin, env),
             other => Err(unsupported(
                 &format!("the '{other}' plugin"),
                 plugin.name.span,
