@@ -26,6 +26,7 @@ mod series_analysis;
 mod special;
 mod strings;
 mod timezones;
+mod xml;
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
@@ -324,6 +325,7 @@ pub fn all_scalars() -> Vec<KustoScalar> {
     all.extend(misc::functions());
     all.extend(sketches::functions());
     all.extend(timezones::functions());
+    all.extend(xml::functions());
     all
 }
 
