@@ -1,11 +1,12 @@
 //! Smaller scalar functions: `punycode_from_string`, `punycode_to_string`, `format_bytes`,
-//! `around` and `assert`.
+//! `around`, `assert`, `parse_path` and `parse_command_line`.
 
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, BooleanArray, Float64Array, StringArray};
 use datafusion::common::Result as DFResult;
 use goshawk_types::KustoType;
+use serde_json::{Map, Value};
 
 use super::{
     Call, KustoScalar, returns, to_bool_array, to_datetime_array, to_real_array, to_timespan_array,
@@ -147,6 +148,118 @@ fn assert_kernel(call: &Call<'_>) -> DFResult<ArrayRef> {
     Ok(Arc::new(BooleanArray::from(vec![true; call.rows])) as ArrayRef)
 }
 
+/// `parse_path(path)`: the parts of a file path, URL-style `scheme://` included, as Kusto
+/// names them; a `:stream` after the file name is its alternate data stream.
+fn parse_path(text: &str) -> Value {
+    let (scheme, rest) = match text.split_once("://") {
+        Some((scheme, rest)) => (scheme, rest),
+        None => ("", text),
+    };
+    let (directory, file) = match rest.rfind(['\\', '/']) {
+        Some(at) => (&rest[..at], &rest[at + 1..]),
+        None => ("", rest),
+    };
+    let (file, stream) = file.split_once(':').unwrap_or((file, ""));
+    let extension = file.rsplit_once('.').map_or("", |(_, ext)| ext);
+    let bytes = directory.as_bytes();
+    let root = if bytes.len() >= 2 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':' {
+        &directory[..2]
+    } else {
+        ""
+    };
+    let directory_name = directory.rsplit(['\\', '/']).next().unwrap_or(directory);
+    let mut parts = Map::new();
+    for (key, value) in [
+        ("Scheme", scheme),
+        ("RootPath", root),
+        ("DirectoryPath", directory),
+        ("DirectoryName", directory_name),
+        ("Filename", file),
+        ("Extension", extension),
+        ("AlternateDataStreamName", stream),
+    ] {
+        parts.insert(key.to_string(), Value::from(value));
+    }
+    Value::Object(parts)
+}
+
+/// `parse_command_line(text, "windows")`: the arguments as Windows' `CommandLineToArgvW`
+/// splits them: blanks separate, double quotes group (`""` inside quotes is a quote), and
+/// backslashes escape only before a quote (2n backslashes and a quote are n backslashes and a
+/// delimiter, 2n+1 are n backslashes and a literal quote).
+fn windows_arguments(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut arguments = Vec::new();
+    let mut current = String::new();
+    let mut in_argument = false;
+    let mut quoted = false;
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\\' {
+            let run = chars[i..].iter().take_while(|&&c| c == '\\').count();
+            in_argument = true;
+            if chars.get(i + run) == Some(&'"') {
+                current.extend(std::iter::repeat_n('\\', run / 2));
+                if run % 2 == 1 {
+                    current.push('"');
+                    i += run + 1;
+                } else {
+                    i += run;
+                }
+            } else {
+                current.extend(std::iter::repeat_n('\\', run));
+                i += run;
+            }
+            continue;
+        }
+        match c {
+            '"' if quoted && chars.get(i + 1) == Some(&'"') => {
+                current.push('"');
+                i += 1;
+            }
+            '"' => {
+                quoted = !quoted;
+                in_argument = true;
+            }
+            ' ' | '\t' | '\n' | '\r' if !quoted => {
+                if in_argument {
+                    arguments.push(std::mem::take(&mut current));
+                    in_argument = false;
+                }
+            }
+            other => {
+                current.push(other);
+                in_argument = true;
+            }
+        }
+        i += 1;
+    }
+    if in_argument {
+        arguments.push(current);
+    }
+    arguments
+}
+
+fn parse_command_line_kernel(call: &Call<'_>) -> DFResult<ArrayRef> {
+    let parser = call.constant_string(1, "the parser")?;
+    if !parser.eq_ignore_ascii_case("windows") {
+        return Err(EngineError::InvalidArgument {
+            name: call.name.to_string(),
+            message: format!("the parser must be \"windows\", got \"{parser}\""),
+        }
+        .into());
+    }
+    let texts = call.strings(0);
+    let values: StringArray = (0..call.rows)
+        .map(|row| {
+            let arguments = windows_arguments(string_value(&texts, row)?);
+            Some(Value::from(arguments).to_string())
+        })
+        .collect();
+    Ok(Arc::new(values) as ArrayRef)
+}
+
 pub(super) fn functions() -> Vec<KustoScalar> {
     vec![
         text_map("punycode_from_string", idna::punycode::encode_str),
@@ -164,6 +277,26 @@ pub(super) fn functions() -> Vec<KustoScalar> {
             Some(3),
             returns(KustoType::Bool),
             Arc::new(around_kernel),
+        ),
+        KustoScalar::new(
+            "parse_path",
+            1,
+            Some(1),
+            returns(KustoType::Dynamic),
+            Arc::new(|call| {
+                let texts = call.strings(0);
+                let values: StringArray = (0..call.rows)
+                    .map(|row| Some(parse_path(string_value(&texts, row)?).to_string()))
+                    .collect();
+                Ok(Arc::new(values) as ArrayRef)
+            }),
+        ),
+        KustoScalar::new(
+            "parse_command_line",
+            2,
+            Some(2),
+            returns(KustoType::Dynamic),
+            Arc::new(parse_command_line_kernel),
         ),
         KustoScalar::new(
             "assert",
@@ -254,6 +387,35 @@ mod tests {
         assert!(
             failed.err().is_some_and(|e| e.contains("len > 0")),
             "assert(false) must fail"
+        );
+    }
+
+    #[test]
+    fn paths_split_into_kusto_parts() {
+        let parts = |p: &str| super::parse_path(p).to_string();
+        assert_eq!(
+            parts(r"C:\temp\file.txt"),
+            r#"{"Scheme":"","RootPath":"C:","DirectoryPath":"C:\\temp","DirectoryName":"temp","Filename":"file.txt","Extension":"txt","AlternateDataStreamName":""}"#
+        );
+        assert_eq!(
+            parts("file://C:/temp/file.txt:some.exe"),
+            r#"{"Scheme":"file","RootPath":"C:","DirectoryPath":"C:/temp","DirectoryName":"temp","Filename":"file.txt","Extension":"txt","AlternateDataStreamName":"some.exe"}"#
+        );
+        assert_eq!(
+            parts("/usr/lib/temp/file.txt.gz"),
+            r#"{"Scheme":"","RootPath":"","DirectoryPath":"/usr/lib/temp","DirectoryName":"temp","Filename":"file.txt.gz","Extension":"gz","AlternateDataStreamName":""}"#
+        );
+    }
+
+    #[test]
+    fn windows_command_lines_split_like_argv() {
+        assert_eq!(
+            super::windows_arguments(r#"echo "hello world!" print$?"#),
+            ["echo", "hello world!", "print$?"]
+        );
+        assert_eq!(
+            super::windows_arguments(r#"a\\"b c" d\"e f\\g "x""y""#),
+            [r"a\b c", r#"d"e"#, r"f\\g", r#"x"y"#]
         );
     }
 }
