@@ -440,6 +440,37 @@ impl Planner<'_> {
                 captures,
                 properties,
             } => self.plan_parse_kv(tab, input, captures, properties, env, span),
+            // `sample n`: n rows picked at random; `sample-distinct n of c`: n distinct values.
+            OperatorKind::Sample { params, count } => {
+                self.reject_params(params)?;
+                let n = constant_count(self, count, env)?;
+                let random = datafusion::functions::math::expr_fn::random().sort(true, false);
+                let plan = build(
+                    LogicalPlanBuilder::from(tab.plan)
+                        .sort(vec![random])
+                        .and_then(|b| b.limit(0, Some(n))),
+                    span,
+                )?;
+                Ok(Tab { plan, ..tab })
+            }
+            OperatorKind::SampleDistinct { params, count, of } => {
+                self.reject_params(params)?;
+                let n = constant_count(self, count, env)?;
+                let typed = self.lower_expr(of, &tab.columns, env)?;
+                let name = implicit_name(of)
+                    .ok_or_else(|| error("sample-distinct needs a column", of.span))?;
+                let plan = build(
+                    LogicalPlanBuilder::from(tab.plan)
+                        .aggregate(vec![named(typed.expr, &name, typed.ty)], Vec::<Expr>::new())
+                        .and_then(|b| b.limit(0, Some(n))),
+                    span,
+                )?;
+                Ok(Tab {
+                    plan,
+                    columns: vec![KustoColumn::new(name, typed.ty)],
+                    render: tab.render,
+                })
+            }
             OperatorKind::Scan {
                 params,
                 declare,
@@ -578,7 +609,12 @@ impl Planner<'_> {
         }
     }
 
-    fn plan_extend(&self, mut tab: Tab, columns: &[NamedExpr], env: &Env) -> PlanResult<Tab> {
+    pub(super) fn plan_extend(
+        &self,
+        mut tab: Tab,
+        columns: &[NamedExpr],
+        env: &Env,
+    ) -> PlanResult<Tab> {
         let expanded = super::series_columns::expand_multi_output(columns)?;
         let columns = expanded.as_deref().unwrap_or(columns);
         let mut unnamed = 0;

@@ -98,6 +98,7 @@ impl Planner<'_> {
             }
             "schema_merge" => self.plan_schema_merge(tab, plugin, env),
             "bag_unpack" => self.plan_bag_unpack(tab, plugin, env),
+            "dcount_intersect" => self.plan_dcount_intersect(tab, &args, env, plugin.span),
             other => Err(unsupported(
                 &format!("the '{other}' plugin"),
                 plugin.name.span,
@@ -445,6 +446,96 @@ fn schema_merge(
         Arc::new(arrow::array::StringArray::from(out_types)),
     ];
     Ok(RecordBatch::try_new(Arc::clone(out_schema), columns)?)
+}
+
+/// `name(args)` as syntax.
+fn call_ast(name: &str, args: Vec<ast::Expr>, span: Span) -> ast::Expr {
+    ast::Expr {
+        kind: ast::ExprKind::Call(FunctionCall {
+            name: ast::Ident {
+                name: name.to_string(),
+                span,
+            },
+            args: args
+                .into_iter()
+                .map(|value| ast::Argument {
+                    name: None,
+                    value,
+                    span,
+                })
+                .collect(),
+            span,
+        }),
+        span,
+    }
+}
+
+/// `s_k = |A_0 ∩ ... ∩ A_k|` by inclusion-exclusion over the union estimates: the sum over
+/// the non-empty subsets S of {0..k} of (-1)^(|S|+1) · dcount_hll(hll_merge(A_S)).
+fn intersection_estimate(sketches: &[&ast::Expr], k: usize, span: Span) -> ast::Expr {
+    let mut total: Option<ast::Expr> = None;
+    for subset in 1u32..(1 << (k + 1)) {
+        let members: Vec<ast::Expr> = (0..=k)
+            .filter(|i| subset & (1 << i) != 0)
+            .map(|i| sketches[i].clone())
+            .collect();
+        let positive = members.len() % 2 == 1;
+        let union = if members.len() == 1 {
+            members
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| sketches[0].clone())
+        } else {
+            call_ast("hll_merge", members, span)
+        };
+        let count = call_ast("dcount_hll", vec![union], span);
+        total = Some(match total {
+            None => count,
+            Some(left) => ast::Expr {
+                kind: ast::ExprKind::Binary {
+                    op: ast::Spanned {
+                        value: if positive {
+                            ast::BinaryOp::Add
+                        } else {
+                            ast::BinaryOp::Sub
+                        },
+                        span,
+                    },
+                    left: Box::new(left),
+                    right: Box::new(count),
+                },
+                span,
+            },
+        });
+    }
+    total.unwrap_or_else(|| call_ast("dcount_hll", vec![sketches[0].clone()], span))
+}
+
+impl Planner<'_> {
+    /// `dcount_intersect(hll_1, ..., hll_n)`: columns `s0`..`s(n-1)`, the estimated distinct
+    /// count of the intersection of the first k+1 sketches.
+    fn plan_dcount_intersect(
+        &self,
+        tab: Tab,
+        args: &[&ast::Expr],
+        env: &Env,
+        span: Span,
+    ) -> PlanResult<Tab> {
+        if !(2..=16).contains(&args.len()) {
+            return Err(error("dcount_intersect expects 2 to 16 hll sketches", span));
+        }
+        let items: Vec<ast::NamedExpr> = (0..args.len())
+            .map(|k| ast::NamedExpr {
+                names: vec![ast::Ident {
+                    name: format!("s{k}"),
+                    span,
+                }],
+                expr: intersection_estimate(args, k, span),
+                span,
+            })
+            .collect();
+        self.plan_extend(tab, &items, env)
+    }
 }
 
 /// The user-activity plugins over (id, timestamp) rows.
