@@ -24,6 +24,8 @@ mod project_by_names;
 mod scan;
 mod series_columns;
 mod udf;
+#[cfg(test)]
+mod whole_input_tests;
 
 use std::collections::HashMap;
 use std::sync::Arc;
