@@ -5,7 +5,7 @@ use arrow::array::RecordBatch;
 use datafusion::error::DataFusionError;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
-use datafusion::physical_plan::displayable;
+use datafusion::physical_plan::{SendableRecordBatchStream, displayable};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use goshawk_kql_syntax::{Diagnostic, RenderOptions};
 
@@ -86,6 +86,17 @@ impl<'a> QueryEngine<'a> {
         Ok(self)
     }
 
+    /// Splits scans and operators into `partitions` (DataFusion's default is one per core);
+    /// 1 runs a query on one core, as the ML throughput benchmark measures it.
+    pub fn with_target_partitions(mut self, partitions: usize) -> QueryEngine<'a> {
+        let config = self
+            .context
+            .copied_config()
+            .with_target_partitions(partitions.max(1));
+        self.context = crate::planner::session_context(config, Some(self.context.runtime_env()));
+        self
+    }
+
     pub fn plan(&self, text: &str) -> Result<PlannedQuery, QueryError> {
         Planner::new(self.catalog, self.now_nanos)
             .plan_text(text)
@@ -110,6 +121,20 @@ impl<'a> QueryEngine<'a> {
             batches,
             render: planned.render,
         })
+    }
+
+    /// Runs `planned` and hands its batches over as they are produced, so that a consumer
+    /// that folds them (an ML datafeed) holds one batch at a time rather than the whole result.
+    pub async fn execute_stream(
+        &self,
+        planned: PlannedQuery,
+    ) -> Result<SendableRecordBatchStream, QueryError> {
+        let frame = self
+            .context
+            .execute_logical_plan(planned.plan)
+            .await
+            .map_err(QueryError::Execution)?;
+        frame.execute_stream().await.map_err(QueryError::Execution)
     }
 
     /// The logical plan as planned, the optimized logical plan and the physical plan.

@@ -57,7 +57,13 @@ impl RareModel {
         let mut any = false;
         for (value, increment) in present {
             any = true;
-            *self.concentrations.entry(value.to_string()).or_insert(0.0) += increment;
+            // Most present values are known: look up before allocating a key.
+            match self.concentrations.get_mut(value) {
+                Some(a) => *a += increment,
+                None => {
+                    self.concentrations.insert(value.to_string(), increment);
+                }
+            }
             self.total += increment;
         }
         if !any {

@@ -13,8 +13,9 @@ use arrow::array::{
 };
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, TimeUnit};
+use futures::StreamExt;
 use goshawk_kql_engine::catalog::{Catalog, LakeCatalog};
-use goshawk_kql_engine::session::QueryEngine;
+use goshawk_kql_engine::session::{QueryEngine, QueryError};
 use serde::Serialize;
 
 use crate::config::{DetectorSpec, Function, JobSpec};
@@ -34,6 +35,9 @@ pub struct RunOptions {
     pub end: i64,
     /// Forget the saved state and learn from scratch.
     pub reset: bool,
+    /// How many partitions DataFusion splits the datafeed's scan into; None keeps its default
+    /// (one per core), 1 reads the lake on one core.
+    pub target_partitions: Option<usize>,
 }
 
 /// What a run did.
@@ -89,37 +93,8 @@ pub async fn run_job_on(
         None => JobState::new(&spec.job_id, fingerprint, spec.detectors.len()),
     };
     let span = spec.bucket_span_seconds * time::NANOS_PER_SECOND;
-    let engine = QueryEngine::new(catalog, options.end);
-    let columns = datafeed_columns(&engine, spec)?;
-    let fields = spec.fields();
-    let missing_influencers: Vec<String> = spec
-        .influencers
-        .iter()
-        .filter(|i| !columns.contains(i))
-        .cloned()
-        .collect();
-    for d in &spec.detectors {
-        for name in [
-            &d.field_name,
-            &d.by_field_name,
-            &d.over_field_name,
-            &d.partition_field_name,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            if !columns.contains(name) {
-                return Err(MlError::Config {
-                    job_id: spec.job_id.clone(),
-                    message: format!(
-                        "the datafeed has no column '{name}' (it has: {})",
-                        columns.join(", ")
-                    ),
-                });
-            }
-        }
-    }
-    let present_fields: Vec<String> = fields.into_iter().filter(|f| columns.contains(f)).collect();
+    let feed = Datafeed::open(catalog, spec, options)?;
+    let missing_influencers = feed.missing_influencers.clone();
 
     let end_complete =
         (options.end - spec.query_delay_seconds * time::NANOS_PER_SECOND).div_euclid(span) * span;
@@ -128,12 +103,6 @@ pub async fn run_job_on(
         let aligned = start.div_euclid(span) * span;
         from = Some(from.map_or(aligned, |f| f.max(aligned)));
     }
-    let from = match from {
-        Some(from) => Some(from),
-        None => first_event_time(&engine, spec)
-            .await?
-            .map(|t| t.div_euclid(span) * span),
-    };
     let mut summary = RunSummary {
         job_id: spec.job_id.clone(),
         from: None,
@@ -146,12 +115,18 @@ pub async fn run_job_on(
         missing_influencers,
         snapshot: None,
     };
-    let Some(from) = from.filter(|f| *f < end_complete) else {
+    // A job that never ran starts at its first event: the datafeed is read once, without a
+    // lower bound, and the first bucket is found among the rows read.
+    let to = end_complete;
+    let events = match from {
+        Some(from) if from >= to => None,
+        _ => feed.read(from, to).await?,
+    };
+    let Some(events) = events else {
         results::write_job_results(lake, spec, &job_state)?;
         return Ok((job_state, summary));
     };
-    let to = end_complete;
-    let events = load_events(&engine, spec, &present_fields, from, to, span).await?;
+    let from = events.from;
     summary.from = Some(from);
     summary.to = Some(to);
     summary.events = events.rows as u64;
@@ -166,6 +141,77 @@ pub async fn run_job_on(
     summary.snapshot = Some(state::save(lake, &mut job_state)?);
     results::write_job_results(lake, spec, &job_state)?;
     Ok((job_state, summary))
+}
+
+/// A job's datafeed over a catalog, checked against the job's fields.
+pub struct Datafeed<'a> {
+    spec: &'a JobSpec,
+    engine: QueryEngine<'a>,
+    /// The job's fields that the datafeed produces, in [`JobSpec::fields`] order.
+    fields: Vec<String>,
+    /// Influencers the datafeed does not produce.
+    pub missing_influencers: Vec<String>,
+}
+
+impl<'a> Datafeed<'a> {
+    /// Plans the datafeed once to learn its columns; fails when it lacks the time field or a
+    /// detector's field.
+    pub fn open(
+        catalog: &'a dyn Catalog,
+        spec: &'a JobSpec,
+        options: &RunOptions,
+    ) -> Result<Datafeed<'a>, MlError> {
+        let mut engine = QueryEngine::new(catalog, options.end);
+        if let Some(partitions) = options.target_partitions {
+            engine = engine.with_target_partitions(partitions);
+        }
+        let columns = datafeed_columns(&engine, spec)?;
+        let missing_influencers: Vec<String> = spec
+            .influencers
+            .iter()
+            .filter(|i| !columns.contains(i))
+            .cloned()
+            .collect();
+        for d in &spec.detectors {
+            for name in [
+                &d.field_name,
+                &d.by_field_name,
+                &d.over_field_name,
+                &d.partition_field_name,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                if !columns.contains(name) {
+                    return Err(MlError::Config {
+                        job_id: spec.job_id.clone(),
+                        message: format!(
+                            "the datafeed has no column '{name}' (it has: {})",
+                            columns.join(", ")
+                        ),
+                    });
+                }
+            }
+        }
+        let fields = spec
+            .fields()
+            .into_iter()
+            .filter(|f| columns.contains(f))
+            .collect();
+        Ok(Datafeed {
+            spec,
+            engine,
+            fields,
+            missing_influencers,
+        })
+    }
+
+    /// The events of the buckets `[from, to)`, from the bucket of the first event when `from`
+    /// is None; None when there is none to learn.
+    pub async fn read(&self, from: Option<i64>, to: i64) -> Result<Option<Events>, MlError> {
+        let span = self.spec.bucket_span_seconds * time::NANOS_PER_SECOND;
+        load_events(&self.engine, self.spec, &self.fields, from, to, span).await
+    }
 }
 
 /// Learns and scores every bucket of `events` in order; returns how many records were written.
@@ -197,11 +243,7 @@ fn datafeed_columns(engine: &QueryEngine<'_>, spec: &JobSpec) -> Result<Vec<Stri
     Ok(columns)
 }
 
-fn datafeed_error(
-    spec: &JobSpec,
-    text: &str,
-    err: &goshawk_kql_engine::session::QueryError,
-) -> MlError {
+fn datafeed_error(spec: &JobSpec, text: &str, err: &QueryError) -> MlError {
     MlError::Datafeed {
         job_id: spec.job_id.clone(),
         message: err
@@ -214,31 +256,6 @@ fn datafeed_error(
 /// A KQL column reference that works for dotted ECS names.
 fn column(name: &str) -> String {
     format!("['{}']", name.replace('\\', "\\\\").replace('\'', "\\'"))
-}
-
-async fn first_event_time(
-    engine: &QueryEngine<'_>,
-    spec: &JobSpec,
-) -> Result<Option<i64>, MlError> {
-    let text = format!(
-        "{}\n| summarize __first = min({})",
-        spec.datafeed_kql,
-        column(&spec.time_field)
-    );
-    let result = engine
-        .query(&text)
-        .await
-        .map_err(|err| datafeed_error(spec, &text, &err))?;
-    for batch in &result.batches {
-        if batch.num_rows() == 0 {
-            continue;
-        }
-        let times = time_array(spec, batch.column(0))?;
-        if times.is_valid(0) {
-            return Ok(Some(times.value(0)));
-        }
-    }
-    Ok(None)
 }
 
 fn time_array(spec: &JobSpec, array: &ArrayRef) -> Result<TimestampNanosecondArray, MlError> {
@@ -319,31 +336,52 @@ impl Events {
     }
 }
 
-/// Reads the datafeed for `[from, to)`, keeping only the job's fields.
+/// Reads the datafeed for `[from, to)` (from the first event when `from` is None), keeping only
+/// the job's fields; None when there is no complete bucket with events to learn.
 async fn load_events(
     engine: &QueryEngine<'_>,
     spec: &JobSpec,
     fields: &[String],
-    from: i64,
+    from: Option<i64>,
     to: i64,
     span: i64,
-) -> Result<Events, MlError> {
+) -> Result<Option<Events>, MlError> {
     let time_column = column(&spec.time_field);
     let mut projection = vec![time_column.clone()];
     projection.extend(fields.iter().map(|f| column(f)));
+    let lower = from
+        .map(|from| format!("{time_column} >= datetime({}) and ", time::format_kql(from)))
+        .unwrap_or_default();
+    // The projection names only the job's fields, so DataFusion reads only the lake columns
+    // they are computed from and the datafeed's other columns (wide JSON) stay on disk.
     let text = format!(
-        "{}\n| where {time_column} >= datetime({}) and {time_column} < datetime({})\n| project {}",
+        "{}\n| where {lower}{time_column} < datetime({})\n| project {}",
         spec.datafeed_kql,
-        time::format_kql(from),
         time::format_kql(to),
         projection.join(", ")
     );
-    let result = engine
-        .query(&text)
+    let planned = engine
+        .plan(&text)
+        .map_err(|err| datafeed_error(spec, &text, &err))?;
+    let mut stream = engine
+        .execute_stream(planned)
         .await
         .map_err(|err| datafeed_error(spec, &text, &err))?;
+    let mut builder = EventsBuilder::new(spec, fields);
+    while let Some(batch) = stream.next().await {
+        let batch =
+            batch.map_err(|err| datafeed_error(spec, &text, &QueryError::Execution(err)))?;
+        builder.push(&batch)?;
+    }
+    let Some(from) = from.or_else(|| builder.first_time().map(|t| t.div_euclid(span) * span))
+    else {
+        return Ok(None);
+    };
+    if from >= to {
+        return Ok(None);
+    }
     let bucket_count = usize::try_from((to - from) / span).unwrap_or(0);
-    events_from_batches(spec, fields, &result.batches, from, span, bucket_count)
+    Ok(Some(builder.finish(from, span, bucket_count)))
 }
 
 /// Interns `batches` (time column first, then `fields`) and orders rows by bucket.
@@ -355,89 +393,168 @@ pub fn events_from_batches(
     span: i64,
     bucket_count: usize,
 ) -> Result<Events, MlError> {
-    let stride = fields.len();
-    let mut interner = Interner::new();
-    let mut unordered: Vec<u32> = Vec::new();
-    let mut buckets: Vec<u32> = Vec::new();
-    let mut cast_holder: Vec<ArrayRef> = Vec::new();
+    let mut builder = EventsBuilder::new(spec, fields);
     for batch in batches {
+        builder.push(batch)?;
+    }
+    Ok(builder.finish(from, span, bucket_count))
+}
+
+/// Folds datafeed batches (time column first, then the job's fields) into interned rows as
+/// they arrive, so that only one batch of the datafeed is held at a time.
+pub struct EventsBuilder<'a> {
+    spec: &'a JobSpec,
+    fields: Vec<String>,
+    interner: Interner,
+    /// Row-major ids, `fields.len()` per row, in datafeed order.
+    unordered: Vec<u32>,
+    /// Each row's time (rows without a time are dropped: they belong to no bucket).
+    times: Vec<i64>,
+    /// Per string view, its id: within one array equal views are equal strings, and Parquet's
+    /// dictionary pages decode to repeated views, so most rows cost a u128 lookup rather than
+    /// a string hash.
+    view_ids: AHashMap<u128, u32>,
+    cast_holder: Vec<ArrayRef>,
+}
+
+impl<'a> EventsBuilder<'a> {
+    pub fn new(spec: &'a JobSpec, fields: &[String]) -> EventsBuilder<'a> {
+        EventsBuilder {
+            spec,
+            fields: fields.to_vec(),
+            interner: Interner::new(),
+            unordered: Vec::new(),
+            times: Vec::new(),
+            view_ids: AHashMap::new(),
+            cast_holder: Vec::new(),
+        }
+    }
+
+    /// The earliest time among the rows pushed so far.
+    pub fn first_time(&self) -> Option<i64> {
+        self.times.iter().copied().min()
+    }
+
+    pub fn push(&mut self, batch: &RecordBatch) -> Result<(), MlError> {
         let rows = batch.num_rows();
         if rows == 0 {
-            continue;
+            return Ok(());
         }
-        let times = time_array(spec, batch.column(0))?;
-        let base = unordered.len();
-        unordered.resize(base + rows * stride, 0);
-        for (j, _) in fields.iter().enumerate() {
-            let array = batch.column(j + 1);
-            let strings =
-                string_column(array, &mut cast_holder).map_err(|err| MlError::Config {
-                    job_id: spec.job_id.clone(),
-                    message: format!("column '{}' cannot be read as text: {err}", fields[j]),
-                })?;
-            let mut last: Option<(&str, u32)> = None;
-            for row in 0..rows {
-                let id = match strings.value(row) {
-                    None => 0,
-                    Some(value) => match last {
-                        Some((previous, id)) if previous == value => id,
-                        _ => {
-                            let id = interner.intern(value);
-                            last = Some((value, id));
-                            id
-                        }
-                    },
-                };
-                unordered[base + row * stride + j] = id;
-            }
-        }
-        for row in 0..rows {
-            let bucket = if times.is_valid(row) {
-                (times.value(row) - from).div_euclid(span)
-            } else {
-                -1
-            };
-            // Rows outside the window (the datafeed filter is inclusive of neither edge case
-            // the engine might round) and rows without a time are not part of any bucket.
-            buckets.push(if bucket >= 0 && (bucket as usize) < bucket_count {
-                bucket as u32
-            } else {
-                u32::MAX
+        let stride = self.fields.len();
+        if batch.num_columns() != stride + 1 {
+            return Err(MlError::Config {
+                job_id: self.spec.job_id.clone(),
+                message: format!(
+                    "the datafeed gave {} columns where {} were asked for",
+                    batch.num_columns(),
+                    stride + 1
+                ),
             });
         }
+        let times = time_array(self.spec, batch.column(0))?;
+        let keep: Vec<usize> = (0..rows).filter(|&row| times.is_valid(row)).collect();
+        if keep.is_empty() {
+            return Ok(());
+        }
+        self.times.extend(keep.iter().map(|&row| times.value(row)));
+        let base = self.unordered.len();
+        self.unordered.resize(base + keep.len() * stride, 0);
+        self.cast_holder.clear();
+        for j in 0..stride {
+            let array = batch.column(j + 1);
+            let strings =
+                string_column(array, &mut self.cast_holder).map_err(|err| MlError::Config {
+                    job_id: self.spec.job_id.clone(),
+                    message: format!("column '{}' cannot be read as text: {err}", self.fields[j]),
+                })?;
+            let out = self.unordered[base..].iter_mut().skip(j).step_by(stride);
+            match strings {
+                Strings::View(array) => {
+                    self.view_ids.clear();
+                    let views = array.views();
+                    let nulls = array.nulls();
+                    for (slot, &row) in out.zip(&keep) {
+                        if nulls.is_some_and(|n| n.is_null(row)) {
+                            continue;
+                        }
+                        let view = views[row];
+                        *slot = match self.view_ids.get(&view) {
+                            Some(&id) => id,
+                            None => {
+                                let id = self.interner.intern(array.value(row));
+                                self.view_ids.insert(view, id);
+                                id
+                            }
+                        };
+                    }
+                }
+                other => {
+                    let mut last: Option<(&str, u32)> = None;
+                    for (slot, &row) in out.zip(&keep) {
+                        let Some(value) = other.value(row) else {
+                            continue;
+                        };
+                        *slot = match last {
+                            Some((previous, id)) if previous == value => id,
+                            _ => {
+                                let id = self.interner.intern(value);
+                                last = Some((value, id));
+                                id
+                            }
+                        };
+                    }
+                }
+            }
+        }
+        Ok(())
     }
-    // Counting sort by bucket keeps each bucket's rows in datafeed order.
-    let mut offsets = vec![0usize; bucket_count + 1];
-    for &b in &buckets {
-        if b != u32::MAX {
-            offsets[b as usize + 1] += 1;
+
+    /// Orders the rows of `[from, from + bucket_count * span)` by bucket (rows outside are
+    /// left out).
+    pub fn finish(self, from: i64, span: i64, bucket_count: usize) -> Events {
+        let stride = self.fields.len();
+        let bucket_of = |time: i64| -> Option<usize> {
+            let offset = time.checked_sub(from)?;
+            if offset < 0 {
+                return None;
+            }
+            usize::try_from(offset / span)
+                .ok()
+                .filter(|&b| b < bucket_count)
+        };
+        // Counting sort by bucket keeps each bucket's rows in datafeed order.
+        let mut offsets = vec![0usize; bucket_count + 1];
+        for &time in &self.times {
+            if let Some(b) = bucket_of(time) {
+                offsets[b + 1] += 1;
+            }
+        }
+        for i in 0..bucket_count {
+            offsets[i + 1] += offsets[i];
+        }
+        let rows = offsets[bucket_count];
+        let mut values = vec![0u32; rows * stride];
+        let mut next = offsets.clone();
+        for (row, &time) in self.times.iter().enumerate() {
+            let Some(b) = bucket_of(time) else {
+                continue;
+            };
+            let target = next[b];
+            next[b] += 1;
+            values[target * stride..(target + 1) * stride]
+                .copy_from_slice(&self.unordered[row * stride..(row + 1) * stride]);
+        }
+        Events {
+            fields: self.fields,
+            interner: self.interner,
+            values,
+            offsets,
+            rows,
+            from,
+            span,
+            bucket_count,
         }
     }
-    for i in 0..bucket_count {
-        offsets[i + 1] += offsets[i];
-    }
-    let rows = offsets[bucket_count];
-    let mut values = vec![0u32; rows * stride];
-    let mut next = offsets.clone();
-    for (row, &b) in buckets.iter().enumerate() {
-        if b == u32::MAX {
-            continue;
-        }
-        let target = next[b as usize];
-        next[b as usize] += 1;
-        values[target * stride..(target + 1) * stride]
-            .copy_from_slice(&unordered[row * stride..(row + 1) * stride]);
-    }
-    Ok(Events {
-        fields: fields.to_vec(),
-        interner,
-        values,
-        offsets,
-        rows,
-        from,
-        span,
-        bucket_count,
-    })
 }
 
 enum Strings<'a> {
@@ -603,10 +720,28 @@ impl<'a> Processor<'a> {
                 .collect();
             model.update(increments.iter().copied(), bucket_start, span_seconds);
             let distribution = model.distribution();
-            let model = model.clone();
+            // P depends on the value only through a_v, so a tie group (values with the same
+            // history) costs one set of quantile inversions.
+            let mut by_concentration: Vec<(u64, f64)> = Vec::new();
+            let probabilities: Vec<f64> = increments
+                .iter()
+                .map(|(v, _)| {
+                    let a = model.concentration(v);
+                    if let Some(&(_, p)) = by_concentration
+                        .iter()
+                        .find(|(bits, _)| *bits == a.to_bits())
+                    {
+                        return p;
+                    }
+                    let p = distribution.probability(a, model.total);
+                    by_concentration.push((a.to_bits(), p));
+                    p
+                })
+                .collect();
+            let (total, first_bucket_start) = (model.total, model.first_bucket_start);
             for (i, (by, (overs, _))) in values.iter().enumerate() {
                 let by_value = interner.get(*by);
-                let p = model.probability(&distribution, by_value);
+                let p = probabilities[i];
                 let entity_key = format!("{index}\u{1f}{partition_value}\u{1f}{by_value}");
                 let Scored {
                     raw,
@@ -639,9 +774,9 @@ impl<'a> Processor<'a> {
                         words: &self.spec.explain,
                         value: by_value,
                         prior_concentration: priors[i],
-                        total: model.total,
+                        total,
                         history_seconds: (bucket_start
-                            - model.first_bucket_start.unwrap_or(bucket_start))
+                            - first_bucket_start.unwrap_or(bucket_start))
                             / time::NANOS_PER_SECOND
                             + self.spec.bucket_span_seconds,
                         partition: detector
@@ -900,12 +1035,18 @@ struct Scored {
 fn score_probability(state: &mut JobState, entity_key: &str, p: f64) -> Scored {
     let raw = raw_score(p);
     state.history.add(raw);
-    let entity_max = state
-        .entity_max
-        .entry(entity_key.to_string())
-        .or_insert(0.0);
-    *entity_max = entity_max.max(raw);
-    let entity_max = *entity_max;
+    let entity_max = match state.entity_max.get_mut(entity_key) {
+        Some(max) => {
+            *max = max.max(raw);
+            *max
+        }
+        None => {
+            state
+                .entity_max
+                .insert(entity_key.to_string(), raw.max(0.0));
+            raw.max(0.0)
+        }
+    };
     let score = (p < WRITE_THRESHOLD)
         .then(|| record_score(state.history.percentile(raw), raw, entity_max, p));
     Scored {

@@ -59,6 +59,7 @@ impl AnomalySource for LakeAnomalySource {
             start: None,
             end: now_nanos,
             reset: false,
+            target_partitions: None,
         };
         let (state, _) = run_job(&self.lake, &spec, &options)
             .await

@@ -134,12 +134,14 @@ async fn scenario_c_alerts_and_the_look_alikes_alert_less() {
             start: None,
             end: end_nanos - 86_400 * 1_000_000_000,
             reset: false,
+            target_partitions: None,
         };
         run_job(&lake, &spec, &first).await.unwrap();
         let second = RunOptions {
             start: None,
             end: end_nanos,
             reset: false,
+            target_partitions: None,
         };
         let (state, summary) = run_job(&lake, &spec, &second).await.unwrap();
         eprintln!("{job_id} ran in {:?}", started.elapsed());

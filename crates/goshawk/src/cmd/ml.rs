@@ -151,6 +151,7 @@ fn run_jobs(args: RunArgs) -> anyhow::Result<ExitCode> {
         start,
         end,
         reset: args.reset,
+        target_partitions: None,
     };
     let runtime = runtime()?;
     let mut summaries = Vec::new();
