@@ -10,7 +10,8 @@
 //! `output=none`).
 //!
 //! Conditions and assignments are lowered once, against the row's columns, the declared
-//! columns and every step's state as columns named `step.column`, and evaluated per row.
+//! columns (their defaults) and every step's state as columns named `step.column` (declared
+//! columns hold their defaults until the match reaches the step), and evaluated per row.
 
 use std::sync::Arc;
 
@@ -87,13 +88,18 @@ impl Machine {
         for c in 0..self.inputs {
             columns.push(batch.column(c).slice(row, 1));
         }
-        for value in &state.declared {
+        // A bare declared column is its default; `s.c` is step s's value, the default while
+        // the match has not reached s.
+        for value in &self.defaults {
             columns.push(value.to_array()?);
         }
         for step in &state.steps {
             for (i, ty) in self.types.iter().enumerate() {
                 match step {
                     Some(values) => columns.push(values[i].to_array()?),
+                    None if i >= self.inputs => {
+                        columns.push(self.defaults[i - self.inputs].to_array()?)
+                    }
                     None => columns.push(arrow::array::new_null_array(&ty.arrow_type(), 1)),
                 }
             }

@@ -85,7 +85,7 @@ pub(super) fn expand_multi_output(columns: &[NamedExpr]) -> PlanResult<Option<Ve
             out.push(item.clone());
             continue;
         };
-        if !item.names.is_empty() && item.names.len() != fields.len() {
+        if item.names.len() > fields.len() {
             return Err(error(
                 format!(
                     "{name} returns {} columns, {} names are given",
@@ -95,6 +95,12 @@ pub(super) fn expand_multi_output(columns: &[NamedExpr]) -> PlanResult<Option<Ve
                 item.span,
             ));
         }
+        // `fit = series_fit_line(y)`: fewer names than columns keep the first columns.
+        let fields = if item.names.is_empty() {
+            fields
+        } else {
+            &fields[..item.names.len()]
+        };
         let span = item.expr.span;
         let prefix = match call.args.first().and_then(|a| implicit_name(&a.value)) {
             Some(arg) => format!("{name}_{arg}"),

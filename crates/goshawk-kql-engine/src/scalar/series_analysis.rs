@@ -338,7 +338,20 @@ pub(super) fn functions() -> Vec<KustoScalar> {
                         let filter = coefficients(&arg(call, 1, row))?;
                         let normalize = arg(call, 2, row).as_bool().unwrap_or(true);
                         let center = arg(call, 3, row).as_bool().unwrap_or(false);
-                        Some(reals(fir(&s?, &filter, normalize, center)))
+                        let s = s?;
+                        let values = fir(&s, &filter, normalize, center);
+                        // Integer series through an integer filter, not normalized, stay
+                        // integers.
+                        let integral = !normalize
+                            && filter.iter().all(|w| w.fract() == 0.0)
+                            && s.iter().flatten().all(|v| v.fract() == 0.0);
+                        Some(if integral {
+                            Value::Array(
+                                values.into_iter().map(|v| Value::from(v as i64)).collect(),
+                            )
+                        } else {
+                            reals(values)
+                        })
                     })
                     .collect();
                 Ok(dynamic_column(rows))
