@@ -134,7 +134,7 @@ fn semantic_errors_point_at_the_source() {
         "Signins | extend x = tostrin(Attempts)",
         "Signins | extend x = strlen()",
         "Signins | where Attempts",
-        "Signins | scan with (step s: true;)",
+        "Signins | scan with (step s: Nope == 1;)",
         "Signins | summarize avg(UserPrincipalName)",
         "Signins | extend d = TimeGenerated + 'x'",
         "Signins | where count() > 1",
