@@ -4,8 +4,10 @@
 
 use rand::Rng;
 
-use crate::json::{self, TICKS_PER_HOUR, TICKS_PER_SECOND};
-use crate::random::{StreamRng, chance, poisson, splitmix64, stream_rng, weighted_index};
+use crate::json::{self, TICKS_PER_DAY, TICKS_PER_HOUR, TICKS_PER_SECOND};
+use crate::random::{
+    StreamRng, chance, poisson, splitmix64, stream_rng, value_rng, weighted_index,
+};
 use crate::scenarios::PlantedProvisioning;
 use crate::sink::{GraphPager, MessageWriter, Output, WriteStats};
 use crate::world::{self, CYCLE_TICKS, Flow, PROVISIONING_ERRORS, World};
@@ -110,12 +112,16 @@ pub(crate) struct Spec {
     pub user: u64,
     /// Index into the planted scenario records, which fix the id and the error text.
     pub planted: Option<usize>,
+    /// Seeds the record details (ids, durations, attribute values).
+    pub seed: u64,
 }
 
 /// Streams the provisioning logs of one day (`chunk`); returns (Graph pages, messages) stats.
-/// Records of cycles planned before the tenant created its diagnostic setting (midnight, so a
-/// whole day is on one side) were exported from the Graph API one day at a time, later ones
-/// arrived through the Event Hub.
+/// A day owns the records whose time falls in it: cycles are planned hour by hour, each hour
+/// from its own generator, so the previous day's last hour is planned again here for the
+/// records of cycles that pass midnight. Records before the tenant created its diagnostic
+/// setting (a midnight, so a whole day is on one side) were exported from the Graph API a day
+/// at a time; later ones arrived through the Event Hub.
 pub(crate) fn generate(
     world: &World,
     window: &Window,
@@ -124,8 +130,9 @@ pub(crate) fn generate(
     profile: Profile,
     out: &Output,
 ) -> Result<(WriteStats, WriteStats), GenerateError> {
-    let mut rng = stream_rng(world.seed, "provisioning", chunk.day);
-    let to_graph = chunk.start < window.diagnostic_setting_created;
+    let day_start = chunk.day * TICKS_PER_DAY;
+    let day_end = day_start + TICKS_PER_DAY;
+    let to_graph = day_start < window.diagnostic_setting_created;
     let mut pager = GraphPager::new(
         out.dir.join(crate::GRAPH_DIR),
         chunk.day,
@@ -140,12 +147,24 @@ pub(crate) fn generate(
     let mut specs: Vec<Spec> = Vec::new();
     let mut buf = Vec::with_capacity(8 * 1024);
     let mut object = Vec::with_capacity(8 * 1024);
-    let mut planted_next = planted.partition_point(|p| p.time < chunk.start);
-    for hour_start in chunk.hours() {
+    let first_hour = window.start.div_euclid(TICKS_PER_HOUR) * TICKS_PER_HOUR;
+    let previous_hour = chunk.start - TICKS_PER_HOUR;
+    let hours = (previous_hour >= first_hour)
+        .then_some(previous_hour)
+        .into_iter()
+        .chain(chunk.hours());
+    let mut planted_next = planted.partition_point(|p| p.time < day_start);
+    for hour_start in hours {
         let hour_end = hour_start + TICKS_PER_HOUR;
         specs.clear();
+        let mut rng = stream_rng(
+            world.seed,
+            "provisioning",
+            hour_start.div_euclid(TICKS_PER_HOUR),
+        );
         background_hour(world, window, &mut rng, hour_start, profile, &mut specs);
-        while planted_next < planted.len() && planted[planted_next].time < hour_end {
+        specs.retain(|spec| spec.time >= day_start && spec.time < day_end);
+        while planted_next < planted.len() && planted[planted_next].time < hour_end.min(day_end) {
             let plant = &planted[planted_next];
             specs.push(Spec {
                 time: plant.time,
@@ -156,6 +175,7 @@ pub(crate) fn generate(
                 error: Some(plant.error),
                 user: plant.user,
                 planted: Some(planted_next),
+                seed: splitmix64(world.seed ^ 0x9a17_ed00 ^ planted_next as u64),
             });
             planted_next += 1;
         }
@@ -166,12 +186,13 @@ pub(crate) fn generate(
             }
             buf.clear();
             let plant = spec.planted.map(|index| &planted[index]);
+            let mut rng = value_rng(spec.seed);
             if to_graph {
                 write_object(&mut buf, world, &mut rng, spec, plant);
                 pager.push(&buf)?;
             } else {
                 write_diagnostic_record(&mut buf, &mut object, world, &mut rng, spec, plant);
-                messages.push(hour_start, &buf)?;
+                messages.push(spec.time, &buf)?;
             }
         }
     }
@@ -228,6 +249,7 @@ fn background_hour(
                     error,
                     user: rng.random_range(0..world.directory_users),
                     planted: None,
+                    seed: rng.random(),
                 });
             }
             k += 1;

@@ -208,10 +208,11 @@ pub(crate) fn day_folder(ticks: i64) -> String {
 }
 
 /// Azure Monitor diagnostic-settings messages as an Event Hub consumer receives them: one
-/// `{"records":[...]}` body per file under `DIR/YYYY-MM-DD/`, at most `max_records` records,
-/// the records of one hour's operations (the service batches records over short windows; a
-/// completion record a few seconds into the next hour stays with its operation). One writer
-/// serves one day, so sequence numbers restart every day.
+/// `{"records":[...]}` body per file under `DIR/YYYY-MM-DD/`, at most `max_records` records of
+/// one hour (the service batches records over short windows). The hour is the record's own
+/// for provisioning, the operation's start for activity (a completion record a few seconds
+/// into the next hour stays with its operation). One writer serves one day, so sequence
+/// numbers restart every day.
 pub(crate) struct MessageWriter {
     dir: PathBuf,
     max_records: usize,
@@ -237,7 +238,7 @@ impl MessageWriter {
         }
     }
 
-    /// Adds a record of an operation planned in the hour starting at `hour_ticks`.
+    /// Adds a record to the message of the hour containing `hour_ticks`.
     pub(crate) fn push(&mut self, hour_ticks: i64, record: &[u8]) -> Result<(), GenerateError> {
         let hour = hour_ticks.div_euclid(TICKS_PER_HOUR);
         if self.in_body > 0 && (self.in_body == self.max_records || hour != self.body_hour) {

@@ -298,8 +298,18 @@ fn load(out: &Path) -> Records {
     }
     for path in files_under(&out.join(PROVISIONING_EVENT_HUB_DIR)) {
         let message = read_json(&path);
+        let day = path
+            .parent()
+            .and_then(Path::file_name)
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
+        let mut hours = BTreeSet::new();
         for envelope in message["records"].as_array().expect("records array") {
             let context = path.display().to_string();
+            let time = envelope["time"].as_str().unwrap_or_default();
+            assert!(time.starts_with(&day), "{context}: {time} outside {day}");
+            hours.insert(time.get(..13).unwrap_or_default().to_string());
             assert_eq!(envelope["category"], "ProvisioningLogs", "{context}");
             assert_eq!(
                 envelope["operationName"], "Provisioning activity",
@@ -329,6 +339,7 @@ fn load(out: &Path) -> Records {
             records.provisioning.push((path.clone(), object.clone()));
             records.provisioning_envelopes.push(envelope.clone());
         }
+        assert_eq!(hours.len(), 1, "{}: a message spans hours", path.display());
     }
     for path in files_under(&out.join(ACTIVITY_EVENT_HUB_DIR)) {
         let message = read_json(&path);
