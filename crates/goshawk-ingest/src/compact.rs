@@ -24,6 +24,10 @@ pub struct CompactOptions {
     pub max_file_rows: usize,
     /// Encoded row groups held in memory before one is written out early.
     pub max_pending_bytes: usize,
+    /// A partition is merged only when it has at least this many small files (at least 2):
+    /// a server compacting after every inbox file would otherwise rewrite the day's merged
+    /// file each time.
+    pub min_files: usize,
 }
 
 impl Default for CompactOptions {
@@ -32,6 +36,7 @@ impl Default for CompactOptions {
             table: None,
             max_file_rows: MAX_FILE_ROWS,
             max_pending_bytes: 256 << 20,
+            min_files: 2,
         }
     }
 }
@@ -97,7 +102,7 @@ pub fn compact(lake_dir: &Path, options: &CompactOptions) -> Result<CompactSumma
                     small.push(file);
                 }
             }
-            if small.len() < 2 {
+            if small.len() < options.min_files.max(2) {
                 continue;
             }
             let mut partition = PartitionCompaction {

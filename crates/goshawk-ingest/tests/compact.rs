@@ -142,6 +142,18 @@ fn compaction_merges_the_files_of_many_runs_and_keeps_every_row_once() {
     let before = correlation_ids(lake.path());
     assert_eq!(before.len(), 300);
 
+    // A partition with fewer small files than `min_files` is left as it is.
+    let summary = compact(
+        lake.path(),
+        &CompactOptions {
+            min_files: 7,
+            ..CompactOptions::default()
+        },
+    )
+    .unwrap();
+    assert!(summary.partitions.is_empty(), "{summary:#?}");
+    assert_eq!(files_per_day(lake.path()), [6, 6]);
+
     let summary = compact(lake.path(), &CompactOptions::default()).unwrap();
     assert_eq!((summary.files_before, summary.files_after), (12, 2));
     assert_eq!(summary.partitions.len(), 2);

@@ -208,6 +208,7 @@ async fn execute(
     if let Some(nanos) = request.options.server_timeout_nanos {
         timeout = timeout.min(Duration::from_nanos(u64::try_from(nanos).unwrap_or(0)));
     }
+    let _reading = state.lake_readers.read().await;
     let catalog = state.catalog();
     let engine = QueryEngine::new(catalog.as_ref(), now_nanos)
         .with_memory_limit(state.limits.query_memory_bytes)

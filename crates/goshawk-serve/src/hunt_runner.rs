@@ -48,6 +48,7 @@ impl RuleRunner for HuntRunner {
                 })
                 .cloned(),
         );
+        let _reading = state.lake_readers.read().await;
         let catalog = state.catalog();
         let report = hunt(
             catalog.as_ref(),

@@ -116,7 +116,14 @@ pub async fn watch(state: Arc<AppState>, config: InboxConfig, mut stop: watch::R
             current.insert(path, look);
         }
         if !ready.is_empty() && !*stop.borrow() {
-            for (path, outcome) in ingest_files(&state, &config.dir, &ready).await {
+            let outcomes = ingest_files(&state, &config.dir, &ready).await;
+            if outcomes
+                .iter()
+                .any(|(_, o)| matches!(o, Outcome::Processed { .. }))
+            {
+                compact_small_files(&state).await;
+            }
+            for (path, outcome) in outcomes {
                 match outcome {
                     Outcome::Retry => {}
                     Outcome::Processed { records, rejected } => {
@@ -186,6 +193,43 @@ pub async fn ingest_files(
         }
     }
     outcomes
+}
+
+/// A day partition is compacted once it holds this many small files: each inbox file adds a
+/// file to every day it touches, and thousands of small files make every query slow.
+pub const COMPACT_MIN_FILES: usize = 16;
+
+/// Merges the small files of day partitions that have [`COMPACT_MIN_FILES`] or more. Readers
+/// are held off while it runs (see [`AppState::lake_readers`]); a failure is logged and leaves
+/// the lake as it was.
+pub async fn compact_small_files(state: &Arc<AppState>) {
+    let _writing = state.lake_readers.write().await;
+    let lake = state.lake_dir.clone();
+    let result = tokio::task::spawn_blocking(move || {
+        goshawk_ingest::compact(
+            &lake,
+            &goshawk_ingest::CompactOptions {
+                min_files: COMPACT_MIN_FILES,
+                ..goshawk_ingest::CompactOptions::default()
+            },
+        )
+    })
+    .await;
+    match result {
+        Ok(Ok(summary)) if summary.partitions.is_empty() => return,
+        Ok(Ok(summary)) => eprintln!(
+            "goshawk serve: compacted {} partition(s): {} files into {}",
+            summary.partitions.len(),
+            summary.files_before,
+            summary.files_after
+        ),
+        Ok(Err(IngestError::Locked { .. })) => return,
+        Ok(Err(err)) => eprintln!("goshawk serve: compaction failed: {err}"),
+        Err(join) => eprintln!("goshawk serve: compaction stopped unexpectedly: {join}"),
+    }
+    if let Err(err) = state.refresh_catalog() {
+        eprintln!("goshawk serve: cannot reopen the lake after a compaction: {err}");
+    }
 }
 
 /// One ingest run on a blocking thread; per-file outcomes, or why the whole run failed.

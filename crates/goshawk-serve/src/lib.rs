@@ -134,6 +134,10 @@ pub struct AppState {
     pub rules: Vec<RuleInfo>,
     pub rule_errors: Vec<String>,
     pub loaded_rules: Vec<LoadedRule>,
+    /// Queries, rule runs and ML job runs read the lake under a read guard; compaction, which
+    /// deletes the files it merged, takes the write guard and reopens the catalog before it
+    /// lets go, so no reader is left holding a catalog that lists deleted files.
+    pub lake_readers: tokio::sync::RwLock<()>,
     pub(crate) request_counter: AtomicU64,
     pub(crate) started_nanos: i64,
 }
@@ -244,6 +248,7 @@ impl Server {
             rules,
             rule_errors,
             loaded_rules,
+            lake_readers: tokio::sync::RwLock::new(()),
             request_counter: AtomicU64::new(0),
             started_nanos: now_nanos(),
         });

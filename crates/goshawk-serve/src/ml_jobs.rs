@@ -118,6 +118,7 @@ impl MlJobs {
             }
             // The window starts at `now`: no bucket starts there yet, so the run only learns
             // and stores; the records stay in the job's state and MLAnomalies.
+            let reading = state.lake_readers.read().await;
             let outcome = self
                 .source
                 .anomalies(
@@ -129,6 +130,7 @@ impl MlJobs {
                 .await
                 .map(|_| ())
                 .map_err(|err| err.message);
+            drop(reading);
             Metrics::add(&state.metrics.ml_job_runs, 1);
             if outcome.is_err() {
                 Metrics::add(&state.metrics.ml_job_failures, 1);

@@ -777,3 +777,103 @@ async fn ml_jobs_advance_as_their_buckets_close_without_a_rule() {
         "{metrics}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inbox_files_one_at_a_time_are_compacted_once_a_day_has_many() {
+    let logs = tempfile::tempdir().expect("tempdir");
+    generate(&GenerateOptions {
+        days: 21,
+        ..GenerateOptions::new(
+            logs.path().join("gen"),
+            Utc.with_ymd_and_hms(2026, 5, 1, 0, 0, 0).unwrap(),
+        )
+    })
+    .expect("generate");
+    let files = expand_inputs(&[logs
+        .path()
+        .join("gen")
+        .join(ACTIVITY_STORAGE_DIR)
+        .display()
+        .to_string()])
+    .expect("inputs")
+    .files;
+    // Hourly storage blobs of the last day: every ingest run adds a file to the same partition.
+    let files: Vec<_> = files
+        .into_iter()
+        .filter(|f| f.display().to_string().contains("/d=30/"))
+        .collect();
+    let wanted = goshawk_serve::inbox::COMPACT_MIN_FILES + 2;
+    assert!(files.len() >= wanted, "only {} files", files.len());
+
+    let data = tempfile::tempdir().expect("tempdir");
+    let inbox = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(ServeConfig {
+        data: data.path().to_path_buf(),
+        inbox: inbox.path().to_path_buf(),
+        rule_paths: Vec::new(),
+        builtin_rules: false,
+        listen: "127.0.0.1:0".parse().unwrap(),
+        token_file: None,
+        limits: Limits::default(),
+        inbox_poll: Duration::from_millis(50),
+        inbox_settle: Duration::from_millis(0),
+        schedule_tick: Duration::from_secs(1),
+    })
+    .await
+    .expect("server starts");
+    let state = server.state().clone();
+    // As the inbox sees them: one file per ingest run, each adding a file to its day.
+    for file in files.iter().take(wanted) {
+        let copy = inbox.path().join(file.file_name().unwrap());
+        std::fs::copy(file, &copy).unwrap();
+        let outcomes = goshawk_serve::inbox::ingest_files(&state, inbox.path(), &[copy]).await;
+        assert!(matches!(
+            outcomes[0].1,
+            goshawk_serve::inbox::Outcome::Processed { .. }
+        ));
+    }
+    let parquet_files = |dir: &Path| -> usize {
+        walk_files(&dir.join("AzureActivity"))
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+            .count()
+    };
+    let count = |state: Arc<AppState>| async move {
+        let catalog = state.catalog();
+        let engine = goshawk_kql_engine::session::QueryEngine::new(catalog.as_ref(), 0);
+        let result = engine.query("AzureActivity | count").await.expect("query");
+        let mut out = Vec::new();
+        goshawk_kql_engine::output::write_csv(&result, &mut out).expect("csv");
+        String::from_utf8(out).expect("utf-8")
+    };
+    let before_files = parquet_files(data.path());
+    assert!(before_files >= wanted, "{before_files} data files");
+    let rows = count(state.clone()).await;
+
+    goshawk_serve::inbox::compact_small_files(&state).await;
+    let after_files = parquet_files(data.path());
+    assert!(
+        after_files < before_files / 4,
+        "{before_files} data files became {after_files}"
+    );
+    assert_eq!(
+        count(state.clone()).await,
+        rows,
+        "compaction lost or added rows"
+    );
+}
+
+fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                out.extend(walk_files(&path));
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
