@@ -458,7 +458,11 @@ mod tests {
             ),
         ] {
             assert_eq!(
-                eval("parse_ipv6_mask", vec![lit_str(address), lit(i64::from(mask))]).await,
+                eval(
+                    "parse_ipv6_mask",
+                    vec![lit_str(address), lit(i64::from(mask))]
+                )
+                .await,
                 [expected],
                 "{address}/{mask}"
             );
