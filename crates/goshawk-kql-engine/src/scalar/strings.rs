@@ -31,6 +31,11 @@ fn lower(text: &str) -> Cow<'_, str> {
 
 /// Kusto's `=~`: per-character case-insensitive equality.
 pub fn equals_ci(a: &str, b: &str) -> bool {
+    // Two ASCII strings compare byte by byte; a non-ASCII character can lower to an ASCII one
+    // (the Kelvin sign to `k`), so anything else takes the per-character path.
+    if a.is_ascii() && b.is_ascii() {
+        return a.eq_ignore_ascii_case(b);
+    }
     a.chars()
         .flat_map(char::to_lowercase)
         .eq(b.chars().flat_map(char::to_lowercase))
@@ -860,6 +865,20 @@ mod tests {
     use super::*;
     use crate::scalar::test_support::{call as kcall, eval, eval_on, lit_str};
     use datafusion::logical_expr::{col, lit};
+
+    #[test]
+    fn case_insensitive_equality_is_per_character_on_both_paths() {
+        assert!(equals_ci("Failure", "FAILURE"));
+        assert!(!equals_ci("Failure", "Failures"));
+        assert!(!equals_ci("a@b", "A`B"), "only letters fold");
+        // Non-ASCII on either side: Unicode lowering per character.
+        assert!(equals_ci("CAFÉ", "café"));
+        assert!(
+            equals_ci("\u{212A}elvin", "kelvin"),
+            "the Kelvin sign lowers to k"
+        );
+        assert!(!equals_ci("Straße", "STRASSE"), "no full case folding");
+    }
 
     async fn filter(op: &str, values: &[&str], needle: &str) -> Vec<String> {
         let column: ArrayRef = Arc::new(StringArray::from(values.to_vec()));
