@@ -7,8 +7,7 @@
 //! Unmatched rows are dropped unless `return_unmatched`; the key column is returned only with
 //! `return_lookup_key`. Clashing lookup column names are renamed as by `join` (`Name1`).
 
-use datafusion::common::JoinType;
-use datafusion::logical_expr::{Expr, LogicalPlanBuilder, lit};
+use datafusion::logical_expr::{Expr, lit};
 use datafusion::scalar::ScalarValue;
 use goshawk_kql_syntax::Span;
 use goshawk_kql_syntax::ast::{self, ExprKind};
@@ -16,8 +15,7 @@ use goshawk_types::KustoType;
 
 use super::expr::convert_to;
 use super::literal::constant_value;
-use super::{Env, PlanResult, Planner, Tab, Typed, col, df_error, error, unknown, unsupported};
-use crate::catalog::KustoColumn;
+use super::{Env, PlanResult, Planner, Tab, Typed, col, error, unknown, unsupported};
 
 /// Which plugin is planned.
 #[derive(Clone, Copy, PartialEq)]
@@ -169,29 +167,8 @@ impl Planner<'_> {
             KustoType::Real,
         );
 
-        let mut used: Vec<String> = source.names();
-        let mut items = Vec::new();
-        let mut renamed = Vec::new();
-        let mut key_name = key.clone();
-        for column in &lookup.columns {
-            let mut name = column.name.clone();
-            let mut suffix = 0;
-            while used.contains(&name) {
-                suffix += 1;
-                name = format!("{}{suffix}", column.name);
-            }
-            used.push(name.clone());
-            let out = KustoColumn::new(name.clone(), column.ty);
-            items.push((col(&column.name), out.clone()));
-            if column.name == key {
-                key_name = name;
-                if !return_key {
-                    continue;
-                }
-            }
-            renamed.push(out);
-        }
-        let lookup = self.project_tab(lookup, items, span)?;
+        let (lookup, renamed, key_name) =
+            self.rename_lookup_side(&source, lookup, &key, return_key, span)?;
         let function = |name: &str| super::udf::lookup(name).ok_or_else(|| unsupported(name, span));
         let shape = col(&key_name);
         let condition = match (kind, radius) {
@@ -217,43 +194,7 @@ impl Planner<'_> {
                 }),
             ),
         };
-        let join_type = if return_unmatched {
-            JoinType::Left
-        } else {
-            JoinType::Inner
-        };
-        let plan = LogicalPlanBuilder::from(source.plan)
-            .join_detailed(
-                lookup.plan,
-                join_type,
-                (
-                    Vec::<datafusion::common::Column>::new(),
-                    Vec::<datafusion::common::Column>::new(),
-                ),
-                Some(condition),
-                datafusion::common::NullEquality::NullEqualsNothing,
-            )
-            .and_then(|b| b.build())
-            .map_err(|e| df_error(e, span))?;
-        let columns: Vec<KustoColumn> = source.columns.iter().chain(&renamed).cloned().collect();
-        let items = columns
-            .iter()
-            .map(|c| {
-                // Unmatched rows have nulls; Kusto strings are never null.
-                let value = if c.ty == KustoType::String {
-                    datafusion::functions::core::expr_fn::coalesce(vec![col(&c.name), lit("")])
-                } else {
-                    col(&c.name)
-                };
-                (value, c.clone())
-            })
-            .collect();
-        let tab = Tab {
-            plan,
-            columns,
-            render: source.render,
-        };
-        self.project_tab(tab, items, span)
+        self.join_lookup_side(source, lookup, renamed, condition, return_unmatched, span)
     }
 }
 

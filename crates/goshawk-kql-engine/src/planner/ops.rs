@@ -1963,10 +1963,31 @@ impl Planner<'_> {
                 ));
             }
         };
+        let (lookup, renamed, net_name) =
+            self.rename_lookup_side(&source, lookup, &net_ref, true, span)?;
+        let in_range = super::udf::lookup("ipv4_is_in_range")
+            .ok_or_else(|| unsupported("ipv4_is_in_range", span))?;
+        let ip = convert_to(ip, KustoType::String);
+        let condition = super::udf::call(in_range, vec![ip.expr, col(&net_name)]);
+        self.join_lookup_side(source, lookup, renamed, condition, return_unmatched, span)
+    }
+
+    /// The lookup table of a lookup plugin (`ipv4_lookup`, `geo_polygon_lookup`, ...), its
+    /// columns renamed past the source's names as Kusto does (`x`, `x1`, `x2`, ...). Returns it,
+    /// the lookup columns the result shows (without `key` unless `keep_key`) and `key`'s new
+    /// name.
+    pub(super) fn rename_lookup_side(
+        &self,
+        source: &Tab,
+        lookup: Tab,
+        key: &str,
+        keep_key: bool,
+        span: Span,
+    ) -> PlanResult<(Tab, Vec<KustoColumn>, String)> {
         let mut used: Vec<String> = source.names();
         let mut items = Vec::new();
-        let mut renamed = Vec::new();
-        let mut net_name = net_ref.clone();
+        let mut shown = Vec::new();
+        let mut key_name = key.to_string();
         for column in &lookup.columns {
             let mut name = column.name.clone();
             let mut suffix = 0;
@@ -1975,18 +1996,30 @@ impl Planner<'_> {
                 name = format!("{}{suffix}", column.name);
             }
             used.push(name.clone());
-            if column.name == net_ref {
-                net_name = name.clone();
-            }
-            let out = KustoColumn::new(name, column.ty);
+            let out = KustoColumn::new(name.clone(), column.ty);
             items.push((col(&column.name), out.clone()));
-            renamed.push(out);
+            if column.name == key {
+                key_name = name;
+                if !keep_key {
+                    continue;
+                }
+            }
+            shown.push(out);
         }
-        let lookup = self.project_tab(lookup, items, span)?;
-        let in_range = super::udf::lookup("ipv4_is_in_range")
-            .ok_or_else(|| unsupported("ipv4_is_in_range", span))?;
-        let ip = convert_to(ip, KustoType::String);
-        let condition = super::udf::call(in_range, vec![ip.expr, col(&net_name)]);
+        Ok((self.project_tab(lookup, items, span)?, shown, key_name))
+    }
+
+    /// Every source row joined to the lookup rows `condition` matches (kept without a match when
+    /// `return_unmatched`), showing the source's columns and `shown`.
+    pub(super) fn join_lookup_side(
+        &self,
+        source: Tab,
+        lookup: Tab,
+        shown: Vec<KustoColumn>,
+        condition: Expr,
+        return_unmatched: bool,
+        span: Span,
+    ) -> PlanResult<Tab> {
         let join_type = if return_unmatched {
             JoinType::Left
         } else {
@@ -2005,7 +2038,7 @@ impl Planner<'_> {
             ),
             span,
         )?;
-        let columns: Vec<KustoColumn> = source.columns.iter().chain(&renamed).cloned().collect();
+        let columns: Vec<KustoColumn> = source.columns.iter().chain(&shown).cloned().collect();
         let items = columns
             .iter()
             .map(|c| {
