@@ -62,7 +62,8 @@ impl Axis {
     }
 }
 
-fn integer_of(value: &ScalarValue) -> Option<i64> {
+/// A constant as i64: integers, datetimes and timespans (ns), and whole reals.
+pub(super) fn integer_of(value: &ScalarValue) -> Option<i64> {
     match value {
         ScalarValue::Int64(v) => *v,
         ScalarValue::Int32(v) => v.map(i64::from),
@@ -73,7 +74,8 @@ fn integer_of(value: &ScalarValue) -> Option<i64> {
     }
 }
 
-fn real_of(value: &ScalarValue) -> Option<f64> {
+/// A numeric constant as f64.
+pub(super) fn real_of(value: &ScalarValue) -> Option<f64> {
     match value {
         ScalarValue::Float64(v) => *v,
         ScalarValue::Int64(v) => v.map(|v| v as f64),

@@ -17,6 +17,7 @@ use goshawk_types::KustoType;
 
 use super::expr::convert_to;
 use super::fold::fold_constant;
+use super::make_series::{integer_of, real_of};
 use super::materialize::{Materialize, RowsFn};
 use super::ops::implicit_name;
 use super::{Env, PlanResult, Planner, Tab, col, df_error, error, unsupported};
@@ -25,26 +26,6 @@ use crate::format::json_at;
 
 /// Hidden input columns of the plugins' Materialize nodes.
 const HIDDEN: &str = "__plugin_";
-
-fn integer_of(value: &ScalarValue) -> Option<i64> {
-    match value {
-        ScalarValue::Int64(v) => *v,
-        ScalarValue::Int32(v) => v.map(i64::from),
-        ScalarValue::TimestampNanosecond(v, _) => *v,
-        ScalarValue::DurationNanosecond(v) => *v,
-        ScalarValue::Float64(Some(v)) if v.fract() == 0.0 => Some(*v as i64),
-        _ => None,
-    }
-}
-
-fn real_of(value: &ScalarValue) -> Option<f64> {
-    match value {
-        ScalarValue::Float64(v) => *v,
-        ScalarValue::Int64(v) => v.map(|v| v as f64),
-        ScalarValue::Int32(v) => v.map(f64::from),
-        _ => None,
-    }
-}
 
 /// Reads column `index` of `batch` as i64 (datetimes and timespans in nanoseconds).
 fn integers(batch: &RecordBatch, index: usize) -> Result<Int64Array, DataFusionError> {
