@@ -19,7 +19,7 @@ use crate::map::{self, Shape};
 use crate::rejects::RejectsWriter;
 use crate::row::{Row, RowBuilder, TableIndex, Tables};
 use crate::scan::{JsonScanner, ScanItem};
-use crate::sink::{LakeWriter, MAX_FILE_ROWS, SinkPushError, SourceSink};
+use crate::sink::{LakeWriter, MAX_FILE_ROWS, SinkPushError, WorkerSink};
 
 /// Environment variable (test instrumentation): commit after every source and sleep this many
 /// milliseconds after each commit, so that a test can kill the process between commits.
@@ -281,6 +281,8 @@ fn read_ignore_file(path: &Path) -> Result<Vec<glob::Pattern>> {
 struct Shared<'a> {
     lake: &'a Path,
     writer: LakeWriter,
+    /// One per worker; a commit hands their rows to `writer` first.
+    sinks: Vec<Mutex<WorkerSink>>,
     /// Held shared while a source is read and exclusively while a commit closes the files, so
     /// that a commit's files hold only rows of sources it records.
     gate: RwLock<()>,
@@ -330,9 +332,13 @@ pub fn ingest(
         .sum();
     progress.bytes_total.store(total, Ordering::Relaxed);
 
+    let threads = options.threads.clamp(1, inputs.len().max(1));
     let shared = Shared {
         lake,
         writer: LakeWriter::new(lake, options.max_pending_bytes, options.max_file_rows),
+        sinks: (0..threads)
+            .map(|_| Mutex::new(WorkerSink::new(options.max_buffered_bytes)))
+            .collect(),
         gate: RwLock::new(()),
         finished: Mutex::new((Vec::new(), 0)),
         options,
@@ -346,10 +352,10 @@ pub fn ingest(
     let reports: Vec<Mutex<Option<SourceReport>>> =
         inputs.iter().map(|_| Mutex::new(None)).collect();
     let fatal: Mutex<Option<IngestError>> = Mutex::new(None);
-    let threads = options.threads.clamp(1, inputs.len().max(1));
     std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
+        for worker in 0..threads {
+            let (shared, next, reports, fatal) = (&shared, &next, &reports, &fatal);
+            scope.spawn(move || {
                 let fail = |err: IngestError| {
                     shared.abort.store(true, Ordering::Relaxed);
                     if let Ok(mut slot) = fatal.lock() {
@@ -369,7 +375,17 @@ pub fn ingest(
                         let Some(path) = inputs.get(index) else {
                             break;
                         };
-                        ingest_source(&shared, path).map(|report| (index, report))
+                        let Ok(mut sink) = shared.sinks[worker].lock() else {
+                            fail(poisoned(lake));
+                            break;
+                        };
+                        let result = ingest_source(shared, path, &mut sink);
+                        if result.is_err() {
+                            // Set before the gate is released, so that no commit records this
+                            // worker's rows of the failed source.
+                            shared.abort.store(true, Ordering::Relaxed);
+                        }
+                        result.map(|report| (index, report))
                     };
                     match result.and_then(|(index, report)| {
                         let due = shared.commit_due()?;
@@ -443,6 +459,15 @@ impl Shared<'_> {
     /// before the line is complete) not at all.
     fn commit(&self) -> Result<()> {
         let _exclusive = self.gate.write().map_err(|_| poisoned(self.lake))?;
+        if self.abort.load(Ordering::Relaxed) {
+            // A worker failed part way through a source: its rows may be in the open files.
+            return Ok(());
+        }
+        for sink in &self.sinks {
+            sink.lock()
+                .map_err(|_| poisoned(self.lake))?
+                .flush(&self.writer)?;
+        }
         let (commit, files) = self.writer.finish_commit()?;
         let sources = {
             let mut finished = self.finished.lock().map_err(|_| poisoned(self.lake))?;
@@ -505,7 +530,7 @@ impl Drop for Claim<'_> {
     }
 }
 
-fn ingest_source(shared: &Shared, path: &Path) -> Result<SourceReport> {
+fn ingest_source(shared: &Shared, path: &Path, sink: &mut WorkerSink) -> Result<SourceReport> {
     let mut report = SourceReport::new(path);
     let (hash, bytes) = match hash_file(path) {
         Ok(found) => found,
@@ -550,7 +575,7 @@ fn ingest_source(shared: &Shared, path: &Path) -> Result<SourceReport> {
     let mut job = SourceJob {
         shared,
         source: &source_name,
-        sink: SourceSink::new(&shared.writer, shared.options.max_buffered_bytes),
+        sink,
         rejects: RejectsWriter::new(shared.lake, source_id, shared.options.max_reject_raw_bytes),
         rows: BTreeMap::new(),
         shapes: BTreeMap::new(),
@@ -580,7 +605,6 @@ fn ingest_source(shared: &Shared, path: &Path) -> Result<SourceReport> {
             shapes.join(", ")
         ));
     }
-    job.sink.finish()?;
     report.rejected = job.rejects.count;
     report.rejects_file = job.rejects.finish()?;
     report.ingested = job.rows;
@@ -607,7 +631,7 @@ fn ingest_source(shared: &Shared, path: &Path) -> Result<SourceReport> {
 struct SourceJob<'a> {
     shared: &'a Shared<'a>,
     source: &'a str,
-    sink: SourceSink<'a>,
+    sink: &'a mut WorkerSink,
     rejects: RejectsWriter,
     rows: BTreeMap<String, u64>,
     shapes: BTreeMap<Shape, u64>,
@@ -768,7 +792,7 @@ impl SourceJob<'_> {
         row: Row,
         raw: &[u8],
     ) -> Result<()> {
-        match self.sink.push(table, row) {
+        match self.sink.push(&self.shared.writer, table, row) {
             Ok(()) => {
                 *self.rows.entry(table.name().to_string()).or_default() += 1;
                 Ok(())

@@ -1,11 +1,11 @@
-//! Writes the lake's data files. Workers map records into small per-source chunks
-//! ([`SourceSink`]), sorted by TimeGenerated; one [`LakeWriter`] per run appends the chunks of
+//! Writes the lake's data files. Workers map records into chunks per table and day
+//! ([`WorkerSink`]), sorted by TimeGenerated; one [`LakeWriter`] per run appends the chunks of
 //! every source to one open file per table and day, so that a run writes few large files
 //! instead of one per input file and day. Files are named after the
 //! commit they belong to and only become part of the lake when that commit's manifest line is
 //! written (see `lake.rs`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -188,27 +188,42 @@ pub fn day_dir(day: NaiveDate) -> String {
     format!("day={}", day.format("%Y-%m-%d"))
 }
 
-/// The rows of one source, collected per table and day in Arrow builders and handed to the
-/// run's [`LakeWriter`] in chunks.
-pub struct SourceSink<'w> {
-    writer: &'w LakeWriter,
+/// Sorted batches a worker keeps while the partition they belong to is being written by the
+/// other worker, instead of waiting for its lock; past this many bytes it waits.
+const MAX_DEFERRED_BYTES: usize = 16 << 20;
+
+/// The rows of one worker, collected per table and day in Arrow builders and handed to the
+/// run's [`LakeWriter`] in chunks. A worker keeps its sink from one source to the next, so that
+/// chunks reach [`CHUNK_ROWS`] rows whatever the size of the sources (an Event Hub message holds
+/// a few thousand records over several days) and the builders keep their capacity; a commit
+/// hands over every worker's rows first ([`WorkerSink::flush`]).
+pub struct WorkerSink {
     chunks: BTreeMap<PartitionKey, Chunk>,
     buffered_bytes: usize,
     max_buffered_bytes: usize,
+    /// Sorted batches whose partition was busy when they were handed over, oldest first.
+    deferred: VecDeque<(PartitionKey, RecordBatch, usize)>,
+    deferred_bytes: usize,
 }
 
-impl<'w> SourceSink<'w> {
-    pub fn new(writer: &'w LakeWriter, max_buffered_bytes: usize) -> Self {
-        SourceSink {
-            writer,
+impl WorkerSink {
+    pub fn new(max_buffered_bytes: usize) -> Self {
+        WorkerSink {
             chunks: BTreeMap::new(),
             buffered_bytes: 0,
             max_buffered_bytes,
+            deferred: VecDeque::new(),
+            deferred_bytes: 0,
         }
     }
 
     /// Adds a row; the time column of a mapped row is always set (RowBuilder::finish).
-    pub fn push(&mut self, table: &TableIndex, row: Row) -> Result<(), SinkPushError> {
+    pub fn push(
+        &mut self,
+        writer: &LakeWriter,
+        table: &TableIndex,
+        row: Row,
+    ) -> Result<(), SinkPushError> {
         let nanos = match row.cells.get(table.time_column) {
             Some(Some(Cell::Time(nanos))) => *nanos,
             _ => return Err(SinkPushError::Row("no TimeGenerated".to_string())),
@@ -241,7 +256,7 @@ impl<'w> SourceSink<'w> {
         chunk.bytes += bytes;
         self.buffered_bytes += bytes;
         if chunk.rows >= CHUNK_ROWS {
-            self.hand_over(key).map_err(SinkPushError::Fatal)?;
+            self.hand_over(writer, key).map_err(SinkPushError::Fatal)?;
         } else if self.buffered_bytes > self.max_buffered_bytes {
             let largest = self
                 .chunks
@@ -249,13 +264,14 @@ impl<'w> SourceSink<'w> {
                 .max_by_key(|(_, c)| c.bytes)
                 .map(|(k, _)| *k);
             if let Some(largest) = largest {
-                self.hand_over(largest).map_err(SinkPushError::Fatal)?;
+                self.hand_over(writer, largest)
+                    .map_err(SinkPushError::Fatal)?;
             }
         }
         Ok(())
     }
 
-    fn hand_over(&mut self, key: PartitionKey) -> Result<()> {
+    fn hand_over(&mut self, writer: &LakeWriter, key: PartitionKey) -> Result<()> {
         let Some(chunk) = self.chunks.get_mut(&key) else {
             return Ok(());
         };
@@ -267,23 +283,57 @@ impl<'w> SourceSink<'w> {
             .iter_mut()
             .map(ColumnBuilder::finish)
             .collect();
-        let batch = RecordBatch::try_new(chunk.schema.clone(), columns).map_err(|source| {
-            IngestError::Arrow {
-                table: key.0.to_string(),
-                source,
-            }
-        })?;
+        let arrow_error = |source| IngestError::Arrow {
+            table: key.0.to_string(),
+            source,
+        };
+        let batch = RecordBatch::try_new(chunk.schema.clone(), columns).map_err(arrow_error)?;
+        // Sorted here, outside the writer's locks, so that the two workers sort in parallel.
+        let batch = sort_by_time(batch, chunk.time_column).map_err(arrow_error)?;
+        let bytes = chunk.bytes;
         self.buffered_bytes = self.buffered_bytes.saturating_sub(chunk.bytes);
         chunk.rows = 0;
         chunk.bytes = 0;
-        self.writer.add(key, chunk.time_column, batch)
+        self.offer(writer, key, batch, bytes)
     }
 
-    /// Hands every buffered row to the writer.
-    pub fn finish(mut self) -> Result<()> {
+    /// Writes the batch, and earlier deferred ones, where their partition is free; keeps the
+    /// rest for later (the worker goes on mapping records meanwhile) up to
+    /// [`MAX_DEFERRED_BYTES`], past which it waits for the oldest partition.
+    fn offer(
+        &mut self,
+        writer: &LakeWriter,
+        key: PartitionKey,
+        batch: RecordBatch,
+        bytes: usize,
+    ) -> Result<()> {
+        let mut waiting = std::mem::take(&mut self.deferred);
+        waiting.push_back((key, batch, bytes));
+        self.deferred_bytes += bytes;
+        for (key, batch, bytes) in waiting {
+            match writer.try_add_sorted(key, batch)? {
+                None => self.deferred_bytes -= bytes,
+                Some(batch) => self.deferred.push_back((key, batch, bytes)),
+            }
+        }
+        while self.deferred_bytes > MAX_DEFERRED_BYTES
+            && let Some((key, batch, bytes)) = self.deferred.pop_front()
+        {
+            writer.add_sorted(key, batch)?;
+            self.deferred_bytes -= bytes;
+        }
+        Ok(())
+    }
+
+    /// Hands every buffered row to the writer and waits until it has them all.
+    pub fn flush(&mut self, writer: &LakeWriter) -> Result<()> {
         let keys: Vec<_> = self.chunks.keys().copied().collect();
         for key in keys {
-            self.hand_over(key)?;
+            self.hand_over(writer, key)?;
+        }
+        while let Some((key, batch, bytes)) = self.deferred.pop_front() {
+            writer.add_sorted(key, batch)?;
+            self.deferred_bytes -= bytes;
         }
         Ok(())
     }
@@ -390,26 +440,75 @@ impl LakeWriter {
         }
     }
 
-    /// Appends rows of one table and day, sorted by TimeGenerated, to the partition's file.
+    /// Appends rows of one table and day to the partition's file, sorted by TimeGenerated.
     pub fn add(&self, key: PartitionKey, time_column: usize, batch: RecordBatch) -> Result<()> {
-        let arrow_error = |source| IngestError::Arrow {
+        let batch = sort_by_time(batch, time_column).map_err(|source| IngestError::Arrow {
             table: key.0.to_string(),
             source,
-        };
-        let batch = sort_by_time(batch, time_column).map_err(arrow_error)?;
-        if batch.num_rows() == 0 {
-            return Ok(());
-        }
-        let partition = lock(&self.state, &self.lake)?
+        })?;
+        self.add_sorted(key, batch)
+    }
+
+    fn partition(&self, key: PartitionKey) -> Result<Arc<Mutex<PartitionFile>>> {
+        Ok(lock(&self.state, &self.lake)?
             .partitions
             .entry(key)
             .or_default()
-            .clone();
+            .clone())
+    }
+
+    /// [`Self::add_sorted`] unless another thread is writing the partition's file: then the
+    /// batch comes back, to be offered again later.
+    pub fn try_add_sorted(
+        &self,
+        key: PartitionKey,
+        batch: RecordBatch,
+    ) -> Result<Option<RecordBatch>> {
+        if batch.num_rows() == 0 {
+            return Ok(None);
+        }
+        let partition = self.partition(key)?;
+        let guard = match partition.try_lock() {
+            Ok(guard) => guard,
+            Err(std::sync::TryLockError::WouldBlock) => return Ok(Some(batch)),
+            Err(std::sync::TryLockError::Poisoned(_)) => {
+                return Err(IngestError::Lake {
+                    path: self.lake.clone(),
+                    message: "a lake writer thread panicked".to_string(),
+                });
+            }
+        };
+        if guard.file.is_none() {
+            // Opening a file may close another one first: the general path.
+            drop(guard);
+            self.add_sorted(key, batch)?;
+            return Ok(None);
+        }
+        self.write_locked(key, guard, batch)?;
+        Ok(None)
+    }
+
+    /// Appends rows of one table and day, already sorted by TimeGenerated, to the partition's
+    /// file, waiting for the partition if another thread is writing it.
+    pub fn add_sorted(&self, key: PartitionKey, batch: RecordBatch) -> Result<()> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let partition = self.partition(key)?;
         let must_open = lock(&partition, &self.lake)?.file.is_none();
         if must_open && self.open_files.load(Ordering::Relaxed) >= MAX_OPEN_FILES {
             self.close_least_recent(key)?;
         }
-        let mut partition = lock(&partition, &self.lake)?;
+        let guard = lock(&partition, &self.lake)?;
+        self.write_locked(key, guard, batch)
+    }
+
+    fn write_locked(
+        &self,
+        key: PartitionKey,
+        mut partition: MutexGuard<'_, PartitionFile>,
+        batch: RecordBatch,
+    ) -> Result<()> {
         partition.last_used = self.tick.fetch_add(1, Ordering::Relaxed);
         if partition.file.is_none() {
             self.open_files.fetch_add(1, Ordering::Relaxed);
