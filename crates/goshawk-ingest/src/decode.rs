@@ -48,11 +48,31 @@ pub struct Opened {
 
 /// Opens `path` as a stream of UTF-8 bytes with any BOM removed.
 pub fn open_text(path: &Path, bytes_read: Arc<AtomicU64>) -> io::Result<Opened> {
-    let file = File::open(path)?;
+    open_reader(File::open(path)?, bytes_read)
+}
+
+/// [`open_text`] of a file already read into memory.
+pub fn open_bytes(content: Vec<u8>, bytes_read: Arc<AtomicU64>) -> io::Result<Opened> {
+    open_reader(io::Cursor::new(content), bytes_read)
+}
+
+/// True when `content` is plain UTF-8 as it stands: not gzip, no byte-order mark (so the text
+/// [`open_text`] yields is `content` itself, byte for byte).
+pub fn is_plain_text(content: &[u8]) -> bool {
+    !content.starts_with(&GZIP_MAGIC)
+        && !content.starts_with(&[0xef, 0xbb, 0xbf])
+        && !content.starts_with(&[0xff, 0xfe])
+        && !content.starts_with(&[0xfe, 0xff])
+}
+
+fn open_reader<R: Read + Send + 'static>(
+    source: R,
+    bytes_read: Arc<AtomicU64>,
+) -> io::Result<Opened> {
     let mut raw = BufReader::with_capacity(
         READ_BUFFER,
         CountingReader {
-            inner: file,
+            inner: source,
             counter: bytes_read,
         },
     );

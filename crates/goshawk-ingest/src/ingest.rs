@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::decode;
+use crate::envelope;
 use crate::error::{IngestError, Result};
 use crate::jsonref::JsonRef;
 use crate::lake::{self, CommitEntry, ManifestEntry, SOURCE_ID_LEN};
@@ -530,9 +531,24 @@ impl Drop for Claim<'_> {
     }
 }
 
+/// Sources up to this size are read into memory at once: hashed and parsed from one buffer
+/// instead of read twice, and an envelope among them takes the fast path (`envelope.rs`).
+const WHOLE_FILE_BYTES: u64 = 8 << 20;
+
+/// The source's content hash and size, and its content when it is small enough to keep.
+fn read_source(path: &Path) -> std::io::Result<(String, u64, Option<Vec<u8>>)> {
+    if std::fs::metadata(path)?.len() <= WHOLE_FILE_BYTES {
+        let content = std::fs::read(path)?;
+        let hash = blake3::hash(&content).to_hex().to_string();
+        return Ok((hash, content.len() as u64, Some(content)));
+    }
+    let (hash, bytes) = hash_file(path)?;
+    Ok((hash, bytes, None))
+}
+
 fn ingest_source(shared: &Shared, path: &Path, sink: &mut WorkerSink) -> Result<SourceReport> {
     let mut report = SourceReport::new(path);
-    let (hash, bytes) = match hash_file(path) {
+    let (hash, bytes, content) = match read_source(path) {
         Ok(found) => found,
         Err(err) => {
             report.status = SourceStatus::Unreadable;
@@ -562,15 +578,6 @@ fn ingest_source(shared: &Shared, path: &Path, sink: &mut WorkerSink) -> Result<
         committed: false,
     };
     let source_id = &hash[..SOURCE_ID_LEN];
-    let opened = match decode::open_text(path, shared.progress.bytes_read.clone()) {
-        Ok(opened) => opened,
-        Err(err) => {
-            report.status = SourceStatus::Unreadable;
-            report.error = Some(format!("{}: {err}", path.display()));
-            return Ok(report);
-        }
-    };
-    report.gzip = opened.container.gzip;
     let source_name = path.display().to_string();
     let mut job = SourceJob {
         shared,
@@ -580,7 +587,28 @@ fn ingest_source(shared: &Shared, path: &Path, sink: &mut WorkerSink) -> Result<
         rows: BTreeMap::new(),
         shapes: BTreeMap::new(),
     };
-    let read_error = job.read(opened.reader, &opened.head, &mut report)?;
+    let read_error = match content {
+        Some(content) if job.read_envelope(&content)? => {
+            report.format = Some("json".to_string());
+            None
+        }
+        content => {
+            let opened = match content {
+                Some(content) => decode::open_bytes(content, shared.progress.bytes_read.clone()),
+                None => decode::open_text(path, shared.progress.bytes_read.clone()),
+            };
+            let opened = match opened {
+                Ok(opened) => opened,
+                Err(err) => {
+                    report.status = SourceStatus::Unreadable;
+                    report.error = Some(format!("{}: {err}", path.display()));
+                    return Ok(report);
+                }
+            };
+            report.gzip = opened.container.gzip;
+            job.read(opened.reader, &opened.head, &mut report)?
+        }
+    };
     if let Some((offset, err)) = read_error {
         report.status = SourceStatus::Partial;
         let reason = format!("read error after byte {offset} of the decoded text: {err}");
@@ -681,6 +709,33 @@ impl SourceJob<'_> {
             .reject(self.source, line, offset, reason, raw, raw_len)
     }
 
+    /// The fast path: a source held in memory that is one envelope of records, every one of
+    /// them valid JSON. Returns false, having stored nothing, when the source is anything else,
+    /// for the streaming reader to handle (and report) as usual.
+    fn read_envelope(&mut self, content: &[u8]) -> Result<bool> {
+        if !decode::is_plain_text(content) {
+            return Ok(false);
+        }
+        let Some(elements) = envelope::split(content, self.shared.options.max_record_bytes) else {
+            return Ok(false);
+        };
+        let Ok(values) = elements
+            .iter()
+            .map(|e| JsonRef::parse(e.bytes))
+            .collect::<serde_json::Result<Vec<_>>>()
+        else {
+            return Ok(false);
+        };
+        self.shared
+            .progress
+            .bytes_read
+            .fetch_add(content.len() as u64, Ordering::Relaxed);
+        for (element, value) in elements.iter().zip(values) {
+            self.json_value(element.line, element.offset, element.bytes, value)?;
+        }
+        Ok(true)
+    }
+
     fn read_json(&mut self, reader: Box<dyn BufRead + Send>) -> Result<ReadFailure> {
         let options = self.shared.options;
         let mut scanner = JsonScanner::new(
@@ -735,6 +790,11 @@ impl SourceJob<'_> {
                 );
             }
         };
+        self.json_value(line, offset, bytes, value)
+    }
+
+    /// A parsed record (or an envelope of records): `bytes` is its text.
+    fn json_value(&mut self, line: u64, offset: u64, bytes: &[u8], value: JsonRef) -> Result<()> {
         // An element that is itself an envelope (an array of Event Hub messages, say).
         let envelope =
             match &value {
@@ -923,7 +983,7 @@ impl CsvHeader {
         record: &csv::ByteRecord,
         tables: &'t Tables,
         forced: Option<&'t TableIndex>,
-    ) -> Result<(&'t TableIndex, Row), String> {
+    ) -> Result<(&'t TableIndex, Row<'static>), String> {
         let cell = |i: Option<usize>| {
             i.and_then(|i| cells(record).nth(i))
                 .map(|c| String::from_utf8_lossy(c).trim().to_string())

@@ -69,6 +69,14 @@ impl<'a> JsonRef<'a> {
         }
     }
 
+    /// The string, when it is a slice of the input (it had no escapes).
+    pub fn as_borrowed_str(&self) -> Option<&'a str> {
+        match self {
+            JsonRef::Str(Cow::Borrowed(s)) => Some(s),
+            _ => None,
+        }
+    }
+
     pub fn is_container(&self) -> bool {
         matches!(self, JsonRef::Array(_) | JsonRef::Object(_))
     }

@@ -9,6 +9,7 @@
 mod compact;
 mod convert;
 mod decode;
+mod envelope;
 mod error;
 mod ingest;
 mod jsonref;

@@ -2,6 +2,8 @@
 //! The field-by-field mapping of every shape is documented in docs/ingest.md; keep the two in
 //! step.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
 use crate::convert::Cell;
@@ -44,10 +46,10 @@ const ACTIVITY_CATEGORIES: &[&str] = &[
 
 /// A record mapped to a table.
 #[derive(Debug)]
-pub struct Mapped<'t> {
+pub struct Mapped<'t, 'a> {
     pub table: &'t TableIndex,
     pub shape: Shape,
-    pub row: Row,
+    pub row: Row<'a>,
 }
 
 /// Maps one JSON record. `forced` is the `--table` choice: used when the content does not say
@@ -56,7 +58,7 @@ pub fn map_record<'t>(
     value: Value,
     tables: &'t Tables,
     forced: Option<&'t TableIndex>,
-) -> Result<Mapped<'t>, String> {
+) -> Result<Mapped<'t, 'static>, String> {
     let Value::Object(mut record) = value else {
         return Err(format!("expected a JSON object, found {}", kind_of(&value)));
     };
@@ -116,11 +118,11 @@ pub fn map_record<'t>(
 /// most numerous (every Event Hub message and `PT1H.json` blob of the Activity log), are mapped
 /// straight from the borrowed tree; every other shape goes through `Value`. Both give the same
 /// row, which `tests::borrowed_mapping_matches_value_mapping` checks on the corpus samples.
-pub fn map_record_ref<'t>(
-    value: JsonRef<'_>,
+pub fn map_record_ref<'t, 'a>(
+    value: JsonRef<'a>,
     tables: &'t Tables,
     forced: Option<&'t TableIndex>,
-) -> Result<Mapped<'t>, String> {
+) -> Result<Mapped<'t, 'a>, String> {
     let JsonRef::Object(mut record) = value else {
         return map_record(value.into_value(), tables, forced);
     };
@@ -166,44 +168,66 @@ fn check_envelope_types_ref(record: &ObjectRef) -> Result<(), String> {
     Ok(())
 }
 
-fn claim_ref<'r, 'a>(claims: &'r ObjectRef<'a>, names: &[&str]) -> Option<&'r str> {
+/// The first of `names` that holds a string with something other than whitespace.
+fn claim_ref<'r, 'a>(claims: &'r ObjectRef<'a>, names: &[&str]) -> Option<&'r JsonRef<'a>> {
     names.iter().find_map(|name| {
         claims
             .get(name)
-            .and_then(JsonRef::as_str)
-            .filter(|s| !s.trim().is_empty())
+            .filter(|v| v.as_str().is_some_and(|s| !s.trim().is_empty()))
     })
 }
 
-fn resource_columns_ref(row: &mut RowBuilder, resource_id: &JsonRef) -> Result<(), String> {
+fn resource_columns_ref<'a>(
+    row: &mut RowBuilder<'_, 'a>,
+    resource_id: &JsonRef<'a>,
+) -> Result<(), String> {
     row.set_ref("ResourceId", resource_id)?;
-    let Some(text) = resource_id.as_str() else {
-        return Ok(());
-    };
-    row.set_str("_ResourceId", &text.to_ascii_lowercase())?;
+    match resource_id {
+        // The parts are slices of the record's text: the row borrows them.
+        JsonRef::Str(Cow::Borrowed(text)) => resource_parts(row, text, RowBuilder::set_borrowed),
+        JsonRef::Str(Cow::Owned(text)) => {
+            resource_parts(row, text, |row, column, part| row.set_str(column, part))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The columns parsed out of a resource id, stored with `set` (borrowing or copying).
+fn resource_parts<'t, 'a, 's>(
+    row: &mut RowBuilder<'t, 'a>,
+    text: &'s str,
+    set: impl Fn(&mut RowBuilder<'t, 'a>, &str, &'s str) -> Result<(), String>,
+) -> Result<(), String> {
+    if text.bytes().any(|b| b.is_ascii_uppercase()) {
+        row.set_str("_ResourceId", &text.to_ascii_lowercase())?;
+    } else {
+        set(row, "_ResourceId", text)?;
+    }
     let parts = parse_resource_id(text);
     if let Some(subscription) = parts.subscription {
-        row.set_str("SubscriptionId", subscription)?;
-        row.set_str("_SubscriptionId", subscription)?;
+        set(row, "SubscriptionId", subscription)?;
+        set(row, "_SubscriptionId", subscription)?;
     }
-    if let Some(group) = parts.resource_group {
-        row.set_default_str("ResourceGroup", group)?;
-    }
-    if let Some(resource) = parts.resource {
-        row.set_default_str("Resource", resource)?;
-    }
-    if let Some(provider) = parts.provider {
-        row.set_default_str("ResourceProviderValue", provider)?;
-        row.set_default_str("ResourceProvider", provider)?;
+    for (column, part) in [
+        ("ResourceGroup", parts.resource_group),
+        ("Resource", parts.resource),
+        ("ResourceProviderValue", parts.provider),
+        ("ResourceProvider", parts.provider),
+    ] {
+        if let Some(part) = part
+            && !row.is_set(column)
+        {
+            set(row, column, part)?;
+        }
     }
     Ok(())
 }
 
-fn set_json_twins_ref(
-    row: &mut RowBuilder,
+fn set_json_twins_ref<'a>(
+    row: &mut RowBuilder<'_, 'a>,
     text_column: &str,
     dynamic_column: &str,
-    value: &JsonRef,
+    value: &JsonRef<'a>,
 ) -> Result<(), String> {
     row.set_ref(text_column, value)?;
     if value.is_container() {
@@ -214,7 +238,10 @@ fn set_json_twins_ref(
 
 /// `diagnostic_activity` on a borrowed record, step for step (the order of removals matters:
 /// it decides the order of the members left for `AdditionalFields`).
-fn diagnostic_activity_ref(row: &mut RowBuilder, record: &mut ObjectRef) -> Result<(), String> {
+fn diagnostic_activity_ref<'a>(
+    row: &mut RowBuilder<'_, 'a>,
+    record: &mut ObjectRef<'a>,
+) -> Result<(), String> {
     if let Some(time) = record.remove("time") {
         row.set_ref("TimeGenerated", &time)?;
     }
@@ -278,10 +305,15 @@ fn diagnostic_activity_ref(row: &mut RowBuilder, record: &mut ObjectRef) -> Resu
                     .or_else(|| claim_ref(claims_map, APPID_CLAIMS))
                     .or_else(|| claim_ref(claims_map, OBJECTID_CLAIMS));
                 if let Some(caller) = caller {
-                    row.set_str("Caller", caller.trim())?;
+                    match caller.as_borrowed_str() {
+                        Some(text) => row.set_borrowed("Caller", text.trim())?,
+                        None => {
+                            row.set_str("Caller", caller.as_str().unwrap_or_default().trim())?
+                        }
+                    }
                 }
                 if let Some(tenant) = claim_ref(claims_map, TENANT_CLAIMS) {
-                    row.set_str("TenantId", tenant)?;
+                    row.set_ref("TenantId", tenant)?;
                 }
             }
             set_json_twins_ref(row, "Claims", "Claims_d", &claims)?;
@@ -300,7 +332,7 @@ fn diagnostic_activity_ref(row: &mut RowBuilder, record: &mut ObjectRef) -> Resu
         resource_columns_ref(row, &resource_id)?;
     }
     row.copy_if_unset("TimeGenerated", "EventSubmissionTimestamp")?;
-    row.set_str("SourceSystem", "Azure")?;
+    row.set_borrowed("SourceSystem", "Azure")?;
     Ok(())
 }
 
@@ -744,7 +776,7 @@ fn arm_activity(row: &mut RowBuilder, record: &mut Map<String, Value>) -> Result
     // resultType) has Success/Failure/Start/Accept, which is what queries compare with. The ARM
     // spelling stays in ActivityStatus.
     if let Some(Cell::Str(status)) = row.cell("ActivityStatusValue") {
-        let table_value = match status.as_str() {
+        let table_value = match status.as_ref() {
             "Succeeded" => Some("Success"),
             "Failed" => Some("Failure"),
             "Started" => Some("Start"),

@@ -1,6 +1,7 @@
 //! A lake row under construction: typed cells for the table's columns plus the source fields the
 //! table has no column for, which end up in `AdditionalFields`.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// Column lookups run several times per record; SipHash's DoS resistance buys nothing for the
@@ -100,17 +101,18 @@ impl Default for Tables {
 
 /// A finished row: one optional cell per lake column.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Row {
-    pub cells: Vec<Option<Cell>>,
+pub struct Row<'a> {
+    pub cells: Vec<Option<Cell<'a>>>,
 }
 
-pub struct RowBuilder<'t> {
+/// A row under construction; its text cells may borrow from the record's input (`'a`).
+pub struct RowBuilder<'t, 'a> {
     pub table: &'t TableIndex,
-    cells: Vec<Option<Cell>>,
+    cells: Vec<Option<Cell<'a>>>,
     extra: Map<String, Value>,
 }
 
-impl<'t> RowBuilder<'t> {
+impl<'t, 'a> RowBuilder<'t, 'a> {
     pub fn new(table: &'t TableIndex) -> Self {
         RowBuilder {
             table,
@@ -154,12 +156,12 @@ impl<'t> RowBuilder<'t> {
     }
 
     /// [`Self::set`] for a borrowed JSON value.
-    pub fn set_ref(&mut self, column: &str, value: &JsonRef) -> Result<(), String> {
+    pub fn set_ref(&mut self, column: &str, value: &JsonRef<'a>) -> Result<(), String> {
         let index = self.index(column)?;
         self.set_at_ref(index, value)
     }
 
-    fn set_at_ref(&mut self, index: usize, value: &JsonRef) -> Result<(), String> {
+    fn set_at_ref(&mut self, index: usize, value: &JsonRef<'a>) -> Result<(), String> {
         let cell = convert::from_json_ref(self.table.types[index], value)
             .map_err(|reason| self.column_error(index, &reason))?;
         self.cells[index] = cell;
@@ -168,6 +170,15 @@ impl<'t> RowBuilder<'t> {
 
     /// [`Self::set`] for a JSON string value.
     pub fn set_str(&mut self, column: &str, text: &str) -> Result<(), String> {
+        let index = self.index(column)?;
+        let cell = convert::from_json_str(self.table.types[index], text)
+            .map_err(|reason| self.column_error(index, &reason))?;
+        self.cells[index] = cell.map(Cell::into_owned);
+        Ok(())
+    }
+
+    /// [`Self::set_str`] of text that lives as long as the row (borrowed, not copied).
+    pub fn set_borrowed(&mut self, column: &str, text: &'a str) -> Result<(), String> {
         let index = self.index(column)?;
         let cell = convert::from_json_str(self.table.types[index], text)
             .map_err(|reason| self.column_error(index, &reason))?;
@@ -184,7 +195,7 @@ impl<'t> RowBuilder<'t> {
     }
 
     /// [`Self::set_by_name`] for borrowed members.
-    pub fn set_by_name_ref(&mut self, fields: ObjectRef) -> Result<(), String> {
+    pub fn set_by_name_ref(&mut self, fields: ObjectRef<'a>) -> Result<(), String> {
         for (key, value) in fields.into_entries() {
             match self.table.column_folded(&key) {
                 Some(index) if index != self.table.extra_column && !self.is_set_at(index) => {
@@ -220,7 +231,7 @@ impl<'t> RowBuilder<'t> {
                     .map_or("?", |(n, _)| n)
             )
         })?;
-        self.cells[index] = cell;
+        self.cells[index] = cell.map(Cell::into_owned);
         Ok(())
     }
 
@@ -234,7 +245,7 @@ impl<'t> RowBuilder<'t> {
     }
 
     /// The current value of `column`, cloned.
-    pub fn cell(&self, column: &str) -> Option<Cell> {
+    pub fn cell(&self, column: &str) -> Option<Cell<'a>> {
         self.table
             .column(column)
             .and_then(|i| self.cells[i].clone())
@@ -289,7 +300,7 @@ impl<'t> RowBuilder<'t> {
 
     /// Takes a datetime for `TimeGenerated` from the first of `fallbacks` that has one when the
     /// source had no time of its own.
-    pub fn finish(mut self, time_fallbacks: &[&str]) -> Result<Row, String> {
+    pub fn finish(mut self, time_fallbacks: &[&str]) -> Result<Row<'a>, String> {
         if self.cells[self.table.time_column].is_none() {
             let fallback = time_fallbacks
                 .iter()
@@ -305,11 +316,12 @@ impl<'t> RowBuilder<'t> {
         }
         if self.table.column("Type").is_some() {
             let type_index = self.index("Type")?;
-            self.cells[type_index] = Some(Cell::Str(self.table.name().to_string()));
+            self.cells[type_index] = Some(Cell::Str(Cow::Borrowed(self.table.name())));
         }
         if !self.extra.is_empty() {
-            self.cells[self.table.extra_column] =
-                Some(Cell::Str(convert::json_text(&Value::Object(self.extra))));
+            self.cells[self.table.extra_column] = Some(Cell::Str(Cow::Owned(convert::json_text(
+                &Value::Object(self.extra),
+            ))));
         }
         Ok(Row { cells: self.cells })
     }

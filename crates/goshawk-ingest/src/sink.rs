@@ -23,6 +23,7 @@ use goshawk_types::KustoType;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 
 use crate::convert::Cell;
 use crate::error::{IngestError, Result};
@@ -718,13 +719,34 @@ pub enum SinkPushError {
     Fatal(IngestError),
 }
 
+/// Columns that hold a different value in nearly every row (times, ids, per-event JSON). A
+/// dictionary for them fills up after a few thousand rows and the writer falls back to plain
+/// encoding anyway, after hashing every value into the dictionary first.
+const UNIQUE_COLUMNS: &[&str] = &[
+    "TimeGenerated",
+    "EventSubmissionTimestamp",
+    "CorrelationId",
+    "EventDataId",
+    "OperationId",
+    "Properties",
+    "Properties_d",
+    "Authorization",
+    "Authorization_d",
+    "ResourceId",
+    "_ResourceId",
+    "Id",
+];
+
 fn writer_properties() -> WriterProperties {
-    WriterProperties::builder()
+    let mut builder = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_statistics_enabled(EnabledStatistics::Page)
-        .set_created_by(format!("goshawk-ingest {}", env!("CARGO_PKG_VERSION")))
-        .build()
+        .set_created_by(format!("goshawk-ingest {}", env!("CARGO_PKG_VERSION")));
+    for column in UNIQUE_COLUMNS {
+        builder = builder.set_column_dictionary_enabled(ColumnPath::from(*column), false);
+    }
+    builder.build()
 }
 
 pub fn sync_dir(dir: &Path) -> Result<()> {
