@@ -654,23 +654,14 @@ impl Catalog for LakeCatalog {
             .ok()
             .flatten()
             .filter(|t| t.name() == name)?;
-        let mut days: Vec<(i64, Vec<PathBuf>)> = Vec::new();
-        for file in &table.files {
-            let start = file
-                .day
-                .and_hms_opt(0, 0, 0)?
-                .and_utc()
-                .timestamp_nanos_opt()?;
-            match days.iter_mut().find(|(day, _)| *day == start) {
-                Some((_, files)) => files.push(file.path.clone()),
-                None => days.push((start, vec![file.path.clone()])),
-            }
-        }
-        days.sort();
-        let provider = Arc::new(LakeTable {
-            days,
-            schema: table.schema.lake_arrow_schema(),
+        let files = table.files.iter().map(|file| {
+            let location = std::path::absolute(&file.path)
+                .unwrap_or_else(|_| file.path.clone())
+                .to_string_lossy()
+                .into_owned();
+            (file.day, location)
         });
+        let provider = Arc::new(LakeTable::new(files, table.schema.lake_arrow_schema()));
         TableRef::from_provider(name, provider).ok()
     }
 
@@ -688,11 +679,48 @@ const NANOS_PER_DAY: i64 = 86_400 * 1_000_000_000;
 
 /// A lake table: prunes `day=` partitions by the `TimeGenerated` bounds among the pushed-down
 /// filters, then lets DataFusion's Parquet scan use the same filters on row groups and pages.
-#[derive(Debug)]
-struct LakeTable {
-    /// Start of each day partition (ns) and its committed files.
-    days: Vec<(i64, Vec<PathBuf>)>,
+///
+/// Files are named by location: an absolute path, or an object store URL (`az://`, `s3://`,
+/// `file://`) that the session's object store registry resolves, so the same table can be
+/// read by the executors of a cluster.
+#[derive(Debug, Clone)]
+pub struct LakeTable {
+    /// Start of each day partition (ns) and its committed files, ordered by day.
+    days: Vec<(i64, Vec<String>)>,
     schema: SchemaRef,
+}
+
+impl LakeTable {
+    /// A table of the given files, each with the UTC day all its rows' `TimeGenerated` lie in.
+    pub fn new(
+        files: impl IntoIterator<Item = (chrono::NaiveDate, String)>,
+        schema: SchemaRef,
+    ) -> LakeTable {
+        let mut days: Vec<(i64, Vec<String>)> = Vec::new();
+        for (day, location) in files {
+            let start = day.and_time(chrono::NaiveTime::MIN).and_utc().timestamp() * 1_000_000_000;
+            match days.iter_mut().find(|(known, _)| *known == start) {
+                Some((_, files)) => files.push(location),
+                None => days.push((start, vec![location])),
+            }
+        }
+        days.sort();
+        LakeTable { days, schema }
+    }
+
+    /// The same table from its parts, as [`LakeTable::days`] gives them.
+    pub fn from_days(days: Vec<(i64, Vec<String>)>, schema: SchemaRef) -> LakeTable {
+        LakeTable { days, schema }
+    }
+
+    /// Start of each day partition (nanoseconds since the epoch) and the locations of its files.
+    pub fn days(&self) -> &[(i64, Vec<String>)] {
+        &self.days
+    }
+
+    pub fn arrow_schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
 }
 
 /// The `[low, high]` nanosecond bounds a filter puts on `TimeGenerated`, if any.
@@ -763,9 +791,7 @@ impl TableProvider for LakeTable {
                 continue;
             }
             for file in files {
-                let url = file_url(file)
-                    .map_err(|err| datafusion::error::DataFusionError::External(err.into()))?;
-                urls.push(url);
+                urls.push(ListingTableUrl::parse(file)?);
             }
         }
         if urls.is_empty() {

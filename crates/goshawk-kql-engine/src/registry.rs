@@ -294,6 +294,36 @@ pub fn scalar_udfs() -> Vec<Arc<ScalarUDF>> {
         .collect()
 }
 
+/// Every aggregate UDF of the library (the aggregates DataFusion provides itself, `count`,
+/// `min` and `max`, are in every DataFusion session already).
+pub fn aggregate_udfs() -> Vec<Arc<AggregateUDF>> {
+    let mut seen = std::collections::HashSet::new();
+    REGISTRY
+        .values()
+        .filter_map(|e| match &e.implementation {
+            Implementation::Aggregate(udaf, _) if seen.insert(udaf.name().to_string()) => {
+                Some(Arc::clone(udaf))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Every scalar UDF a planned query may call by name: the registry's and the planner's
+/// library. A process that runs plans it did not plan itself (a cluster's scheduler and
+/// executors) registers these, so a plan that names them can be decoded there.
+pub fn plan_scalar_udfs() -> Vec<Arc<ScalarUDF>> {
+    let mut udfs = scalar_udfs();
+    let mut seen: std::collections::HashSet<String> =
+        udfs.iter().map(|udf| udf.name().to_string()).collect();
+    for udf in crate::planner::library_udfs() {
+        if seen.insert(udf.name().to_string()) {
+            udfs.push(udf);
+        }
+    }
+    udfs
+}
+
 /// Kusto's default result column name for an aggregate: `count_`, `countif_`, `sum_x`,
 /// `dcount_x`, `set_x` (make_set), `list_x` (make_list), `bag_x` (make_bag), `any_x`
 /// (take_any), `percentile_x_95`. `column` is the first argument when it is a plain column

@@ -97,6 +97,14 @@ impl<'a> QueryEngine<'a> {
         self
     }
 
+    /// Runs plans on `context` instead of a local session: a session whose query planner sends
+    /// plans elsewhere (a Ballista cluster) runs every query there. `context` must know the
+    /// functions the planner calls by name ([`crate::registry::plan_scalar_udfs`]).
+    pub fn with_context(mut self, context: SessionContext) -> QueryEngine<'a> {
+        self.context = context;
+        self
+    }
+
     pub fn plan(&self, text: &str) -> Result<PlannedQuery, QueryError> {
         Planner::new(self.catalog, self.now_nanos)
             .plan_text(text)

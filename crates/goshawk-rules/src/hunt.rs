@@ -64,6 +64,9 @@ pub struct HuntOptions<'a> {
     /// have alerted on; with a 15-minute schedule and a 2-hour look-back, each record falls in
     /// some run's window, so one run over `[since, now]` gives the same alerts.
     pub ml_since_nanos: Option<i64>,
+    /// Where the rules' queries run: a session connected to a cluster; `None` runs them in
+    /// this process.
+    pub session: Option<datafusion::prelude::SessionContext>,
 }
 
 /// Runs every rule in `content` (ML jobs and datafeeds there are looked up by the
@@ -340,11 +343,10 @@ async fn run_rule(
     rule: &RuleMeta<'_>,
     options: &HuntOptions<'_>,
 ) -> Outcome {
-    let now = options.now_nanos;
     match &rule.rule.document {
-        RuleDocument::Sentinel(sentinel) => run_sentinel(catalog, rule, sentinel, now).await,
+        RuleDocument::Sentinel(sentinel) => run_sentinel(catalog, rule, sentinel, options).await,
         RuleDocument::Elastic(file) => match rule.kind {
-            RuleKind::ElasticQuery => run_elastic_query(catalog, rule, file, now).await,
+            RuleKind::ElasticQuery => run_elastic_query(catalog, rule, file, options).await,
             RuleKind::ElasticMachineLearning => {
                 run_machine_learning(catalog, content, rule, &file.rule, options).await
             }
@@ -362,8 +364,9 @@ async fn run_sentinel(
     catalog: &dyn Catalog,
     rule: &RuleMeta<'_>,
     sentinel: &SentinelRule,
-    now: i64,
+    options: &HuntOptions<'_>,
 ) -> Outcome {
+    let now = options.now_nanos;
     let analytic = sentinel.is_analytic_rule();
     let start = if analytic {
         let Some(period) = sentinel.query_period.as_deref() else {
@@ -384,7 +387,7 @@ async fn run_sentinel(
         start: start.map(format_datetime),
         end: format_datetime(now),
     };
-    let rows = match run_query(catalog, rule, &sentinel.query, start, now).await {
+    let rows = match run_query(catalog, rule, &sentinel.query, start, options).await {
         Ok(rows) => rows,
         Err(outcome) => return outcome,
     };
@@ -446,8 +449,9 @@ async fn run_elastic_query(
     catalog: &dyn Catalog,
     rule: &RuleMeta<'_>,
     file: &ElasticRuleFile,
-    now: i64,
+    options: &HuntOptions<'_>,
 ) -> Outcome {
+    let now = options.now_nanos;
     let elastic = &file.rule;
     if let Some(language) = &elastic.language
         && !matches!(language.to_ascii_lowercase().as_str(), "kql" | "kusto")
@@ -468,7 +472,7 @@ async fn run_elastic_query(
         start: Some(format_datetime(start)),
         end: format_datetime(now),
     };
-    match run_query(catalog, rule, query, Some(start), now).await {
+    match run_query(catalog, rule, query, Some(start), options).await {
         Ok(rows) => per_row(rule, &window, &rows, max_signals(elastic), None),
         Err(outcome) => outcome,
     }
@@ -641,8 +645,9 @@ async fn run_query(
     rule: &RuleMeta<'_>,
     query: &str,
     window_start: Option<i64>,
-    now: i64,
+    hunt: &HuntOptions<'_>,
 ) -> Result<ResultRows, Outcome> {
+    let now = hunt.now_nanos;
     let options = render_options(rule);
     let origin = options.origin.clone();
     let render = RenderOptions {
@@ -668,7 +673,10 @@ async fn run_query(
         }
         None => catalog,
     };
-    let engine = QueryEngine::new(catalog, now);
+    let mut engine = QueryEngine::new(catalog, now);
+    if let Some(session) = &hunt.session {
+        engine = engine.with_context(session.clone());
+    }
     let result = engine.query(query).await.map_err(|err| {
         Outcome::Failed(match &err {
             QueryError::Plan(diagnostic) => diagnostic.render(query, &render),

@@ -283,6 +283,7 @@ async fn run(rules: &[LoadedRule], anomalies: Option<&dyn AnomalySource>) -> Hun
             now_nanos: now(),
             anomalies,
             ml_since_nanos: None,
+            session: None,
         },
     )
     .await

@@ -58,6 +58,7 @@ impl RuleRunner for HuntRunner {
                 now_nanos,
                 anomalies: self.anomalies.as_deref(),
                 ml_since_nanos: None,
+                session: None,
             },
         )
         .await;

@@ -55,6 +55,12 @@ enum Command {
     Rules(cmd::rules::RulesArgs),
     /// Keep watching: ingest an inbox, store alerts, answer Kusto REST API queries.
     Serve(cmd::serve::ServeArgs),
+    /// Run a cluster scheduler that clients send queries to (`--cluster df://HOST:PORT`).
+    #[cfg(feature = "distributed")]
+    Scheduler(cmd::cluster::SchedulerArgs),
+    /// Run a cluster executor that runs the scheduler's tasks.
+    #[cfg(feature = "distributed")]
+    Executor(cmd::cluster::ExecutorArgs),
 }
 
 fn main() -> ExitCode {
@@ -72,6 +78,10 @@ fn main() -> ExitCode {
         Command::Ml(args) => cmd::ml::run(args),
         Command::Serve(args) => cmd::serve::run(args),
         Command::Hunt(args) => cmd::hunt::run(args),
+        #[cfg(feature = "distributed")]
+        Command::Scheduler(args) => cmd::cluster::run_scheduler(args),
+        #[cfg(feature = "distributed")]
+        Command::Executor(args) => cmd::cluster::run_executor(args),
     };
     match result {
         Ok(code) => code,

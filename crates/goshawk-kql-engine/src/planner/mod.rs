@@ -20,6 +20,7 @@ mod parse_kv;
 mod patterns;
 mod percentiles;
 mod plugins;
+mod portable;
 mod project_by_names;
 mod scan;
 mod series_columns;
@@ -44,6 +45,8 @@ use goshawk_types::KustoType;
 use crate::catalog::{Catalog, KustoColumn, TableRef};
 use literal::kusto_metadata;
 pub use materialize::session_context;
+pub use portable::without_literal_metadata;
+pub use udf::{library_udfs, planner_udf_from_json, planner_udf_to_json};
 
 /// A planned query: the logical plan, the Kusto schema of its result, and the `render`
 /// request if the query ended with one.

@@ -68,6 +68,11 @@ pub fn lookup(name: &str) -> Option<Arc<ScalarUDF>> {
     })
 }
 
+/// The library's functions, each under its own name.
+pub fn library_udfs() -> Vec<Arc<ScalarUDF>> {
+    library().values().cloned().collect()
+}
+
 pub fn function_names() -> Vec<String> {
     let mut names: Vec<String> = library().keys().cloned().collect();
     names.extend(ALIASES.iter().map(|(alias, _)| alias.to_string()));
@@ -398,4 +403,97 @@ impl ScalarUDFImpl for Unavailable {
             self.message.clone(),
         ))
     }
+}
+
+/// The parameters of a function the planner builds for one call (a dynamic path, an
+/// `mv-expand` item list, a type tag, an unavailable source) as JSON, or `None` for any other
+/// function. A plan sent to another process (a cluster's scheduler and executors) carries
+/// these, because such functions are not in any registry that a name could find.
+pub fn planner_udf_to_json(udf: &ScalarUDF) -> Option<serde_json::Value> {
+    use serde_json::json;
+    let inner = udf.inner();
+    if let Some(path) = inner.downcast_ref::<DynamicPath>() {
+        let steps: Vec<serde_json::Value> = path
+            .path
+            .iter()
+            .map(|step| match step {
+                PathStep::Key(key) => json!({ "key": key }),
+                PathStep::Index(index) => json!({ "index": index }),
+            })
+            .collect();
+        return Some(json!({ "dynamic_path": steps }));
+    }
+    if let Some(items) = inner.downcast_ref::<MvItems>() {
+        return Some(json!({ "mv_items": {
+            "bag_as_array": items.bag_as_array,
+            "limit": items.limit,
+            "indexes": items.output == ExpandOutput::Indexes,
+        }}));
+    }
+    if let Some(tag) = inner.downcast_ref::<TagType>() {
+        return Some(json!({ "kusto_type": tag.ty.name() }));
+    }
+    if let Some(unavailable) = inner.downcast_ref::<Unavailable>() {
+        return Some(json!({ "unavailable": unavailable.message }));
+    }
+    None
+}
+
+/// Rebuilds a function from [`planner_udf_to_json`]'s form.
+pub fn planner_udf_from_json(value: &serde_json::Value) -> Result<Arc<ScalarUDF>, String> {
+    let bad = || format!("not a planner function: {value}");
+    let object = value.as_object().ok_or_else(bad)?;
+    let (kind, body) = object.iter().next().ok_or_else(bad)?;
+    let udf = match kind.as_str() {
+        "dynamic_path" => {
+            let steps = body.as_array().ok_or_else(bad)?;
+            let mut path = Vec::with_capacity(steps.len());
+            for step in steps {
+                if let Some(key) = step.get("key").and_then(|k| k.as_str()) {
+                    path.push(PathStep::Key(key.to_string()));
+                } else if let Some(index) = step.get("index").and_then(|i| i.as_i64()) {
+                    path.push(PathStep::Index(index));
+                } else {
+                    return Err(bad());
+                }
+            }
+            ScalarUDF::new_from_impl(DynamicPath::new(path))
+        }
+        "mv_items" => {
+            let flag = |name: &str| body.get(name).and_then(|v| v.as_bool()).ok_or_else(bad);
+            let limit = body
+                .get("limit")
+                .and_then(|v| v.as_u64())
+                .and_then(|v| usize::try_from(v).ok())
+                .ok_or_else(bad)?;
+            ScalarUDF::new_from_impl(MvItems {
+                bag_as_array: flag("bag_as_array")?,
+                limit,
+                output: if flag("indexes")? {
+                    ExpandOutput::Indexes
+                } else {
+                    ExpandOutput::Values
+                },
+                signature: Signature::any(1, Volatility::Immutable),
+            })
+        }
+        "kusto_type" => {
+            let name = body.as_str().ok_or_else(bad)?;
+            let ty = KustoType::ALL
+                .iter()
+                .copied()
+                .find(|ty| ty.name() == name)
+                .ok_or_else(bad)?;
+            ScalarUDF::new_from_impl(TagType {
+                ty,
+                signature: Signature::any(1, Volatility::Immutable),
+            })
+        }
+        "unavailable" => ScalarUDF::new_from_impl(Unavailable {
+            message: body.as_str().ok_or_else(bad)?.to_string(),
+            signature: Signature::exact(vec![], Volatility::Volatile),
+        }),
+        _ => return Err(bad()),
+    };
+    Ok(Arc::new(udf))
 }

@@ -172,6 +172,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         anomalies: Some(&ml_source),
         // The demo is a retro-hunt over the whole month, as an analyst would run it.
         ml_since_nanos: Some(now_nanos - i64::from(DEMO_DAYS) * 86_400 * 1_000_000_000),
+        session: None,
     };
     let report = runtime()?.block_on(hunt(&catalog, &content, &load_errors, &options));
     eprintln!(

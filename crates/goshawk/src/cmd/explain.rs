@@ -3,8 +3,6 @@
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-use goshawk_kql_engine::session::QueryEngine;
-
 use super::query::{QuerySource, runtime};
 
 /// Arguments of `goshawk explain`.
@@ -21,7 +19,7 @@ pub struct ExplainArgs {
 
 pub fn run(args: ExplainArgs) -> anyhow::Result<ExitCode> {
     let prepared = args.source.prepare()?;
-    let engine = QueryEngine::new(&prepared.catalog, prepared.now_nanos);
+    let engine = prepared.engine()?;
     match runtime()?.block_on(engine.explain(&prepared.text)) {
         Ok(text) => {
             let mut out = io::stdout().lock();

@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use goshawk_kql_engine::catalog::LakeCatalog;
 use goshawk_ml::LakeAnomalySource;
 use goshawk_rules::anomaly::AnomalySource;
 use goshawk_rules::builtin::builtin_rules;
@@ -38,8 +37,9 @@ Examples:
   goshawk hunt --data lake --rules my-rules/ --format html --output report.html
   goshawk hunt --data lake --no-builtin --rules hunt.yaml --format jsonl")]
 pub struct HuntArgs {
-    /// The Parquet lake directory written by `goshawk ingest`.
-    #[arg(long, value_name = "DIR")]
+    /// The Parquet lake directory written by `goshawk ingest`; with the `distributed` feature
+    /// also an object store URL (see `goshawk query --help`).
+    #[arg(long, value_name = "DIR|URL")]
     pub data: PathBuf,
 
     /// Rule files or directories (Sentinel .yaml/.yml, Elastic .toml, Elastic ML job and
@@ -69,6 +69,13 @@ pub struct HuntArgs {
     /// Write the report to FILE instead of standard output.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
+
+    /// Run the rules' queries on a goshawk cluster: the scheduler's `df://HOST:PORT`.
+    /// machine_learning rules are skipped (their anomaly jobs run in this process); a rule
+    /// using an operator that only runs in this process fails and names it.
+    #[cfg(feature = "distributed")]
+    #[arg(long, value_name = "df://HOST:PORT")]
+    pub cluster: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -103,12 +110,36 @@ pub fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     if content.is_empty() && load_errors.is_empty() {
         anyhow::bail!("no rules to run: give --rules PATH, or drop --no-builtin");
     }
-    let catalog = LakeCatalog::open(&args.data)
+    let (catalog, remote_lake) = super::query::open_lake(&args.data)
         .with_context(|| format!("cannot open the lake {}", args.data.display()))?;
+    let runtime = runtime()?;
+    #[allow(unused_mut)]
+    let mut session = None;
+    #[cfg(feature = "distributed")]
+    if let Some(url) = &args.cluster {
+        session = Some(
+            runtime
+                .block_on(goshawk_cluster::connect(url))
+                .with_context(|| format!("cannot connect to the cluster {url}"))?,
+        );
+    } else if remote_lake {
+        session = Some(goshawk_cluster::local_session()?);
+    }
 
     // machine_learning rules run their jobs over this lake; models persist under `DIR/_ml/`.
+    // Their jobs run in this process over a lake directory only: with a cluster or a lake in
+    // object storage they are skipped, and the summary says so.
     let ml_source = LakeAnomalySource::new(&args.data);
-    let anomalies: Option<&dyn AnomalySource> = Some(&ml_source);
+    let anomalies: Option<&dyn AnomalySource> = match session.is_some() || remote_lake {
+        true => None,
+        false => Some(&ml_source),
+    };
+    if anomalies.is_none() {
+        eprintln!(
+            "note: machine_learning rules are skipped: their anomaly jobs run in this process \
+             over a lake directory, not on a cluster or over object storage"
+        );
+    }
     let ml_since_nanos = match &args.ml_since {
         None => None,
         Some(text) => Some(
@@ -125,8 +156,9 @@ pub fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
         now_nanos,
         anomalies,
         ml_since_nanos,
+        session,
     };
-    let report = runtime()?.block_on(hunt(&catalog, &content, &load_errors, &options));
+    let report = runtime.block_on(hunt(catalog.as_ref(), &content, &load_errors, &options));
 
     let format = match args.format {
         HuntFormat::Table => ReportFormat::Table,

@@ -1,5 +1,7 @@
 //! One module per subcommand: its clap arguments and its `run` function.
 pub mod check;
+#[cfg(feature = "distributed")]
+pub mod cluster;
 pub mod compact;
 pub mod demo;
 pub mod explain;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use goshawk_kql_engine::catalog::{FileCatalog, LakeCatalog, LayeredCatalog};
+use goshawk_kql_engine::catalog::{FileCatalog, LayeredCatalog};
 use goshawk_kql_engine::output::{OutputFormat, write_result};
 use goshawk_kql_engine::session::QueryEngine;
 
@@ -26,13 +26,23 @@ pub struct QueryArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = FormatArg::Table)]
     pub format: FormatArg,
+
+    /// Run the query on a goshawk cluster (`goshawk scheduler` and `goshawk executor`): the
+    /// scheduler's `df://HOST:PORT`. The executors must reach the lake at the same location
+    /// (a shared path or an object store URL). A query using an operator that only runs in
+    /// this process (`make-series`, `scan`, `evaluate` plugins, `parse-kv`) fails and names it.
+    #[cfg(feature = "distributed")]
+    #[arg(long, value_name = "df://HOST:PORT")]
+    pub cluster: Option<String>,
 }
 
 /// Where the data and the query come from; shared with `goshawk explain`.
 #[derive(Debug, clap::Args)]
 pub struct QuerySource {
-    /// The Parquet lake directory (`DIR/<Table>/day=YYYY-MM-DD/*.parquet`).
-    #[arg(long, value_name = "DIR")]
+    /// The Parquet lake directory (`DIR/<Table>/day=YYYY-MM-DD/*.parquet`); with the
+    /// `distributed` feature also an object store URL (`abfss://CONTAINER@ACCOUNT.dfs.core.windows.net/PATH`,
+    /// `az://CONTAINER/PATH`, `s3://BUCKET/PATH`, `file:///PATH`).
+    #[arg(long, value_name = "DIR|URL")]
     pub data: Option<PathBuf>,
 
     /// A table from one file: `NAME=FILE` (.parquet, .csv, .json/.jsonl/.ndjson); repeatable.
@@ -72,6 +82,21 @@ pub struct Prepared {
     pub origin: String,
     pub catalog: LayeredCatalog,
     pub now_nanos: i64,
+    /// The lake is in object storage: queries need a session that reaches it.
+    #[cfg_attr(not(feature = "distributed"), allow(dead_code))]
+    pub remote_lake: bool,
+}
+
+impl Prepared {
+    /// A query engine over the catalog, in this process.
+    pub fn engine(&self) -> anyhow::Result<QueryEngine<'_>> {
+        let engine = QueryEngine::new(&self.catalog, self.now_nanos);
+        #[cfg(feature = "distributed")]
+        if self.remote_lake {
+            return Ok(engine.with_context(goshawk_cluster::local_session()?));
+        }
+        Ok(engine)
+    }
 }
 
 impl QuerySource {
@@ -95,10 +120,15 @@ impl QuerySource {
             files.add_file(name, path.as_ref())?;
         }
         catalog.push(Box::new(files));
+        let mut remote_lake = false;
         if let Some(dir) = &self.data {
-            catalog.push(Box::new(LakeCatalog::open(dir)?));
-            // The ML jobs' anomaly records (`goshawk ml run`) are a table of the lake too.
-            catalog.push(Box::new(goshawk_ml::results::AnomaliesCatalog::open(dir)?));
+            let (lake, remote) = open_lake(dir)?;
+            catalog.push(lake);
+            remote_lake = remote;
+            if !remote {
+                // The ML jobs' anomaly records (`goshawk ml run`) are a table of the lake too.
+                catalog.push(Box::new(goshawk_ml::results::AnomaliesCatalog::open(dir)?));
+            }
         }
         let now_nanos = match &self.now {
             Some(text) => goshawk_kql_engine::time::parse_datetime(text)
@@ -112,8 +142,35 @@ impl QuerySource {
             origin,
             catalog,
             now_nanos,
+            remote_lake,
         })
     }
+}
+
+/// The lake at `data` and whether it is in object storage.
+#[cfg(feature = "distributed")]
+pub(crate) fn open_lake(
+    data: &std::path::Path,
+) -> anyhow::Result<(Box<dyn goshawk_kql_engine::catalog::Catalog>, bool)> {
+    super::cluster::open_lake(data)
+}
+
+/// The lake at `data`; this build reads lake directories only.
+#[cfg(not(feature = "distributed"))]
+pub(crate) fn open_lake(
+    data: &std::path::Path,
+) -> anyhow::Result<(Box<dyn goshawk_kql_engine::catalog::Catalog>, bool)> {
+    if data.to_string_lossy().contains("://") {
+        bail!(
+            "{}: lakes in object storage need goshawk built with the `distributed` feature \
+             (cargo build --release -p goshawk --features distributed)",
+            data.display()
+        );
+    }
+    Ok((
+        Box::new(goshawk_kql_engine::catalog::LakeCatalog::open(data)?),
+        false,
+    ))
 }
 
 fn read_stdin() -> anyhow::Result<String> {
@@ -133,8 +190,31 @@ pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 pub fn run(args: QueryArgs) -> anyhow::Result<ExitCode> {
     let prepared = args.source.prepare()?;
-    let engine = QueryEngine::new(&prepared.catalog, prepared.now_nanos);
-    let result = match runtime()?.block_on(engine.query(&prepared.text)) {
+    let runtime = runtime()?;
+    #[allow(unused_mut)]
+    let mut engine = prepared.engine()?;
+    #[cfg(feature = "distributed")]
+    if let Some(url) = &args.cluster {
+        let session = runtime
+            .block_on(goshawk_cluster::connect(url))
+            .with_context(|| format!("cannot connect to the cluster {url}"))?;
+        engine = engine.with_context(session);
+    }
+    let planned = match engine.plan(&prepared.text) {
+        Ok(planned) => planned,
+        Err(err) => {
+            eprint!("{}", err.render(&prepared.text, &prepared.origin));
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    #[cfg(feature = "distributed")]
+    if args.cluster.is_some()
+        && let Err(err) = goshawk_cluster::check_distributable(&planned.plan)
+    {
+        eprintln!("error: {err}");
+        return Ok(ExitCode::FAILURE);
+    }
+    let result = match runtime.block_on(engine.execute(planned)) {
         Ok(result) => result,
         Err(err) => {
             eprint!("{}", err.render(&prepared.text, &prepared.origin));
