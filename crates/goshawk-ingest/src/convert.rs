@@ -22,6 +22,12 @@ pub enum Cell<'a> {
     Real(f64),
     /// Nanoseconds since the Unix epoch, UTC, always a whole number of ticks.
     Time(i64),
+    /// An object or array for a text column: its compact JSON text, written straight into the
+    /// column instead of into a string of its own first.
+    Json(JsonRef<'a>),
+    /// The same text as the (earlier) column at this index: the JSON-text twins of dynamic
+    /// columns, appended twice instead of held twice.
+    Twin(usize),
 }
 
 impl Cell<'_> {
@@ -33,6 +39,8 @@ impl Cell<'_> {
             Cell::Long(v) => Cell::Long(v),
             Cell::Real(v) => Cell::Real(v),
             Cell::Time(v) => Cell::Time(v),
+            Cell::Json(value) => Cell::Str(Cow::Owned(value.to_json_text())),
+            Cell::Twin(index) => Cell::Twin(index),
         }
     }
 }
@@ -85,14 +93,25 @@ pub fn from_json_ref<'a>(ty: KustoType, value: &JsonRef<'a>) -> Result<Option<Ce
         JsonRef::Str(Cow::Owned(text)) => {
             from_json_str(ty, text).map(|cell| cell.map(Cell::into_owned))
         }
-        JsonRef::Array(_) | JsonRef::Object(_)
-            if matches!(ty, KustoType::String | KustoType::Guid | KustoType::Dynamic) =>
-        {
+        JsonRef::Array(_) | JsonRef::Object(_) if is_text(ty) => {
             Ok(Some(Cell::Str(Cow::Owned(value.to_json_text()))))
         }
         // Scalars are cheap to convert, and errors are rare: share from_json's rules.
         other => from_json(ty, &other.clone().into_value()),
     }
+}
+
+/// [`from_json_ref`] of a value the cell may keep: objects and arrays are not serialised here.
+pub fn from_json_ref_owned(ty: KustoType, value: JsonRef<'_>) -> Result<Option<Cell<'_>>, String> {
+    if value.is_container() && is_text(ty) {
+        return Ok(Some(Cell::Json(value)));
+    }
+    from_json_ref(ty, &value)
+}
+
+/// Column types stored as text (dynamic columns hold JSON text).
+fn is_text(ty: KustoType) -> bool {
+    matches!(ty, KustoType::String | KustoType::Guid | KustoType::Dynamic)
 }
 
 fn unsupported(ty: KustoType) -> String {

@@ -227,13 +227,14 @@ fn set_json_twins_ref<'a>(
     row: &mut RowBuilder<'_, 'a>,
     text_column: &str,
     dynamic_column: &str,
-    value: &JsonRef<'a>,
+    value: JsonRef<'a>,
 ) -> Result<(), String> {
-    row.set_ref(text_column, value)?;
     if value.is_container() {
+        row.set_value(text_column, value)?;
         return row.copy_if_unset_any(text_column, dynamic_column);
     }
-    row.set_ref(dynamic_column, value)
+    row.set_ref(text_column, &value)?;
+    row.set_ref(dynamic_column, &value)
 }
 
 /// `diagnostic_activity` on a borrowed record, step for step (the order of removals matters:
@@ -281,7 +282,7 @@ fn diagnostic_activity_ref<'a>(
                 row.set_ref("EventSubmissionTimestamp", submitted)?;
             }
         }
-        set_json_twins_ref(row, "Properties", "Properties_d", &properties)?;
+        set_json_twins_ref(row, "Properties", "Properties_d", properties)?;
     }
     if let Some(signature) = record.get("resultSignature").and_then(JsonRef::as_str)
         && let Some((_, status)) = signature.split_once('.')
@@ -316,10 +317,10 @@ fn diagnostic_activity_ref<'a>(
                     row.set_ref("TenantId", tenant)?;
                 }
             }
-            set_json_twins_ref(row, "Claims", "Claims_d", &claims)?;
+            set_json_twins_ref(row, "Claims", "Claims_d", claims)?;
         }
         if let Some(authorization) = identity.remove("authorization") {
-            set_json_twins_ref(row, "Authorization", "Authorization_d", &authorization)?;
+            set_json_twins_ref(row, "Authorization", "Authorization_d", authorization)?;
         }
         if !identity.is_empty() {
             row.keep_extra("identity".to_string(), Value::Object(identity.into_map()));
@@ -1022,9 +1023,10 @@ mod tests {
     fn assert_paths_agree(text: &str, tables: &Tables, forced: Option<&TableIndex>) {
         let value: Value = serde_json::from_str(text).expect("test records are JSON");
         let borrowed = JsonRef::parse(text.as_bytes()).expect("test records are JSON");
-        let by_value = map_record(value, tables, forced).map(|m| (m.table.name(), m.shape, m.row));
-        let by_ref =
-            map_record_ref(borrowed, tables, forced).map(|m| (m.table.name(), m.shape, m.row));
+        let by_value =
+            map_record(value, tables, forced).map(|m| (m.table.name(), m.shape, m.row.resolved()));
+        let by_ref = map_record_ref(borrowed, tables, forced)
+            .map(|m| (m.table.name(), m.shape, m.row.resolved()));
         assert_eq!(by_ref, by_value, "{text}");
     }
 

@@ -105,6 +105,23 @@ pub struct Row<'a> {
     pub cells: Vec<Option<Cell<'a>>>,
 }
 
+impl Row<'_> {
+    /// Every cell as the text or value it stands for (JSON serialised, twins copied), for
+    /// comparing rows built by different paths.
+    #[cfg(test)]
+    pub fn resolved(self) -> Vec<Option<Cell<'static>>> {
+        let mut cells: Vec<Option<Cell<'static>>> = Vec::with_capacity(self.cells.len());
+        for cell in self.cells {
+            let resolved = match cell {
+                Some(Cell::Twin(from)) => cells.get(from).cloned().flatten(),
+                other => other.map(Cell::into_owned),
+            };
+            cells.push(resolved);
+        }
+        cells
+    }
+}
+
 /// A row under construction; its text cells may borrow from the record's input (`'a`).
 pub struct RowBuilder<'t, 'a> {
     pub table: &'t TableIndex,
@@ -168,6 +185,20 @@ impl<'t, 'a> RowBuilder<'t, 'a> {
         Ok(())
     }
 
+    /// [`Self::set_ref`] of a value the row may keep (objects and arrays are serialised only
+    /// when the row is stored).
+    pub fn set_value(&mut self, column: &str, value: JsonRef<'a>) -> Result<(), String> {
+        let index = self.index(column)?;
+        self.set_at_value(index, value)
+    }
+
+    fn set_at_value(&mut self, index: usize, value: JsonRef<'a>) -> Result<(), String> {
+        let cell = convert::from_json_ref_owned(self.table.types[index], value)
+            .map_err(|reason| self.column_error(index, &reason))?;
+        self.cells[index] = cell;
+        Ok(())
+    }
+
     /// [`Self::set`] for a JSON string value.
     pub fn set_str(&mut self, column: &str, text: &str) -> Result<(), String> {
         let index = self.index(column)?;
@@ -199,7 +230,7 @@ impl<'t, 'a> RowBuilder<'t, 'a> {
         for (key, value) in fields.into_entries() {
             match self.table.column_folded(&key) {
                 Some(index) if index != self.table.extra_column && !self.is_set_at(index) => {
-                    self.set_at_ref(index, &value)?;
+                    self.set_at_value(index, value)?;
                 }
                 _ => self.keep_extra(key.into_owned(), value.into_value()),
             }
@@ -256,7 +287,10 @@ impl<'t, 'a> RowBuilder<'t, 'a> {
     pub fn copy_if_unset_any(&mut self, from: &str, to: &str) -> Result<(), String> {
         let (from, to) = (self.index(from)?, self.index(to)?);
         if self.cells[to].is_none() {
-            self.cells[to] = self.cells[from].clone();
+            self.cells[to] = match &self.cells[from] {
+                Some(Cell::Json(_)) if from < to => Some(Cell::Twin(from)),
+                other => other.clone(),
+            };
         }
         Ok(())
     }

@@ -63,7 +63,10 @@ impl ColumnBuilder {
         matches!(
             (self, cell),
             (_, None)
-                | (ColumnBuilder::Str(_), Some(Cell::Str(_)))
+                | (
+                    ColumnBuilder::Str(_),
+                    Some(Cell::Str(_) | Cell::Json(_) | Cell::Twin(_))
+                )
                 | (ColumnBuilder::Bool(_), Some(Cell::Bool(_)))
                 | (ColumnBuilder::Int(_), Some(Cell::Int(_)))
                 | (ColumnBuilder::Long(_), Some(Cell::Long(_)))
@@ -73,11 +76,41 @@ impl ColumnBuilder {
     }
 
     /// Appends a cell that `accepts` has approved; returns its approximate size in bytes.
-    fn append(&mut self, cell: Option<Cell>) -> usize {
-        match (self, cell) {
+    /// `earlier` are the builders of the row's earlier columns, which a [`Cell::Twin`] copies.
+    /// `scratch` is a buffer for JSON text, kept from call to call.
+    fn append(
+        &mut self,
+        cell: Option<Cell>,
+        earlier: &[ColumnBuilder],
+        scratch: &mut Vec<u8>,
+    ) -> Result<usize, String> {
+        Ok(match (self, cell) {
             (ColumnBuilder::Str(b), Some(Cell::Str(s))) => {
                 b.append_value(&s);
                 s.len() + 4
+            }
+            (ColumnBuilder::Str(b), Some(Cell::Json(value))) => {
+                scratch.clear();
+                serde_json::to_writer(&mut *scratch, &value)
+                    .map_err(|e| format!("internal error: JSON text of a cell: {e}"))?;
+                let text = std::str::from_utf8(scratch)
+                    .map_err(|e| format!("internal error: JSON text of a cell: {e}"))?;
+                b.append_value(text);
+                text.len() + 4
+            }
+            (ColumnBuilder::Str(b), Some(Cell::Twin(from))) => {
+                let Some(ColumnBuilder::Str(source)) = earlier.get(from) else {
+                    return Err("internal error: a twin cell without its column".to_string());
+                };
+                let offsets = source.offsets_slice();
+                let (start, end) = match offsets {
+                    [.., start, end] => (*start as usize, *end as usize),
+                    _ => return Err("internal error: a twin cell without its value".to_string()),
+                };
+                let text = std::str::from_utf8(&source.values_slice()[start..end])
+                    .map_err(|e| format!("internal error: a twin cell's text: {e}"))?;
+                b.append_value(text);
+                text.len() + 4
             }
             (ColumnBuilder::Bool(b), Some(Cell::Bool(v))) => {
                 b.append_value(v);
@@ -123,7 +156,7 @@ impl ColumnBuilder {
                 b.append_null();
                 1
             }
-        }
+        })
     }
 
     /// The column so far; the builder starts again with room for as much as it held, so that
@@ -205,6 +238,7 @@ pub struct WorkerSink {
     /// Sorted batches whose partition was busy when they were handed over, oldest first.
     deferred: VecDeque<(PartitionKey, RecordBatch, usize)>,
     deferred_bytes: usize,
+    scratch: Vec<u8>,
 }
 
 impl WorkerSink {
@@ -215,6 +249,7 @@ impl WorkerSink {
             max_buffered_bytes,
             deferred: VecDeque::new(),
             deferred_bytes: 0,
+            scratch: Vec::new(),
         }
     }
 
@@ -250,8 +285,17 @@ impl WorkerSink {
             )));
         }
         let mut bytes = 0;
-        for (builder, cell) in chunk.builders.iter_mut().zip(row.cells) {
-            bytes += builder.append(cell);
+        for (index, cell) in row.cells.into_iter().enumerate() {
+            let (earlier, rest) = chunk.builders.split_at_mut(index);
+            // The row's earlier cells are in; a failure here leaves the columns uneven.
+            bytes += rest[0]
+                .append(cell, earlier, &mut self.scratch)
+                .map_err(|reason| {
+                    SinkPushError::Fatal(IngestError::Lake {
+                        path: writer.lake.clone(),
+                        message: reason,
+                    })
+                })?;
         }
         chunk.rows += 1;
         chunk.bytes += bytes;
