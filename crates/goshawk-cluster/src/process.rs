@@ -37,7 +37,11 @@ fn runtime_env(temp_dir: Option<&PathBuf>) -> datafusion::error::Result<Arc<Runt
 
 /// Ballista's session configuration with goshawk's codecs.
 fn session_config() -> SessionConfig {
-    SessionConfig::new_with_ballista()
+    with_codecs(SessionConfig::new_with_ballista())
+}
+
+fn with_codecs(config: SessionConfig) -> SessionConfig {
+    config
         .with_ballista_logical_extension_codec(Arc::new(GoshawkLogicalCodec::default()))
         .with_ballista_physical_extension_codec(Arc::new(GoshawkPhysicalCodec::default()))
 }
@@ -194,11 +198,14 @@ impl OptimizerRule for PortablePlan {
 }
 
 /// A session whose queries run on the cluster at `url` (`df://HOST:PORT`). Use it with
-/// `QueryEngine::with_context`.
+/// `QueryEngine::with_context`. DataFusion's `DATAFUSION_*` environment variables configure
+/// it; `DATAFUSION_EXECUTION_TARGET_PARTITIONS` is the number of partitions of each stage
+/// (default: this machine's cores), which should match the cluster's task slots.
 pub async fn connect(url: &str) -> Result<SessionContext, ClusterError> {
     let url = scheduler_url(url)?;
+    let config = with_codecs(SessionConfig::from_env()?.upgrade_for_ballista());
     let state = SessionStateBuilder::new()
-        .with_config(session_config())
+        .with_config(config)
         .with_runtime_env(runtime_env(None)?)
         .with_default_features()
         .build();
