@@ -2,9 +2,11 @@
 //! function library, the functions the planner builds for one query, lake tables and inline
 //! (`datatable`) tables.
 //!
-//! goshawk's functions travel with a small JSON payload (`{"library": name}` or
-//! `{"planner": ...}`) instead of by bare name: the receiving process then takes them from
-//! goshawk's library and never confuses one with a DataFusion built-in of the same name.
+//! goshawk's functions travel with a small JSON payload (`{"library": name}`,
+//! `{"planner": ...}` or `{"typed": ...}`) instead of by bare name: the receiving process then
+//! takes them from its own copy of goshawk's library. They are deliberately not put in the
+//! scheduler's and executors' function registries, where DataFusion's own functions are found
+//! by name: a goshawk function sharing a name with a built-in would shadow it there.
 //! Anything that cannot be rebuilt on the other side (an operator computed in goshawk's own
 //! process, a function carrying code made for one query) is refused when the plan is encoded,
 //! with an error naming the Kusto operator or function, so a query never half-runs.

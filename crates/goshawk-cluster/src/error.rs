@@ -7,7 +7,7 @@ pub enum ClusterError {
     BadClusterUrl(String),
     #[error("'{url}' is not a lake location: {reason}")]
     BadLakeUrl { url: String, reason: String },
-    #[error("cannot reach the object store of {url}: {source}")]
+    #[error("cannot reach the object store of {url}")]
     ObjectStore {
         url: String,
         #[source]
@@ -15,7 +15,7 @@ pub enum ClusterError {
     },
     #[error("the lake manifest {url} is not readable: {reason}")]
     Manifest { url: String, reason: String },
-    #[error("cannot listen on {address}: {source}")]
+    #[error("cannot listen on {address}")]
     Bind {
         address: SocketAddr,
         #[source]

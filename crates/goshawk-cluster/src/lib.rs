@@ -19,6 +19,6 @@ pub mod typed;
 pub use error::ClusterError;
 pub use objects::{LakeLocation, ObjectStoreLakeCatalog};
 pub use process::{
-    ExecutorOptions, SchedulerOptions, check_distributable, connect, local_session, run_executor,
-    run_scheduler,
+    ExecutorOptions, SchedulerOptions, check_distributable, connect, ensure_can_listen,
+    local_session, run_executor, run_scheduler,
 };

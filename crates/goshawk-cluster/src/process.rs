@@ -46,6 +46,14 @@ fn with_codecs(config: SessionConfig) -> SessionConfig {
         .with_ballista_physical_extension_codec(Arc::new(GoshawkPhysicalCodec::default()))
 }
 
+/// Fails clearly when `address` is taken or not ours, before Ballista's own setup (which
+/// would report it less plainly).
+pub fn ensure_can_listen(address: SocketAddr) -> Result<(), ClusterError> {
+    std::net::TcpListener::bind(address)
+        .map(drop)
+        .map_err(|source| ClusterError::Bind { address, source })
+}
+
 /// How to run a scheduler.
 #[derive(Debug, Clone)]
 pub struct SchedulerOptions {
@@ -80,13 +88,7 @@ pub async fn run_scheduler(options: SchedulerOptions) -> Result<(), ClusterError
             .with_runtime_env(runtime_env(None)?)
             .build())
     }));
-    // Fail early and clearly when the port is taken, before Ballista's own setup.
-    drop(
-        std::net::TcpListener::bind(options.bind).map_err(|source| ClusterError::Bind {
-            address: options.bind,
-            source,
-        })?,
-    );
+    ensure_can_listen(options.bind)?;
     let cluster = BallistaCluster::new_from_config(&config).await?;
     start_server(cluster, options.bind, Arc::new(config)).await?;
     Ok(())
@@ -148,12 +150,8 @@ pub async fn run_executor(options: ExecutorOptions) -> Result<(), ClusterError> 
         override_physical_codec: Some(Arc::new(GoshawkPhysicalCodec::default())),
         ..defaults
     };
-    for address in [options.bind, SocketAddr::new(options.bind.ip(), grpc_port)] {
-        drop(
-            std::net::TcpListener::bind(address)
-                .map_err(|source| ClusterError::Bind { address, source })?,
-        );
-    }
+    ensure_can_listen(options.bind)?;
+    ensure_can_listen(SocketAddr::new(options.bind.ip(), grpc_port))?;
     start_executor_process(Arc::new(config)).await?;
     Ok(())
 }

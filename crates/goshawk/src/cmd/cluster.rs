@@ -53,6 +53,7 @@ pub struct ExecutorArgs {
 }
 
 pub fn run_scheduler(args: SchedulerArgs) -> anyhow::Result<ExitCode> {
+    goshawk_cluster::ensure_can_listen(args.bind)?;
     eprintln!("goshawk scheduler listening on {}", args.bind);
     runtime()?.block_on(goshawk_cluster::run_scheduler(SchedulerOptions {
         bind: args.bind,
@@ -67,6 +68,7 @@ pub fn run_executor(args: ExecutorArgs) -> anyhow::Result<ExitCode> {
         .rsplit_once(':')
         .and_then(|(host, port)| Some((host.to_string(), port.parse::<u16>().ok()?)))
         .with_context(|| format!("--scheduler expects HOST:PORT, got '{}'", args.scheduler))?;
+    goshawk_cluster::ensure_can_listen(args.bind)?;
     eprintln!(
         "goshawk executor on {} (gRPC on port {}), scheduler {host}:{port}",
         args.bind,
