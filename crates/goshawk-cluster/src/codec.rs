@@ -89,34 +89,55 @@ fn decode_json(buf: &[u8], what: &str) -> Result<Value> {
     })
 }
 
-fn kusto_types(value: Option<&Value>) -> Option<Vec<KustoType>> {
-    value?
-        .as_array()?
+/// The payload of a typed call: the argument types and the payload of the called function.
+fn typed_payload(name: &str, arg_types: &[KustoType], inner: Option<Value>) -> Result<Value> {
+    let function = inner.ok_or_else(|| {
+        DataFusionError::Internal(format!("typed call of `{name}`, which is not goshawk's"))
+    })?;
+    let arg_types: Vec<&str> = arg_types.iter().map(|ty| ty.name()).collect();
+    Ok(json!({ "typed": { "arg_types": arg_types, "function": function } }))
+}
+
+/// The argument types and the function payload of a typed call's payload.
+fn typed_parts(typed: &Value) -> Result<(Vec<KustoType>, &Value)> {
+    let bad = || DataFusionError::Internal(format!("bad typed call in plan: {typed}"));
+    let arg_types = typed
+        .get("arg_types")
+        .and_then(Value::as_array)
+        .ok_or_else(bad)?
         .iter()
         .map(|name| {
             let name = name.as_str()?;
             KustoType::ALL.into_iter().find(|ty| ty.name() == name)
         })
-        .collect()
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(bad)?;
+    Ok((arg_types, typed.get("function").ok_or_else(bad)?))
 }
 
-fn type_names(types: &[KustoType]) -> Value {
-    Value::from(types.iter().map(|ty| ty.name()).collect::<Vec<_>>())
+/// A library function by name, or the error that says the processes differ.
+fn from_library<T: Clone>(
+    library: &HashMap<String, T>,
+    library_name: &str,
+    name: &str,
+) -> Result<T> {
+    library.get(library_name).cloned().ok_or_else(|| {
+        DataFusionError::Plan(format!(
+            "this goshawk has no function `{library_name}` (the plan calls it `{name}`); run \
+             the same goshawk version on the client, scheduler and executors"
+        ))
+    })
+}
+
+fn unknown_payload(value: &Value) -> DataFusionError {
+    DataFusionError::Internal(format!("unknown goshawk function in plan: {value}"))
 }
 
 /// How a scalar function travels: `None` by its name (DataFusion's own functions).
 fn scalar_payload(udf: &ScalarUDF) -> Result<Option<Value>> {
     if let Some(typed) = udf.inner().downcast_ref::<TypedScalar>() {
-        let Some(function) = scalar_payload(&typed.inner)? else {
-            return Err(DataFusionError::Internal(format!(
-                "typed call of a function that is not goshawk's: {}",
-                typed.inner.name()
-            )));
-        };
-        return Ok(Some(json!({ "typed": {
-            "arg_types": type_names(&typed.arg_types),
-            "function": function,
-        }})));
+        let inner = scalar_payload(&typed.inner)?;
+        return typed_payload(udf.name(), &typed.arg_types, inner).map(Some);
     }
     if let Some(parameters) = planner_udf_to_json(udf) {
         return Ok(Some(json!({ "planner": parameters })));
@@ -137,11 +158,7 @@ fn scalar_payload(udf: &ScalarUDF) -> Result<Option<Value>> {
 
 fn scalar_from_payload(name: &str, value: &Value) -> Result<Arc<ScalarUDF>> {
     if let Some(typed) = value.get("typed") {
-        let arg_types = kusto_types(typed.get("arg_types"))
-            .ok_or_else(|| DataFusionError::Internal(format!("bad typed call in plan: {value}")))?;
-        let function = typed
-            .get("function")
-            .ok_or_else(|| DataFusionError::Internal(format!("bad typed call in plan: {value}")))?;
+        let (arg_types, function) = typed_parts(typed)?;
         let inner = scalar_from_payload(name, function)?;
         return Ok(Arc::new(ScalarUDF::new_from_impl(TypedScalar {
             inner,
@@ -151,17 +168,10 @@ fn scalar_from_payload(name: &str, value: &Value) -> Result<Arc<ScalarUDF>> {
     if let Some(parameters) = value.get("planner") {
         return planner_udf_from_json(parameters).map_err(DataFusionError::Internal);
     }
-    if let Some(library_name) = value.get("library").and_then(Value::as_str) {
-        return scalar_library().get(library_name).cloned().ok_or_else(|| {
-            DataFusionError::Plan(format!(
-                "this goshawk has no function `{library_name}` (the plan calls it `{name}`); \
-                 run the same goshawk version on the client, scheduler and executors"
-            ))
-        });
+    match value.get("library").and_then(Value::as_str) {
+        Some(library_name) => from_library(scalar_library(), library_name, name),
+        None => Err(unknown_payload(value)),
     }
-    Err(DataFusionError::Internal(format!(
-        "unknown goshawk function in plan: {value}"
-    )))
 }
 
 fn encode_scalar(udf: &ScalarUDF, buf: &mut Vec<u8>) -> Result<()> {
@@ -182,16 +192,8 @@ fn decode_scalar(name: &str, buf: &[u8]) -> Result<Option<Arc<ScalarUDF>>> {
 
 fn aggregate_payload(udaf: &AggregateUDF) -> Result<Option<Value>> {
     if let Some(typed) = udaf.inner().downcast_ref::<TypedAggregate>() {
-        let Some(function) = aggregate_payload(&typed.inner)? else {
-            return Err(DataFusionError::Internal(format!(
-                "typed call of an aggregation that is not goshawk's: {}",
-                typed.inner.name()
-            )));
-        };
-        return Ok(Some(json!({ "typed": {
-            "arg_types": type_names(&typed.arg_types),
-            "function": function,
-        }})));
+        let inner = aggregate_payload(&typed.inner)?;
+        return typed_payload(udaf.name(), &typed.arg_types, inner).map(Some);
     }
     if udaf.inner().downcast_ref::<KustoAggregate>().is_some() {
         let name = udaf.name();
@@ -205,29 +207,17 @@ fn aggregate_payload(udaf: &AggregateUDF) -> Result<Option<Value>> {
 
 fn aggregate_from_payload(name: &str, value: &Value) -> Result<Arc<AggregateUDF>> {
     if let Some(typed) = value.get("typed") {
-        let arg_types = kusto_types(typed.get("arg_types")).ok_or_else(|| {
-            DataFusionError::Internal(format!("bad typed aggregation in plan: {value}"))
-        })?;
-        let function = typed.get("function").ok_or_else(|| {
-            DataFusionError::Internal(format!("bad typed aggregation in plan: {value}"))
-        })?;
+        let (arg_types, function) = typed_parts(typed)?;
         let inner = aggregate_from_payload(name, function)?;
         return Ok(Arc::new(AggregateUDF::new_from_impl(TypedAggregate {
             inner,
             arg_types,
         })));
     }
-    if let Some(library_name) = value.get("library").and_then(Value::as_str) {
-        return aggregate_library().get(library_name).cloned().ok_or_else(|| {
-            DataFusionError::Plan(format!(
-                "this goshawk has no aggregation `{library_name}` (the plan calls it `{name}`); \
-                 run the same goshawk version on the client, scheduler and executors"
-            ))
-        });
+    match value.get("library").and_then(Value::as_str) {
+        Some(library_name) => from_library(aggregate_library(), library_name, name),
+        None => Err(unknown_payload(value)),
     }
-    Err(DataFusionError::Internal(format!(
-        "unknown goshawk aggregation in plan: {value}"
-    )))
 }
 
 fn encode_aggregate(udaf: &AggregateUDF, buf: &mut Vec<u8>) -> Result<()> {

@@ -13,10 +13,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
-use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::tree_node::Transformed;
 use datafusion::common::{DFSchema, DFSchemaRef, Result};
 use datafusion::logical_expr::expr::{AggregateFunction, ScalarFunction};
-use datafusion::logical_expr::expr_rewriter::NamePreserver;
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, ColumnarValue, Expr, ExprSchemable,
@@ -25,7 +24,7 @@ use datafusion::logical_expr::{
 };
 use datafusion::scalar::ScalarValue;
 use goshawk_kql_engine::aggregate::KustoAggregate;
-use goshawk_kql_engine::planner::planner_udf_to_json;
+use goshawk_kql_engine::planner::{planner_udf_to_json, rewrite_expressions};
 use goshawk_kql_engine::scalar::{KustoScalar, kusto_type_of};
 use goshawk_types::{KUSTO_TYPE_METADATA_KEY, KustoType};
 
@@ -259,18 +258,8 @@ fn expression_schema(node: &LogicalPlan) -> Result<DFSchemaRef> {
 /// Wraps the calls of goshawk functions whose argument types need carrying; every
 /// expression keeps its name.
 pub fn typed_calls(plan: LogicalPlan) -> Result<Transformed<LogicalPlan>> {
-    plan.transform_up_with_subqueries(|node| {
-        let schema = expression_schema(&node)?;
-        let preserver = NamePreserver::new(&node);
-        let rewritten = node.map_expressions(|expr| {
-            let saved = preserver.save(&expr);
-            let rewritten = expr.transform_up(|expr| wrap_call(expr, &schema))?;
-            Ok(rewritten.update_data(|expr| saved.restore(expr)))
-        })?;
-        if rewritten.transformed {
-            rewritten.map_data(LogicalPlan::recompute_schema)
-        } else {
-            Ok(rewritten)
-        }
+    rewrite_expressions(plan, |node| {
+        let schema = expression_schema(node)?;
+        Ok(move |expr| wrap_call(expr, &schema))
     })
 }

@@ -45,7 +45,7 @@ use goshawk_types::KustoType;
 use crate::catalog::{Catalog, KustoColumn, TableRef};
 use literal::kusto_metadata;
 pub use materialize::session_context;
-pub use portable::without_literal_metadata;
+pub use portable::{rewrite_expressions, without_literal_metadata};
 pub use udf::{library_udfs, planner_udf_from_json, planner_udf_to_json};
 
 /// A planned query: the logical plan, the Kusto schema of its result, and the `render`

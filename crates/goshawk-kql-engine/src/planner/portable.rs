@@ -10,25 +10,22 @@ use datafusion::logical_expr::{Expr, LogicalPlan};
 use datafusion::scalar::ScalarValue;
 use goshawk_types::{KUSTO_TYPE_METADATA_KEY, KustoType};
 
-/// Rewrites every literal to one without field metadata: plain when its Arrow type already
-/// says its Kusto type (a `long` is an Int64), else wrapped in the identity function
-/// `kusto_type` that carries the type (a `dynamic` literal is text). Every expression keeps
-/// its name (an alias restores it), so the plan's columns are the same.
-pub fn without_literal_metadata(plan: LogicalPlan) -> DFResult<Transformed<LogicalPlan>> {
+/// Rewrites every expression of every node (subqueries included) bottom-up with the rewrite
+/// `for_node` makes for that node, keeping each expression's name (an alias restores it), so
+/// the plan's columns and the references to them stay the same.
+pub fn rewrite_expressions<R>(
+    plan: LogicalPlan,
+    mut for_node: impl FnMut(&LogicalPlan) -> DFResult<R>,
+) -> DFResult<Transformed<LogicalPlan>>
+where
+    R: FnMut(Expr) -> DFResult<Transformed<Expr>>,
+{
     plan.transform_up_with_subqueries(|node| {
+        let mut rewrite = for_node(&node)?;
         let preserver = NamePreserver::new(&node);
         let rewritten = node.map_expressions(|expr| {
             let saved = preserver.save(&expr);
-            let rewritten = expr.transform_up(|expr| match expr {
-                Expr::Literal(value, Some(metadata)) => {
-                    let ty = metadata
-                        .inner()
-                        .get(KUSTO_TYPE_METADATA_KEY)
-                        .and_then(|name| KustoType::ALL.into_iter().find(|t| t.name() == name));
-                    Ok(Transformed::yes(plain_literal(value, ty)))
-                }
-                other => Ok(Transformed::no(other)),
-            })?;
+            let rewritten = expr.transform_up(&mut rewrite)?;
             Ok(rewritten.update_data(|expr| saved.restore(expr)))
         })?;
         if rewritten.transformed {
@@ -36,6 +33,24 @@ pub fn without_literal_metadata(plan: LogicalPlan) -> DFResult<Transformed<Logic
         } else {
             Ok(rewritten)
         }
+    })
+}
+
+/// Rewrites every literal to one without field metadata: plain when its Arrow type already
+/// says its Kusto type (a `long` is an Int64), else wrapped in the identity function
+/// `kusto_type` that carries the type (a `dynamic` literal is text). Names do not change.
+pub fn without_literal_metadata(plan: LogicalPlan) -> DFResult<Transformed<LogicalPlan>> {
+    rewrite_expressions(plan, |_| {
+        Ok(|expr| match expr {
+            Expr::Literal(value, Some(metadata)) => {
+                let ty = metadata
+                    .inner()
+                    .get(KUSTO_TYPE_METADATA_KEY)
+                    .and_then(|name| KustoType::ALL.into_iter().find(|t| t.name() == name));
+                Ok(Transformed::yes(plain_literal(value, ty)))
+            }
+            other => Ok(Transformed::no(other)),
+        })
     })
 }
 
