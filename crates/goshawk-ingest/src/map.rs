@@ -293,7 +293,7 @@ fn diagnostic_activity_ref<'a>(
     let identity = match record.remove("identity") {
         Some(JsonRef::Object(identity)) => Some(identity),
         Some(other) => {
-            row.keep_extra("identity".to_string(), other.into_value());
+            row.keep_extra_ref(Cow::Borrowed("identity"), other);
             None
         }
         None => None,
@@ -323,7 +323,7 @@ fn diagnostic_activity_ref<'a>(
             set_json_twins_ref(row, "Authorization", "Authorization_d", authorization)?;
         }
         if !identity.is_empty() {
-            row.keep_extra("identity".to_string(), Value::Object(identity.into_map()));
+            row.keep_extra_ref(Cow::Borrowed("identity"), JsonRef::Object(identity));
         }
     }
     if let Some(tenant) = record.remove("tenantId") {

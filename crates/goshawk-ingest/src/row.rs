@@ -13,6 +13,7 @@ fn fast_hasher() -> ahash::RandomState {
 }
 
 use goshawk_types::{KustoType, TableSchema, ingested_tables};
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
 use crate::convert::{self, Cell};
@@ -126,7 +127,38 @@ impl Row<'_> {
 pub struct RowBuilder<'t, 'a> {
     pub table: &'t TableIndex,
     cells: Vec<Option<Cell<'a>>>,
-    extra: Map<String, Value>,
+    /// Source fields for `AdditionalFields`, in the order they were kept; names are unique.
+    extra: Vec<(Cow<'a, str>, Extra<'a>)>,
+}
+
+/// A value kept for `AdditionalFields`.
+#[derive(Debug)]
+enum Extra<'a> {
+    Value(Value),
+    Ref(JsonRef<'a>),
+}
+
+impl Serialize for Extra<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Extra::Value(value) => value.serialize(serializer),
+            Extra::Ref(value) => value.serialize(serializer),
+        }
+    }
+}
+
+/// The kept fields as one JSON object, in order: the text `serde_json::Map` (with
+/// `preserve_order`) gives for them.
+struct ExtraFields<'x, 'a>(&'x [(Cow<'a, str>, Extra<'a>)]);
+
+impl Serialize for ExtraFields<'_, '_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (key, value) in self.0 {
+            map.serialize_entry(key.as_ref(), value)?;
+        }
+        map.end()
+    }
 }
 
 impl<'t, 'a> RowBuilder<'t, 'a> {
@@ -134,7 +166,7 @@ impl<'t, 'a> RowBuilder<'t, 'a> {
         RowBuilder {
             table,
             cells: vec![None; table.types.len()],
-            extra: Map::new(),
+            extra: Vec::new(),
         }
     }
 
@@ -232,7 +264,7 @@ impl<'t, 'a> RowBuilder<'t, 'a> {
                 Some(index) if index != self.table.extra_column && !self.is_set_at(index) => {
                     self.set_at_value(index, value)?;
                 }
-                _ => self.keep_extra(key.into_owned(), value.into_value()),
+                _ => self.keep_extra_ref(key, value),
             }
         }
         Ok(())
@@ -310,12 +342,23 @@ impl<'t, 'a> RowBuilder<'t, 'a> {
         if value.is_null() {
             return;
         }
-        let mut key = key;
-        while self.extra.contains_key(&key) {
-            // Two source fields with one name (envelope and payload): keep both.
-            key.insert(0, '_');
+        self.keep_extra_as(Cow::Owned(key), Extra::Value(value));
+    }
+
+    /// [`Self::keep_extra`] of a borrowed field.
+    pub fn keep_extra_ref(&mut self, key: Cow<'a, str>, value: JsonRef<'a>) {
+        if matches!(value, JsonRef::Null) {
+            return;
         }
-        self.extra.insert(key, value);
+        self.keep_extra_as(key, Extra::Ref(value));
+    }
+
+    fn keep_extra_as(&mut self, mut key: Cow<'a, str>, value: Extra<'a>) {
+        while self.extra.iter().any(|(k, _)| *k == key) {
+            // Two source fields with one name (envelope and payload): keep both.
+            key.to_mut().insert(0, '_');
+        }
+        self.extra.push((key, value));
     }
 
     /// Stores each field in the column of the same name (case-insensitively), or in
@@ -353,9 +396,9 @@ impl<'t, 'a> RowBuilder<'t, 'a> {
             self.cells[type_index] = Some(Cell::Str(Cow::Borrowed(self.table.name())));
         }
         if !self.extra.is_empty() {
-            self.cells[self.table.extra_column] = Some(Cell::Str(Cow::Owned(convert::json_text(
-                &Value::Object(self.extra),
-            ))));
+            // Serialising cannot fail: keys are strings and numbers came from JSON.
+            let text = serde_json::to_string(&ExtraFields(&self.extra)).unwrap_or_default();
+            self.cells[self.table.extra_column] = Some(Cell::Str(Cow::Owned(text)));
         }
         Ok(Row { cells: self.cells })
     }
