@@ -10,7 +10,7 @@
 //! track strings and nesting the same way, and an element that does not parse as JSON (where
 //! the two could differ) also sends the file to the scanner, before anything was stored.
 
-use memchr::{memchr, memchr2};
+use memchr::memchr3;
 
 /// A record of the envelope: where it starts in the text (0-based byte offset, 1-based line)
 /// and its bytes.
@@ -110,12 +110,11 @@ fn object_end(text: &[u8], start: usize) -> Option<usize> {
 /// The index of the quote that closes the string whose text starts at `i`.
 fn string_end(text: &[u8], mut i: usize) -> Option<usize> {
     loop {
-        let at = i + memchr2(b'"', b'\\', &text[i..])?;
-        if memchr(b'\n', &text[i..at]).is_some() {
-            return None;
-        }
-        if text[at] == b'"' {
-            return Some(at);
+        let at = i + memchr3(b'"', b'\\', b'\n', &text[i..])?;
+        match text[at] {
+            b'"' => return Some(at),
+            b'\n' => return None,
+            _ => {}
         }
         // A backslash escapes the next byte, whatever it is.
         i = at + 2;

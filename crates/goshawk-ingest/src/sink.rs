@@ -80,18 +80,18 @@ impl ColumnBuilder {
     /// `scratch` is a buffer for JSON text, kept from call to call.
     fn append(
         &mut self,
-        cell: Option<Cell>,
+        cell: &Option<Cell>,
         earlier: &[ColumnBuilder],
         scratch: &mut Vec<u8>,
     ) -> Result<usize, String> {
         Ok(match (self, cell) {
             (ColumnBuilder::Str(b), Some(Cell::Str(s))) => {
-                b.append_value(&s);
+                b.append_value(s);
                 s.len() + 4
             }
             (ColumnBuilder::Str(b), Some(Cell::Json(value))) => {
                 scratch.clear();
-                serde_json::to_writer(&mut *scratch, &value)
+                serde_json::to_writer(&mut *scratch, value)
                     .map_err(|e| format!("internal error: JSON text of a cell: {e}"))?;
                 let text = std::str::from_utf8(scratch)
                     .map_err(|e| format!("internal error: JSON text of a cell: {e}"))?;
@@ -99,7 +99,7 @@ impl ColumnBuilder {
                 text.len() + 4
             }
             (ColumnBuilder::Str(b), Some(Cell::Twin(from))) => {
-                let Some(ColumnBuilder::Str(source)) = earlier.get(from) else {
+                let Some(ColumnBuilder::Str(source)) = earlier.get(*from) else {
                     return Err("internal error: a twin cell without its column".to_string());
                 };
                 let offsets = source.offsets_slice();
@@ -113,23 +113,23 @@ impl ColumnBuilder {
                 text.len() + 4
             }
             (ColumnBuilder::Bool(b), Some(Cell::Bool(v))) => {
-                b.append_value(v);
+                b.append_value(*v);
                 1
             }
             (ColumnBuilder::Int(b), Some(Cell::Int(v))) => {
-                b.append_value(v);
+                b.append_value(*v);
                 4
             }
             (ColumnBuilder::Long(b), Some(Cell::Long(v))) => {
-                b.append_value(v);
+                b.append_value(*v);
                 8
             }
             (ColumnBuilder::Real(b), Some(Cell::Real(v))) => {
-                b.append_value(v);
+                b.append_value(*v);
                 8
             }
             (ColumnBuilder::Time(b), Some(Cell::Time(v))) => {
-                b.append_value(v);
+                b.append_value(*v);
                 8
             }
             (ColumnBuilder::Str(b), _) => {
@@ -285,7 +285,8 @@ impl WorkerSink {
             )));
         }
         let mut bytes = 0;
-        for (index, cell) in row.cells.into_iter().enumerate() {
+        // By reference: moving each cell out of the row cost more than appending it.
+        for (index, cell) in row.cells.iter().enumerate() {
             let (earlier, rest) = chunk.builders.split_at_mut(index);
             // The row's earlier cells are in; a failure here leaves the columns uneven.
             bytes += rest[0]
