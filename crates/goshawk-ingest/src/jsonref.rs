@@ -58,8 +58,51 @@ impl<'a> JsonRef<'a> {
 
     /// Compact JSON text, byte for byte what `serde_json::to_string` writes for the `Value`.
     pub fn to_json_text(&self) -> String {
-        // Serialising cannot fail: keys are strings and numbers came from JSON, so are finite.
-        serde_json::to_string(self).unwrap_or_default()
+        let mut text = String::new();
+        self.write_json_text(&mut text);
+        text
+    }
+
+    /// Appends the compact JSON text (as [`Self::to_json_text`]) to `out`. Written by hand
+    /// rather than through `serde_json::to_writer` because that writes bytes, which the
+    /// column builders then validate as UTF-8 again, and escapes strings byte by byte even
+    /// though nearly all of them need no escape at all.
+    pub fn write_json_text(&self, out: &mut String) {
+        match self {
+            JsonRef::Null => out.push_str("null"),
+            JsonRef::Bool(true) => out.push_str("true"),
+            JsonRef::Bool(false) => out.push_str("false"),
+            // serde_json's `Display` for numbers uses the same itoa / zmij formatting as its
+            // serialiser (numbers parsed from JSON are finite).
+            JsonRef::Number(n) => {
+                use std::fmt::Write as _;
+                // Writing into a String cannot fail.
+                let _ = write!(out, "{n}");
+            }
+            JsonRef::Str(s) => write_json_string(s, out),
+            JsonRef::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    item.write_json_text(out);
+                }
+                out.push(']');
+            }
+            JsonRef::Object(object) => {
+                out.push('{');
+                for (i, (key, value)) in object.entries.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write_json_string(key, out);
+                    out.push(':');
+                    value.write_json_text(out);
+                }
+                out.push('}');
+            }
+        }
     }
 
     pub fn as_str(&self) -> Option<&str> {
@@ -91,6 +134,56 @@ impl<'a> JsonRef<'a> {
             JsonRef::Object(_) => "an object",
         }
     }
+}
+
+/// Whether a byte must be escaped in a JSON string: `"`, `\\` and the control characters.
+fn needs_escape(byte: u8) -> bool {
+    byte < 0x20 || byte == b'"' || byte == b'\\'
+}
+
+/// A JSON string literal escaped exactly like serde_json's compact formatter: `\"`, `\\`,
+/// the short forms `\b \f \n \r \t`, `\u00xx` (lower-case hex) for the other control
+/// characters, everything else (including `/`, DEL and non-ASCII) as is.
+fn write_json_string(text: &str, out: &mut String) {
+    out.push('"');
+    // Checked 32 bytes at a time without an early exit, which the compiler vectorises: almost
+    // every string needs no escape and is copied whole.
+    let bytes = text.as_bytes();
+    let clean = bytes.chunks(32).all(|chunk| {
+        !chunk
+            .iter()
+            .fold(false, |found, &b| found | needs_escape(b))
+    });
+    if clean {
+        out.push_str(text);
+    } else {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut start = 0;
+        for (i, &byte) in bytes.iter().enumerate() {
+            if !needs_escape(byte) {
+                continue;
+            }
+            // `i` is at an ASCII byte, so on a character boundary.
+            out.push_str(&text[start..i]);
+            match byte {
+                b'"' => out.push_str("\\\""),
+                b'\\' => out.push_str("\\\\"),
+                0x08 => out.push_str("\\b"),
+                0x0c => out.push_str("\\f"),
+                b'\n' => out.push_str("\\n"),
+                b'\r' => out.push_str("\\r"),
+                b'\t' => out.push_str("\\t"),
+                _ => {
+                    out.push_str("\\u00");
+                    out.push(char::from(HEX[usize::from(byte >> 4)]));
+                    out.push(char::from(HEX[usize::from(byte & 0xf)]));
+                }
+            }
+            start = i + 1;
+        }
+        out.push_str(&text[start..]);
+    }
+    out.push('"');
 }
 
 impl fmt::Display for JsonRef<'_> {
@@ -312,6 +405,11 @@ mod tests {
             r#"{"b":1,"a":[true,null,-2,3.5,1e3,18446744073709551615],"c":{"z":"x\"y\u00e9\u0001"}}"#,
         );
         same_as_value(r#"  [ {"k" : "v\/w"} , "\ud83d\ude00" ]  "#);
+        // Every escape serde_json writes, before and after the 32-byte blocks of the clean check.
+        same_as_value(
+            r#"["\b\f\n\r\t\u0000\u001f\u007f\"\\ ä","0123456789abcdef0123456789abcdef0123456789\u000bend"]"#,
+        );
+        same_as_value(r#"{"\n key":[-0,-0.0,0.1,1.5e300,-12,1E-7,123456789012345678901234]}"#);
         // A repeated member keeps its first position and its last value, as in Value.
         same_as_value(r#"{"a":1,"b":2,"a":3}"#);
         let many: Vec<String> = (0..100).map(|i| format!("\"k{}\":{i}", i % 70)).collect();

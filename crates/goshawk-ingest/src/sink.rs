@@ -77,12 +77,12 @@ impl ColumnBuilder {
 
     /// Appends a cell that `accepts` has approved; returns its approximate size in bytes.
     /// `earlier` are the builders of the row's earlier columns, which a [`Cell::Twin`] copies.
-    /// `scratch` is a buffer for JSON text, kept from call to call.
+    /// `json` holds the JSON texts of the row's earlier columns.
     fn append(
         &mut self,
         cell: &Option<Cell>,
         earlier: &[ColumnBuilder],
-        scratch: &mut Vec<u8>,
+        json: &mut RowJson,
     ) -> Result<usize, String> {
         Ok(match (self, cell) {
             (ColumnBuilder::Str(b), Some(Cell::Str(s))) => {
@@ -90,15 +90,26 @@ impl ColumnBuilder {
                 s.len() + 4
             }
             (ColumnBuilder::Str(b), Some(Cell::Json(value))) => {
-                scratch.clear();
-                serde_json::to_writer(&mut *scratch, value)
-                    .map_err(|e| format!("internal error: JSON text of a cell: {e}"))?;
-                let text = std::str::from_utf8(scratch)
-                    .map_err(|e| format!("internal error: JSON text of a cell: {e}"))?;
+                let start = json.text.len();
+                value.write_json_text(&mut json.text);
+                json.columns.push((earlier.len(), start));
+                let text = &json.text[start..];
                 b.append_value(text);
                 text.len() + 4
             }
             (ColumnBuilder::Str(b), Some(Cell::Twin(from))) => {
+                // The twin's column is a JSON cell of this row (RowBuilder::copy_if_unset_any),
+                // whose text is still in `json`: no copy out of the builder to validate again.
+                if let Some(position) = json.columns.iter().position(|(c, _)| c == from) {
+                    let start = json.columns[position].1;
+                    let end = json
+                        .columns
+                        .get(position + 1)
+                        .map_or(json.text.len(), |(_, next)| *next);
+                    let text = &json.text[start..end];
+                    b.append_value(text);
+                    return Ok(text.len() + 4);
+                }
                 let Some(ColumnBuilder::Str(source)) = earlier.get(*from) else {
                     return Err("internal error: a twin cell without its column".to_string());
                 };
@@ -238,7 +249,15 @@ pub struct WorkerSink {
     /// Sorted batches whose partition was busy when they were handed over, oldest first.
     deferred: VecDeque<(PartitionKey, RecordBatch, usize)>,
     deferred_bytes: usize,
-    scratch: Vec<u8>,
+    json: RowJson,
+}
+
+/// The JSON texts written for the current row, kept until its twin columns are appended.
+#[derive(Default)]
+struct RowJson {
+    text: String,
+    /// Column index and start in `text`, in column order; each text ends where the next starts.
+    columns: Vec<(usize, usize)>,
 }
 
 impl WorkerSink {
@@ -249,7 +268,7 @@ impl WorkerSink {
             max_buffered_bytes,
             deferred: VecDeque::new(),
             deferred_bytes: 0,
-            scratch: Vec::new(),
+            json: RowJson::default(),
         }
     }
 
@@ -285,12 +304,14 @@ impl WorkerSink {
             )));
         }
         let mut bytes = 0;
+        self.json.text.clear();
+        self.json.columns.clear();
         // By reference: moving each cell out of the row cost more than appending it.
         for (index, cell) in row.cells.iter().enumerate() {
             let (earlier, rest) = chunk.builders.split_at_mut(index);
             // The row's earlier cells are in; a failure here leaves the columns uneven.
             bytes += rest[0]
-                .append(cell, earlier, &mut self.scratch)
+                .append(cell, earlier, &mut self.json)
                 .map_err(|reason| {
                     SinkPushError::Fatal(IngestError::Lake {
                         path: writer.lake.clone(),
