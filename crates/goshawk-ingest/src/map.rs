@@ -199,7 +199,7 @@ fn resource_parts<'t, 'a, 's>(
     set: impl Fn(&mut RowBuilder<'t, 'a>, &str, &'s str) -> Result<(), String>,
 ) -> Result<(), String> {
     if text.bytes().any(|b| b.is_ascii_uppercase()) {
-        row.set_str("_ResourceId", &text.to_ascii_lowercase())?;
+        row.set_string("_ResourceId", text.to_ascii_lowercase())?;
     } else {
         set(row, "_ResourceId", text)?;
     }
@@ -416,24 +416,36 @@ pub struct ResourceIdParts<'a> {
 }
 
 pub fn parse_resource_id(resource_id: &str) -> ResourceIdParts<'_> {
-    let segments: Vec<&str> = resource_id.split('/').filter(|s| !s.is_empty()).collect();
-    let after = |name: &str| {
-        segments
-            .iter()
-            .position(|s| s.eq_ignore_ascii_case(name))
-            .and_then(|i| segments.get(i + 1).copied())
-    };
-    let provider = after("providers");
-    let resource = if provider.is_some() || after("resourceGroups").is_some() {
-        segments.last().copied()
-    } else {
-        None
-    };
+    // One pass without collecting the segments (this runs for every Activity record): each
+    // name takes the segment after its first (case-insensitive) occurrence, as a lookup of
+    // the first position would.
+    const NAMES: [&str; 3] = ["subscriptions", "resourceGroups", "providers"];
+    let mut values: [Option<&str>; 3] = [None; 3];
+    let mut seen = [false; 3];
+    let mut pending = [false; 3];
+    let mut last = None;
+    for segment in resource_id.split('/').filter(|s| !s.is_empty()) {
+        for i in 0..NAMES.len() {
+            if pending[i] {
+                values[i] = Some(segment);
+                pending[i] = false;
+            } else if !seen[i] && segment.eq_ignore_ascii_case(NAMES[i]) {
+                seen[i] = true;
+                pending[i] = true;
+            }
+        }
+        last = Some(segment);
+    }
+    let [subscription, resource_group, provider] = values;
     ResourceIdParts {
-        subscription: after("subscriptions"),
-        resource_group: after("resourceGroups"),
+        subscription,
+        resource_group,
         provider,
-        resource,
+        resource: if provider.is_some() || resource_group.is_some() {
+            last
+        } else {
+            None
+        },
     }
 }
 
@@ -1017,6 +1029,15 @@ mod tests {
         let subscription_only = parse_resource_id("/subscriptions/s1");
         assert_eq!(subscription_only.subscription, Some("s1"));
         assert_eq!(subscription_only.resource, None);
+        // The segment after the first occurrence of a name, even where it is a name itself.
+        let repeated = parse_resource_id("//SUBSCRIPTIONS/providers/x/subscriptions/s2/providers");
+        assert_eq!(repeated.subscription, Some("providers"));
+        assert_eq!(repeated.provider, Some("x"));
+        assert_eq!(repeated.resource_group, None);
+        assert_eq!(repeated.resource, Some("providers"));
+        let trailing = parse_resource_id("/subscriptions/s1/resourcegroups");
+        assert_eq!(trailing.resource_group, None);
+        assert_eq!(trailing.resource, None);
     }
 
     /// Both mapping paths on one record: the same table, shape and row, or the same reason.

@@ -240,6 +240,22 @@ impl<'t, 'a> RowBuilder<'t, 'a> {
         Ok(())
     }
 
+    /// [`Self::set_str`] of a string made for the row: kept as it is where the column stores
+    /// the text unchanged, instead of being copied once more.
+    pub fn set_string(&mut self, column: &str, text: String) -> Result<(), String> {
+        let index = self.index(column)?;
+        let cell = convert::from_json_str(self.table.types[index], &text)
+            .map_err(|reason| self.column_error(index, &reason))?;
+        let unchanged = matches!(&cell, Some(Cell::Str(Cow::Borrowed(s))) if *s == text);
+        self.cells[index] = if unchanged {
+            drop(cell);
+            Some(Cell::Str(Cow::Owned(text)))
+        } else {
+            cell.map(Cell::into_owned)
+        };
+        Ok(())
+    }
+
     /// [`Self::set_str`] of text that lives as long as the row (borrowed, not copied).
     pub fn set_borrowed(&mut self, column: &str, text: &'a str) -> Result<(), String> {
         let index = self.index(column)?;
