@@ -22,12 +22,13 @@ use ballista_core::serde::{BallistaLogicalExtensionCodec, BallistaPhysicalExtens
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::TableProvider;
 use datafusion::common::TableReference;
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::FileFormatFactory;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
 use datafusion::logical_expr::{
-    AggregateUDF, Extension, HigherOrderUDF, LogicalPlan, ScalarUDF, WindowUDF,
+    AggregateUDF, Expr, Extension, HigherOrderUDF, LogicalPlan, ScalarUDF, WindowUDF,
 };
 use datafusion::physical_expr_common::physical_expr::proto_decode::PhysicalExprDecodeCtx;
 use datafusion::physical_expr_common::physical_expr::proto_encode::PhysicalExprEncodeCtx;
@@ -233,6 +234,33 @@ fn decode_aggregate(name: &str, buf: &[u8]) -> Result<Option<Arc<AggregateUDF>>>
     }
     let value = decode_json(buf, "aggregation")?;
     aggregate_from_payload(name, &value).map(Some)
+}
+
+/// Refuses, by name, a plan that the cluster could not run: an operator computed in this
+/// process, or a function built with code for one query. Plan encoding alone does not: it
+/// ignores a function codec's errors and sends the function by name, which the scheduler then
+/// cannot find.
+pub fn refuse_undistributable(plan: &LogicalPlan) -> Result<()> {
+    plan.apply_with_subqueries(|node| {
+        if let LogicalPlan::Extension(extension) = node {
+            GoshawkLogicalCodec::default().try_encode(extension, &mut Vec::new())?;
+        }
+        node.apply_expressions(|expr| {
+            expr.apply(|expr| {
+                match expr {
+                    Expr::ScalarFunction(call) => {
+                        scalar_payload(&call.func)?;
+                    }
+                    Expr::AggregateFunction(call) => {
+                        aggregate_payload(&call.func)?;
+                    }
+                    _ => {}
+                }
+                Ok(TreeNodeRecursion::Continue)
+            })
+        })
+    })
+    .map(drop)
 }
 
 /// Arrow IPC stream of `batches`.
@@ -594,12 +622,24 @@ mod tests {
     }
 
     #[test]
+    fn parse_kv_is_refused_by_name() {
+        let plan = Planner::new(&catalog(), 0)
+            .plan_text(
+                "T | parse-kv Caller as (a: string) with (pair_delimiter=',', kv_delimiter='=')",
+            )
+            .unwrap()
+            .plan;
+        let err = refuse_undistributable(&plan).unwrap_err().to_string();
+        assert!(
+            err.contains("`parse-kv`") && err.contains("cannot run on a cluster"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn operators_computed_in_process_are_refused_by_name() {
         let plan = plan("T | make-series n = count() on TimeGenerated step 1d by Caller");
-        let err =
-            logical_plan_to_bytes_with_extension_codec(&plan, &GoshawkLogicalCodec::default())
-                .unwrap_err()
-                .to_string();
+        let err = refuse_undistributable(&plan).unwrap_err().to_string();
         assert!(
             err.contains("`make-series`") && err.contains("cannot run on a cluster"),
             "{err}"

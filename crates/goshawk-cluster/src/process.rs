@@ -21,7 +21,7 @@ use datafusion_proto::bytes::logical_plan_to_bytes_with_extension_codec;
 use goshawk_kql_engine::planner::without_literal_metadata;
 
 use crate::ClusterError;
-use crate::codec::{GoshawkLogicalCodec, GoshawkPhysicalCodec};
+use crate::codec::{GoshawkLogicalCodec, GoshawkPhysicalCodec, refuse_undistributable};
 use crate::objects::LakeObjectStores;
 
 /// A runtime whose object store registry opens lake URLs (`az://`, `s3://`, `file://`) on
@@ -185,6 +185,7 @@ impl OptimizerRule for PortablePlan {
         plan: LogicalPlan,
         _config: &dyn OptimizerConfig,
     ) -> datafusion::error::Result<Transformed<LogicalPlan>> {
+        refuse_undistributable(&plan)?;
         let plan = without_literal_metadata(plan)?;
         let transformed = plan.transformed;
         let typed = crate::typed::typed_calls(plan.data)?;
@@ -226,6 +227,7 @@ pub fn local_session() -> Result<SessionContext, ClusterError> {
 /// Encodes `plan` as the cluster will receive it, so that a query that cannot be distributed
 /// fails before it is submitted, with the codec's error naming the operator or function.
 pub fn check_distributable(plan: &LogicalPlan) -> Result<(), ClusterError> {
+    refuse_undistributable(plan)?;
     logical_plan_to_bytes_with_extension_codec(plan, &GoshawkLogicalCodec::default())?;
     Ok(())
 }

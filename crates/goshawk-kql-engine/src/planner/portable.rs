@@ -28,11 +28,16 @@ where
             let rewritten = expr.transform_up(&mut rewrite)?;
             Ok(rewritten.update_data(|expr| saved.restore(expr)))
         })?;
-        if rewritten.transformed {
-            rewritten.map_data(LogicalPlan::recompute_schema)
-        } else {
-            Ok(rewritten)
+        if !rewritten.transformed {
+            return Ok(rewritten);
         }
+        // Names and types do not change, so the node's schema stays right; re-deriving it
+        // refreshes the metadata of rewritten expressions, but DataFusion cannot re-derive
+        // some optimized nodes (a `timespan * real` product), which then keep their schema.
+        let node = rewritten.data;
+        Ok(Transformed::yes(
+            node.clone().recompute_schema().unwrap_or(node),
+        ))
     })
 }
 
