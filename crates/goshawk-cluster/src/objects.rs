@@ -16,7 +16,7 @@ use chrono::NaiveDate;
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::execution::object_store::{DefaultObjectStoreRegistry, ObjectStoreRegistry};
 use futures::TryStreamExt;
-use goshawk_ingest::{CommitEntry, MANIFEST_FILE, ManifestEntry, ManifestLog};
+use goshawk_ingest::{MANIFEST_FILE, ManifestLog};
 use goshawk_kql_engine::catalog::{Catalog, LakeTable, TableRef};
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
@@ -112,35 +112,6 @@ impl ObjectStoreRegistry for LakeObjectStores {
     }
 }
 
-#[derive(serde::Deserialize)]
-#[serde(untagged)]
-enum ManifestLine {
-    Commit(CommitEntry),
-    Source(ManifestEntry),
-}
-
-/// The manifest's view of the lake, from the manifest's text (see `goshawk_ingest::read_log`,
-/// which reads a lake directory the same way).
-fn parse_manifest(text: &str) -> ManifestLog {
-    let mut log = ManifestLog::default();
-    // A last line cut short by a crash is not a commit: its files are not part of the lake.
-    for line in text.lines() {
-        match serde_json::from_str::<ManifestLine>(line) {
-            Ok(ManifestLine::Commit(commit)) => {
-                log.file_ids.insert(commit.commit);
-                log.replaced.extend(commit.replaces);
-                log.sources.extend(commit.sources);
-            }
-            Ok(ManifestLine::Source(entry)) => {
-                log.file_ids.insert(entry.source_id().to_string());
-                log.sources.push(entry);
-            }
-            Err(_) => {}
-        }
-    }
-    log
-}
-
 /// A lake read through an object store: its committed data files, by table.
 pub struct ObjectStoreLakeCatalog {
     tables: BTreeMap<&'static str, Vec<(NaiveDate, String)>>,
@@ -186,7 +157,7 @@ impl ObjectStoreLakeCatalog {
             url: manifest_path.to_string(),
             reason: err.to_string(),
         })?;
-        let log = parse_manifest(text);
+        let log = ManifestLog::parse(text);
 
         let base = &url[..url::Position::BeforePath];
         let listed: Vec<_> = store

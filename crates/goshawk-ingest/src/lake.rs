@@ -89,6 +89,32 @@ pub struct ManifestLog {
 }
 
 impl ManifestLog {
+    /// The log of a manifest's text (read from a directory or an object store).
+    pub fn parse(text: &str) -> ManifestLog {
+        let mut log = ManifestLog::default();
+        for line in text.lines() {
+            log.add_line(line);
+        }
+        log
+    }
+
+    /// Adds one manifest line. A line that does not parse (the last one, cut short by a crash)
+    /// is not a commit: its files are not part of the lake.
+    fn add_line(&mut self, line: &str) {
+        match serde_json::from_str::<ManifestLine>(line) {
+            Ok(ManifestLine::Commit(commit)) => {
+                self.file_ids.insert(commit.commit);
+                self.replaced.extend(commit.replaces);
+                self.sources.extend(commit.sources);
+            }
+            Ok(ManifestLine::Source(entry)) => {
+                self.file_ids.insert(entry.source_id().to_string());
+                self.sources.push(entry);
+            }
+            Err(_) => {}
+        }
+    }
+
     pub fn source_ids(&self) -> HashSet<String> {
         self.sources
             .iter()
@@ -125,19 +151,7 @@ pub fn read_log(lake: &Path) -> Result<ManifestLog> {
     };
     let mut log = ManifestLog::default();
     for line in BufReader::new(file).lines() {
-        let line = line.map_err(|e| IngestError::io(&path, e))?;
-        match serde_json::from_str::<ManifestLine>(&line) {
-            Ok(ManifestLine::Commit(commit)) => {
-                log.file_ids.insert(commit.commit);
-                log.replaced.extend(commit.replaces);
-                log.sources.extend(commit.sources);
-            }
-            Ok(ManifestLine::Source(entry)) => {
-                log.file_ids.insert(entry.source_id().to_string());
-                log.sources.push(entry);
-            }
-            Err(_) => {}
-        }
+        log.add_line(&line.map_err(|e| IngestError::io(&path, e))?);
     }
     Ok(log)
 }
