@@ -20,6 +20,7 @@ use super::fold::fold_constant;
 use super::make_series::{integer_of, real_of};
 use super::materialize::{Materialize, RowsFn};
 use super::ops::implicit_name;
+use super::series_columns::call_expr;
 use super::{Env, PlanResult, Planner, Tab, col, df_error, error, unsupported};
 use crate::catalog::KustoColumn;
 use crate::format::json_at;
@@ -429,28 +430,6 @@ fn schema_merge(
     Ok(RecordBatch::try_new(Arc::clone(out_schema), columns)?)
 }
 
-/// `name(args)` as syntax.
-fn call_ast(name: &str, args: Vec<ast::Expr>, span: Span) -> ast::Expr {
-    ast::Expr {
-        kind: ast::ExprKind::Call(FunctionCall {
-            name: ast::Ident {
-                name: name.to_string(),
-                span,
-            },
-            args: args
-                .into_iter()
-                .map(|value| ast::Argument {
-                    name: None,
-                    value,
-                    span,
-                })
-                .collect(),
-            span,
-        }),
-        span,
-    }
-}
-
 /// `s_k = |A_0 ∩ ... ∩ A_k|` by inclusion-exclusion over the union estimates: the sum over
 /// the non-empty subsets S of {0..k} of (-1)^(|S|+1) · dcount_hll(hll_merge(A_S)).
 fn intersection_estimate(sketches: &[&ast::Expr], k: usize, span: Span) -> ast::Expr {
@@ -467,9 +446,9 @@ fn intersection_estimate(sketches: &[&ast::Expr], k: usize, span: Span) -> ast::
                 .next()
                 .unwrap_or_else(|| sketches[0].clone())
         } else {
-            call_ast("hll_merge", members, span)
+            call_expr("hll_merge", members, span)
         };
-        let count = call_ast("dcount_hll", vec![union], span);
+        let count = call_expr("dcount_hll", vec![union], span);
         total = Some(match total {
             None => count,
             Some(left) => ast::Expr {
@@ -489,7 +468,7 @@ fn intersection_estimate(sketches: &[&ast::Expr], k: usize, span: Span) -> ast::
             },
         });
     }
-    total.unwrap_or_else(|| call_ast("dcount_hll", vec![sketches[0].clone()], span))
+    total.unwrap_or_else(|| call_expr("dcount_hll", vec![sketches[0].clone()], span))
 }
 
 impl Planner<'_> {

@@ -43,7 +43,12 @@ const MULTI_OUTPUT: &[MultiOutput] = &[
     ),
 ];
 
-fn call_expr(name: &str, args: Vec<ast::Expr>, span: goshawk_kql_syntax::Span) -> ast::Expr {
+/// `name(args)` as syntax, for operators that plan through Kusto function calls.
+pub(super) fn call_expr(
+    name: &str,
+    args: Vec<ast::Expr>,
+    span: goshawk_kql_syntax::Span,
+) -> ast::Expr {
     ast::Expr {
         kind: ExprKind::Call(FunctionCall {
             name: Ident {
