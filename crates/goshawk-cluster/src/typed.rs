@@ -37,14 +37,8 @@ fn type_without_metadata(data_type: &DataType) -> KustoType {
 fn restore(fields: &[FieldRef], types: &[KustoType]) -> Vec<FieldRef> {
     fields
         .iter()
-        .zip(
-            types
-                .iter()
-                .copied()
-                .map(Some)
-                .chain(std::iter::repeat(None)),
-        )
-        .map(|(field, ty)| match ty {
+        .enumerate()
+        .map(|(index, field)| match types.get(index) {
             Some(ty) if ty.arrow_type() == *field.data_type() => {
                 let mut metadata: HashMap<String, String> = field.metadata().clone();
                 metadata.insert(KUSTO_TYPE_METADATA_KEY.to_string(), ty.name().to_string());

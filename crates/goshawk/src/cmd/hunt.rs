@@ -130,9 +130,10 @@ pub fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     // Their jobs run in this process over a lake directory only: with a cluster or a lake in
     // object storage they are skipped, and the summary says so.
     let ml_source = LakeAnomalySource::new(&args.data);
-    let anomalies: Option<&dyn AnomalySource> = match session.is_some() || remote_lake {
-        true => None,
-        false => Some(&ml_source),
+    let anomalies: Option<&dyn AnomalySource> = if session.is_some() || remote_lake {
+        None
+    } else {
+        Some(&ml_source)
     };
     if anomalies.is_none() {
         eprintln!(
