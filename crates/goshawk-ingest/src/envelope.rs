@@ -12,6 +12,9 @@
 
 use memchr::memchr3;
 
+use crate::jsonparse;
+use crate::jsonref::JsonRef;
+
 /// A record of the envelope: where it starts in the text (0-based byte offset, 1-based line)
 /// and its bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,10 +31,12 @@ fn skip_space(text: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// The elements of `text` when it is exactly `{"records":[` objects `]}` (or `"value"`, as a
-/// Graph page without paging members), surrounded by whitespace only; `None` otherwise. No
-/// element is longer than `max_record`.
-pub fn split(text: &[u8], max_record: usize) -> Option<Vec<Element<'_>>> {
+/// The elements of `text`, parsed, when it is exactly `{"records":[` objects `]}` (or
+/// `"value"`, as a Graph page without paging members), surrounded by whitespace only; `None`
+/// otherwise, and when an element is not valid JSON. No element is longer than `max_record`.
+pub fn split(text: &[u8], max_record: usize) -> Option<Vec<(Element<'_>, JsonRef<'_>)>> {
+    // Valid UTF-8 once for the whole text rather than record by record.
+    let whole = std::str::from_utf8(text).ok()?;
     let mut i = skip_space(text, 0);
     if text.get(i) != Some(&b'{') {
         return None;
@@ -58,17 +63,26 @@ pub fn split(text: &[u8], max_record: usize) -> Option<Vec<Element<'_>>> {
             if text.get(i) != Some(&b'{') {
                 return None;
             }
-            let end = object_end(text, i)?;
+            // The record is parsed where it lies, which also finds its end; whatever the fast
+            // parser declines goes to serde_json.
+            let (value, end) = match jsonparse::parse_at(whole, i) {
+                Some(parsed) => parsed,
+                None => {
+                    let end = object_end(text, i)?;
+                    (serde_json::from_slice(&text[i..end]).ok()?, end)
+                }
+            };
             if end - i > max_record {
                 return None;
             }
             line += memchr::memchr_iter(b'\n', &text[counted..i]).count() as u64;
             counted = i;
-            elements.push(Element {
+            let element = Element {
                 line,
                 offset: i as u64,
                 bytes: &text[i..end],
-            });
+            };
+            elements.push((element, value));
             i = skip_space(text, end);
             match text.get(i) {
                 Some(b',') => i = skip_space(text, i + 1),
@@ -147,7 +161,7 @@ mod tests {
         let split: Vec<_> = split(text.as_bytes(), 1 << 20)
             .unwrap_or_else(|| panic!("declined: {text}"))
             .into_iter()
-            .map(|e| (e.line, e.offset, e.bytes.to_vec()))
+            .map(|(e, _)| (e.line, e.offset, e.bytes.to_vec()))
             .collect();
         assert_eq!(split, scanned(text.as_bytes()), "{text}");
     }

@@ -719,18 +719,11 @@ impl SourceJob<'_> {
         let Some(elements) = envelope::split(content, self.shared.options.max_record_bytes) else {
             return Ok(false);
         };
-        let Ok(values) = elements
-            .iter()
-            .map(|e| JsonRef::parse(e.bytes))
-            .collect::<serde_json::Result<Vec<_>>>()
-        else {
-            return Ok(false);
-        };
         self.shared
             .progress
             .bytes_read
             .fetch_add(content.len() as u64, Ordering::Relaxed);
-        for (element, value) in elements.iter().zip(values) {
+        for (element, value) in elements {
             self.json_value(element.line, element.offset, element.bytes, value)?;
         }
         Ok(true)

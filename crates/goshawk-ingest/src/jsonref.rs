@@ -28,9 +28,18 @@ pub enum JsonRef<'a> {
 }
 
 /// Members in source order; a repeated name was merged into its first position on parsing.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct ObjectRef<'a> {
     entries: Vec<(Cow<'a, str>, JsonRef<'a>)>,
+    /// The object's source text, when it is exactly its compact JSON text (see `jsonparse`)
+    /// and the object has not been changed since.
+    raw: Option<&'a str>,
+}
+
+impl PartialEq for ObjectRef<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.entries == other.entries
+    }
 }
 
 /// Past this many members, repeated names are found with a hash map instead of a linear scan,
@@ -39,7 +48,11 @@ const LINEAR_LOOKUP_MEMBERS: usize = 32;
 
 impl<'a> JsonRef<'a> {
     pub fn parse(bytes: &'a [u8]) -> serde_json::Result<Self> {
-        serde_json::from_slice(bytes)
+        match crate::jsonparse::parse(bytes) {
+            Some(value) => Ok(value),
+            // Whatever the fast parser is not sure of, and every error message.
+            None => serde_json::from_slice(bytes),
+        }
     }
 
     /// The equivalent `serde_json::Value`, for the mapping code that works on values.
@@ -90,6 +103,7 @@ impl<'a> JsonRef<'a> {
                 }
                 out.push(']');
             }
+            JsonRef::Object(ObjectRef { raw: Some(raw), .. }) => out.push_str(raw),
             JsonRef::Object(object) => {
                 out.push('{');
                 for (i, (key, value)) in object.entries.iter().enumerate() {
@@ -193,6 +207,19 @@ impl fmt::Display for JsonRef<'_> {
 }
 
 impl<'a> ObjectRef<'a> {
+    pub(crate) fn from_parts(
+        entries: Vec<(Cow<'a, str>, JsonRef<'a>)>,
+        raw: Option<&'a str>,
+    ) -> Self {
+        ObjectRef { entries, raw }
+    }
+
+    /// The source text, when it is the object's compact JSON text.
+    #[cfg(test)]
+    pub fn raw(&self) -> Option<&'a str> {
+        self.raw
+    }
+
     fn position(&self, key: &str) -> Option<usize> {
         self.entries.iter().position(|(k, _)| k == key)
     }
@@ -208,7 +235,9 @@ impl<'a> ObjectRef<'a> {
     /// Removes a member the way `serde_json::Map::remove` does with `preserve_order`: the last
     /// member takes the removed one's place.
     pub fn remove(&mut self, key: &str) -> Option<JsonRef<'a>> {
-        self.position(key).map(|i| self.entries.swap_remove(i).1)
+        let i = self.position(key)?;
+        self.raw = None;
+        Some(self.entries.swap_remove(i).1)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -347,7 +376,7 @@ impl<'de> Visitor<'de> for JsonRefVisitor {
                 }
             }
         }
-        Ok(JsonRef::Object(ObjectRef { entries }))
+        Ok(JsonRef::Object(ObjectRef { entries, raw: None }))
     }
 }
 

@@ -12,6 +12,7 @@ mod decode;
 mod envelope;
 mod error;
 mod ingest;
+mod jsonparse;
 mod jsonref;
 mod lake;
 mod map;
