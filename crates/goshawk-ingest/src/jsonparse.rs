@@ -435,7 +435,7 @@ mod tests {
     #[test]
     fn keeps_source_text_only_where_it_is_serde_jsons() {
         let raw_of = |text: &str| match parse(text.as_bytes()) {
-            Some(JsonRef::Object(object)) => object.raw().map(str::to_string),
+            Some(value @ JsonRef::Object(_)) => value.compact_source().map(str::to_string),
             other => panic!("{other:?}"),
         };
         assert_eq!(

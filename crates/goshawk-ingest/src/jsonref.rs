@@ -119,6 +119,15 @@ impl<'a> JsonRef<'a> {
         }
     }
 
+    /// The value's source text, when it is an object whose source text is its compact JSON
+    /// text (what [`Self::write_json_text`] writes).
+    pub fn compact_source(&self) -> Option<&'a str> {
+        match self {
+            JsonRef::Object(object) => object.raw,
+            _ => None,
+        }
+    }
+
     pub fn as_str(&self) -> Option<&str> {
         match self {
             JsonRef::Str(s) => Some(s),
@@ -158,7 +167,7 @@ fn needs_escape(byte: u8) -> bool {
 /// A JSON string literal escaped exactly like serde_json's compact formatter: `\"`, `\\`,
 /// the short forms `\b \f \n \r \t`, `\u00xx` (lower-case hex) for the other control
 /// characters, everything else (including `/`, DEL and non-ASCII) as is.
-fn write_json_string(text: &str, out: &mut String) {
+pub(crate) fn write_json_string(text: &str, out: &mut String) {
     out.push('"');
     // Checked 32 bytes at a time without an early exit, which the compiler vectorises: almost
     // every string needs no escape and is copied whole.
@@ -212,12 +221,6 @@ impl<'a> ObjectRef<'a> {
         raw: Option<&'a str>,
     ) -> Self {
         ObjectRef { entries, raw }
-    }
-
-    /// The source text, when it is the object's compact JSON text.
-    #[cfg(test)]
-    pub fn raw(&self) -> Option<&'a str> {
-        self.raw
     }
 
     fn position(&self, key: &str) -> Option<usize> {

@@ -13,11 +13,11 @@ fn fast_hasher() -> ahash::RandomState {
 }
 
 use goshawk_types::{KustoType, TableSchema, ingested_tables};
-use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
 use crate::convert::{self, Cell};
-use crate::jsonref::{JsonRef, ObjectRef};
+use crate::jsonref::{JsonRef, ObjectRef, write_json_string};
+use crate::map::ActivityColumns;
 
 use goshawk_types::EXTRA_COLUMN;
 
@@ -30,6 +30,8 @@ pub struct TableIndex {
     folded: FastMap<String, usize>,
     pub time_column: usize,
     pub extra_column: usize,
+    /// `Type`, which holds the table's name, where the table has it.
+    type_column: Option<usize>,
 }
 
 impl TableIndex {
@@ -46,6 +48,7 @@ impl TableIndex {
             types: columns.iter().map(|(_, ty)| *ty).collect(),
             time_column: *exact.get("TimeGenerated")?,
             extra_column: *exact.get(EXTRA_COLUMN)?,
+            type_column: exact.get("Type").copied(),
             exact,
             folded,
         })
@@ -67,20 +70,60 @@ impl TableIndex {
     }
 }
 
+/// A column of a row's table: by name, or by an index looked up once per run
+/// ([`ColumnIndex`], for the mappings that run for millions of records).
+pub trait Column: Copy {
+    fn index_in(self, table: &TableIndex) -> Option<usize>;
+    fn describe(self) -> String;
+}
+
+impl Column for &str {
+    fn index_in(self, table: &TableIndex) -> Option<usize> {
+        table.column(self)
+    }
+
+    fn describe(self) -> String {
+        self.to_string()
+    }
+}
+
+/// A column's position in the table it was looked up in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ColumnIndex(pub usize);
+
+impl Column for ColumnIndex {
+    fn index_in(self, table: &TableIndex) -> Option<usize> {
+        (self.0 < table.types.len()).then_some(self.0)
+    }
+
+    fn describe(self) -> String {
+        format!("#{}", self.0)
+    }
+}
+
 /// The column indexes of every table goshawk ingests.
 #[derive(Debug)]
 pub struct Tables {
     tables: Vec<TableIndex>,
+    activity: Option<ActivityColumns>,
 }
 
 impl Tables {
     pub fn new() -> Self {
-        Tables {
-            tables: ingested_tables()
-                .iter()
-                .filter_map(TableIndex::new)
-                .collect(),
-        }
+        let tables: Vec<TableIndex> = ingested_tables()
+            .iter()
+            .filter_map(TableIndex::new)
+            .collect();
+        let activity = tables
+            .iter()
+            .find(|t| t.name() == "AzureActivity")
+            .and_then(ActivityColumns::new);
+        Tables { tables, activity }
+    }
+
+    /// The AzureActivity columns the diagnostic record mapping writes.
+    pub fn activity_columns(&self) -> Option<&ActivityColumns> {
+        self.activity.as_ref()
     }
 
     pub fn get(&self, name: &str) -> Option<&TableIndex> {
@@ -138,27 +181,25 @@ enum Extra<'a> {
     Ref(JsonRef<'a>),
 }
 
-impl Serialize for Extra<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Extra::Value(value) => value.serialize(serializer),
-            Extra::Ref(value) => value.serialize(serializer),
-        }
-    }
-}
-
 /// The kept fields as one JSON object, in order: the text `serde_json::Map` (with
 /// `preserve_order`) gives for them.
-struct ExtraFields<'x, 'a>(&'x [(Cow<'a, str>, Extra<'a>)]);
-
-impl Serialize for ExtraFields<'_, '_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.0.len()))?;
-        for (key, value) in self.0 {
-            map.serialize_entry(key.as_ref(), value)?;
+fn extra_fields_text(fields: &[(Cow<'_, str>, Extra<'_>)]) -> String {
+    let mut text = String::with_capacity(256);
+    text.push('{');
+    for (i, (key, value)) in fields.iter().enumerate() {
+        if i > 0 {
+            text.push(',');
         }
-        map.end()
+        write_json_string(key, &mut text);
+        text.push(':');
+        match value {
+            Extra::Ref(value) => value.write_json_text(&mut text),
+            // Serialising a Value cannot fail: keys are strings and numbers came from JSON.
+            Extra::Value(value) => text.push_str(&serde_json::to_string(value).unwrap_or_default()),
+        }
     }
+    text.push('}');
+    text
 }
 
 impl<'t, 'a> RowBuilder<'t, 'a> {
@@ -170,12 +211,13 @@ impl<'t, 'a> RowBuilder<'t, 'a> {
         }
     }
 
-    fn index(&self, column: &str) -> Result<usize, String> {
+    fn index(&self, column: impl Column) -> Result<usize, String> {
         // Mapping code names columns literally; a miss is a bug in the mapping, reported as such.
-        self.table.column(column).ok_or_else(|| {
+        column.index_in(self.table).ok_or_else(|| {
             format!(
-                "internal mapping error: {} has no column {column}",
-                self.table.name()
+                "internal mapping error: {} has no column {}",
+                self.table.name(),
+                column.describe()
             )
         })
     }
@@ -205,7 +247,7 @@ impl<'t, 'a> RowBuilder<'t, 'a> {
     }
 
     /// [`Self::set`] for a borrowed JSON value.
-    pub fn set_ref(&mut self, column: &str, value: &JsonRef<'a>) -> Result<(), String> {
+    pub fn set_ref(&mut self, column: impl Column, value: &JsonRef<'a>) -> Result<(), String> {
         let index = self.index(column)?;
         self.set_at_ref(index, value)
     }
@@ -219,7 +261,7 @@ impl<'t, 'a> RowBuilder<'t, 'a> {
 
     /// [`Self::set_ref`] of a value the row may keep (objects and arrays are serialised only
     /// when the row is stored).
-    pub fn set_value(&mut self, column: &str, value: JsonRef<'a>) -> Result<(), String> {
+    pub fn set_value(&mut self, column: impl Column, value: JsonRef<'a>) -> Result<(), String> {
         let index = self.index(column)?;
         self.set_at_value(index, value)
     }
@@ -232,7 +274,7 @@ impl<'t, 'a> RowBuilder<'t, 'a> {
     }
 
     /// [`Self::set`] for a JSON string value.
-    pub fn set_str(&mut self, column: &str, text: &str) -> Result<(), String> {
+    pub fn set_str(&mut self, column: impl Column, text: &str) -> Result<(), String> {
         let index = self.index(column)?;
         let cell = convert::from_json_str(self.table.types[index], text)
             .map_err(|reason| self.column_error(index, &reason))?;
@@ -242,7 +284,7 @@ impl<'t, 'a> RowBuilder<'t, 'a> {
 
     /// [`Self::set_str`] of a string made for the row: kept as it is where the column stores
     /// the text unchanged, instead of being copied once more.
-    pub fn set_string(&mut self, column: &str, text: String) -> Result<(), String> {
+    pub fn set_string(&mut self, column: impl Column, text: String) -> Result<(), String> {
         let index = self.index(column)?;
         let cell = convert::from_json_str(self.table.types[index], &text)
             .map_err(|reason| self.column_error(index, &reason))?;
@@ -257,7 +299,7 @@ impl<'t, 'a> RowBuilder<'t, 'a> {
     }
 
     /// [`Self::set_str`] of text that lives as long as the row (borrowed, not copied).
-    pub fn set_borrowed(&mut self, column: &str, text: &'a str) -> Result<(), String> {
+    pub fn set_borrowed(&mut self, column: impl Column, text: &'a str) -> Result<(), String> {
         let index = self.index(column)?;
         let cell = convert::from_json_str(self.table.types[index], text)
             .map_err(|reason| self.column_error(index, &reason))?;
@@ -266,7 +308,7 @@ impl<'t, 'a> RowBuilder<'t, 'a> {
     }
 
     /// [`Self::set_default`] for a JSON string value.
-    pub fn set_default_str(&mut self, column: &str, text: &str) -> Result<(), String> {
+    pub fn set_default_str(&mut self, column: impl Column, text: &str) -> Result<(), String> {
         if self.is_set(column) {
             return Ok(());
         }
@@ -315,7 +357,7 @@ impl<'t, 'a> RowBuilder<'t, 'a> {
     }
 
     /// Copies the cell of `from` into `to` when `to` is empty (both columns of the same type).
-    pub fn copy_if_unset(&mut self, from: &str, to: &str) -> Result<(), String> {
+    pub fn copy_if_unset(&mut self, from: impl Column, to: impl Column) -> Result<(), String> {
         let (from, to) = (self.index(from)?, self.index(to)?);
         if self.cells[to].is_none() && self.table.types[from] == self.table.types[to] {
             self.cells[to] = self.cells[from].clone();
@@ -332,7 +374,7 @@ impl<'t, 'a> RowBuilder<'t, 'a> {
 
     /// Copies the cell of `from` into an empty `to` whatever the two column types: for a string
     /// and a dynamic column holding the same JSON text.
-    pub fn copy_if_unset_any(&mut self, from: &str, to: &str) -> Result<(), String> {
+    pub fn copy_if_unset_any(&mut self, from: impl Column, to: impl Column) -> Result<(), String> {
         let (from, to) = (self.index(from)?, self.index(to)?);
         if self.cells[to].is_none() {
             self.cells[to] = match &self.cells[from] {
@@ -343,9 +385,9 @@ impl<'t, 'a> RowBuilder<'t, 'a> {
         Ok(())
     }
 
-    pub fn is_set(&self, column: &str) -> bool {
-        self.table
-            .column(column)
+    pub fn is_set(&self, column: impl Column) -> bool {
+        column
+            .index_in(self.table)
             .is_some_and(|i| self.cells[i].is_some())
     }
 
@@ -407,13 +449,11 @@ impl<'t, 'a> RowBuilder<'t, 'a> {
                 self.table.name()
             ));
         }
-        if self.table.column("Type").is_some() {
-            let type_index = self.index("Type")?;
+        if let Some(type_index) = self.table.type_column {
             self.cells[type_index] = Some(Cell::Str(Cow::Borrowed(self.table.name())));
         }
         if !self.extra.is_empty() {
-            // Serialising cannot fail: keys are strings and numbers came from JSON.
-            let text = serde_json::to_string(&ExtraFields(&self.extra)).unwrap_or_default();
+            let text = extra_fields_text(&self.extra);
             self.cells[self.table.extra_column] = Some(Cell::Str(Cow::Owned(text)));
         }
         Ok(Row { cells: self.cells })

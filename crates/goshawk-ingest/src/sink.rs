@@ -76,11 +76,12 @@ impl ColumnBuilder {
     }
 
     /// Appends a cell that `accepts` has approved; returns its approximate size in bytes.
-    /// `earlier` are the builders of the row's earlier columns, which a [`Cell::Twin`] copies.
-    /// `json` holds the JSON texts of the row's earlier columns.
+    /// `row` is the whole row and `earlier` the builders of its earlier columns, which a
+    /// [`Cell::Twin`] copies from; `json` holds the JSON texts written for its earlier columns.
     fn append(
         &mut self,
         cell: &Option<Cell>,
+        row: &[Option<Cell>],
         earlier: &[ColumnBuilder],
         json: &mut RowJson,
     ) -> Result<usize, String> {
@@ -90,6 +91,11 @@ impl ColumnBuilder {
                 s.len() + 4
             }
             (ColumnBuilder::Str(b), Some(Cell::Json(value))) => {
+                // Copied straight from the record: a twin of it copies it from this builder.
+                if let Some(text) = value.compact_source() {
+                    b.append_value(text);
+                    return Ok(text.len() + 4);
+                }
                 let start = json.text.len();
                 value.write_json_text(&mut json.text);
                 json.columns.push((earlier.len(), start));
@@ -98,6 +104,12 @@ impl ColumnBuilder {
                 text.len() + 4
             }
             (ColumnBuilder::Str(b), Some(Cell::Twin(from))) => {
+                if let Some(Some(Cell::Json(value))) = row.get(*from)
+                    && let Some(text) = value.compact_source()
+                {
+                    b.append_value(text);
+                    return Ok(text.len() + 4);
+                }
                 // The twin's column is a JSON cell of this row (RowBuilder::copy_if_unset_any),
                 // whose text is still in `json`: no copy out of the builder to validate again.
                 if let Some(position) = json.columns.iter().position(|(c, _)| c == from) {
@@ -311,7 +323,7 @@ impl WorkerSink {
             let (earlier, rest) = chunk.builders.split_at_mut(index);
             // The row's earlier cells are in; a failure here leaves the columns uneven.
             bytes += rest[0]
-                .append(cell, earlier, &mut self.json)
+                .append(cell, &row.cells, earlier, &mut self.json)
                 .map_err(|reason| {
                     SinkPushError::Fatal(IngestError::Lake {
                         path: writer.lake.clone(),
