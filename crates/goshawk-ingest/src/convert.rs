@@ -237,6 +237,9 @@ fn parse_json_container(text: &str) -> Option<Value> {
 /// means UTC), and the US-locale Log Analytics export form `4/28/2021, 2:32:14.029 PM`.
 pub fn parse_datetime(text: &str) -> Result<i64, String> {
     let text = text.trim();
+    if let Some(nanos) = parse_iso_utc(text) {
+        return Ok(nanos - nanos.rem_euclid(NANOS_PER_TICK));
+    }
     let parsed = DateTime::parse_from_rfc3339(text)
         .map(|t| t.naive_utc())
         .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f"))
@@ -255,9 +258,82 @@ pub fn parse_datetime(text: &str) -> Result<i64, String> {
     Ok(nanos - nanos.rem_euclid(NANOS_PER_TICK))
 }
 
+/// The spelling of nearly every Azure timestamp, `2026-05-01T07:08:47.1719583Z` (fraction and
+/// `Z` optional), read without chrono's format machinery; `None` for anything else, which
+/// [`parse_datetime`] then reads the general way.
+fn parse_iso_utc(text: &str) -> Option<i64> {
+    let bytes = text.as_bytes();
+    let digits = |range: std::ops::Range<usize>| -> Option<u32> {
+        bytes.get(range)?.iter().try_fold(0u32, |n, b| {
+            b.is_ascii_digit().then(|| n * 10 + u32::from(b - b'0'))
+        })
+    };
+    let separators = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
+    if !separators.iter().all(|(i, c)| bytes.get(*i) == Some(c)) {
+        return None;
+    }
+    let mut rest = bytes.get(19..)?;
+    let mut nanos = 0;
+    if let [b'.', fraction @ ..] = rest {
+        let count = fraction.iter().take_while(|b| b.is_ascii_digit()).count();
+        if !(1..=9).contains(&count) {
+            return None;
+        }
+        nanos = digits(20..20 + count)? * 10u32.pow(9 - count as u32);
+        rest = &fraction[count..];
+    }
+    if !matches!(rest, [] | [b'Z']) {
+        return None;
+    }
+    let date = chrono::NaiveDate::from_ymd_opt(
+        i32::try_from(digits(0..4)?).ok()?,
+        digits(5..7)?,
+        digits(8..10)?,
+    )?;
+    date.and_hms_nano_opt(digits(11..13)?, digits(14..16)?, digits(17..19)?, nanos)?
+        .and_utc()
+        .timestamp_nanos_opt()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_iso_fast_path_reads_what_chrono_reads() {
+        for text in [
+            "2026-05-01T07:08:47.1719583Z",
+            "2026-05-01T07:08:47Z",
+            "2026-05-01T07:08:47",
+            "2026-05-01T07:08:47.1",
+            "2026-05-01T07:08:47.123456789Z",
+            "2024-02-29T23:59:59.9999999Z",
+            "1970-01-01T00:00:00Z",
+            "1677-09-21T00:12:44Z",
+            "2262-04-11T23:47:16Z",
+        ] {
+            let general = DateTime::parse_from_rfc3339(text)
+                .map(|t| t.naive_utc())
+                .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f"))
+                .ok()
+                .and_then(|t| t.and_utc().timestamp_nanos_opt());
+            assert_eq!(parse_iso_utc(text), general, "{text}");
+        }
+        for text in [
+            "2023-02-29T00:00:00Z",
+            "2026-13-01T00:00:00Z",
+            "2026-05-01T24:00:00Z",
+            "2026-05-01T07:60:00Z",
+            "2026-05-01T07:08:47.Z",
+            "2026-05-01T07:08:47.1234567890Z",
+            "2026-05-01T07:08:47+02:00",
+            "2026-05-01 07:08:47",
+            "2026-5-01T07:08:47Z",
+            "3000-01-01T00:00:00Z",
+        ] {
+            assert_eq!(parse_iso_utc(text), None, "{text}");
+        }
+    }
 
     #[test]
     fn iso_datetimes_keep_ticks() {

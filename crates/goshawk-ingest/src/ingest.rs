@@ -586,6 +586,7 @@ fn ingest_source(shared: &Shared, path: &Path, sink: &mut WorkerSink) -> Result<
         rejects: RejectsWriter::new(shared.lake, source_id, shared.options.max_reject_raw_bytes),
         rows: BTreeMap::new(),
         shapes: BTreeMap::new(),
+        uncounted_records: 0,
     };
     let read_error = match content {
         Some(content) if job.read_envelope(&content)? => {
@@ -609,6 +610,7 @@ fn ingest_source(shared: &Shared, path: &Path, sink: &mut WorkerSink) -> Result<
             job.read(opened.reader, &opened.head, &mut report)?
         }
     };
+    job.flush_record_count();
     if let Some((offset, err)) = read_error {
         report.status = SourceStatus::Partial;
         let reason = format!("read error after byte {offset} of the decoded text: {err}");
@@ -635,7 +637,11 @@ fn ingest_source(shared: &Shared, path: &Path, sink: &mut WorkerSink) -> Result<
     }
     report.rejected = job.rejects.count;
     report.rejects_file = job.rejects.finish()?;
-    report.ingested = job.rows;
+    report.ingested = job
+        .rows
+        .iter()
+        .map(|(table, rows)| (table.to_string(), *rows))
+        .collect();
     let entry = ManifestEntry {
         blake3: hash,
         path: source_name.clone(),
@@ -661,13 +667,34 @@ struct SourceJob<'a> {
     source: &'a str,
     sink: &'a mut WorkerSink,
     rejects: RejectsWriter,
-    rows: BTreeMap<String, u64>,
+    rows: BTreeMap<&'static str, u64>,
     shapes: BTreeMap<Shape, u64>,
+    /// Records read but not yet added to the shared progress count.
+    uncounted_records: u64,
 }
+
+/// Records a worker reads before adding them to the progress count: an atomic add per record,
+/// on a counter both workers write, cost more than mapping a small record.
+const PROGRESS_RECORDS: u64 = 1024;
 
 type ReadFailure = Option<(u64, std::io::Error)>;
 
 impl SourceJob<'_> {
+    fn count_record(&mut self) {
+        self.uncounted_records += 1;
+        if self.uncounted_records >= PROGRESS_RECORDS {
+            self.flush_record_count();
+        }
+    }
+
+    fn flush_record_count(&mut self) {
+        self.shared
+            .progress
+            .records
+            .fetch_add(self.uncounted_records, Ordering::Relaxed);
+        self.uncounted_records = 0;
+    }
+
     /// Reads every record; returns the I/O error that ended reading early, if any.
     fn read(
         &mut self,
@@ -752,7 +779,7 @@ impl SourceJob<'_> {
                     reason,
                 } => {
                     last_offset = offset + raw_len;
-                    self.shared.progress.records.fetch_add(1, Ordering::Relaxed);
+                    self.count_record();
                     self.reject(line, offset, &reason, &raw, raw_len)?;
                 }
                 ScanItem::Record {
@@ -771,7 +798,7 @@ impl SourceJob<'_> {
         let value = match JsonRef::parse(bytes) {
             Ok(value) => value,
             Err(err) => {
-                self.shared.progress.records.fetch_add(1, Ordering::Relaxed);
+                self.count_record();
                 let reason = format!("invalid JSON: {err}");
                 let err_line = line + err.line().saturating_sub(1) as u64;
                 return self.reject(
@@ -824,7 +851,7 @@ impl SourceJob<'_> {
         value: JsonRef,
         raw: Option<&[u8]>,
     ) -> Result<()> {
-        self.shared.progress.records.fetch_add(1, Ordering::Relaxed);
+        self.count_record();
         // Records cut from an envelope inside an array have no raw bytes of their own.
         let serialised = raw.is_none().then(|| value.to_json_text().into_bytes());
         let raw = raw.or(serialised.as_deref()).unwrap_or_default();
@@ -847,7 +874,7 @@ impl SourceJob<'_> {
     ) -> Result<()> {
         match self.sink.push(&self.shared.writer, table, row) {
             Ok(()) => {
-                *self.rows.entry(table.name().to_string()).or_default() += 1;
+                *self.rows.entry(table.name()).or_default() += 1;
                 Ok(())
             }
             Err(SinkPushError::Row(reason)) => {
@@ -880,7 +907,7 @@ impl SourceJob<'_> {
                     if let Some(start) = record.position() {
                         (line, offset) = (start.line(), start.byte());
                     }
-                    self.shared.progress.records.fetch_add(1, Ordering::Relaxed);
+                    self.count_record();
                     let raw = csv_raw(&record);
                     match header.map_row(&record, self.shared.tables, self.shared.forced) {
                         Ok((table, row)) => {
@@ -896,7 +923,7 @@ impl SourceJob<'_> {
                     if let csv::ErrorKind::Io(_) = err.kind() {
                         return Ok(Some((offset, csv_io_error(err))));
                     }
-                    self.shared.progress.records.fetch_add(1, Ordering::Relaxed);
+                    self.count_record();
                     let reason = format!("unreadable CSV row: {err}");
                     self.reject(line, offset, &reason, &[], 0)?;
                 }

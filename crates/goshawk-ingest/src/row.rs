@@ -59,10 +59,21 @@ impl TableIndex {
     }
 
     pub fn column_folded(&self, name: &str) -> Option<usize> {
-        self.exact
-            .get(name)
-            .copied()
-            .or_else(|| self.folded.get(&name.to_ascii_lowercase()).copied())
+        if let Some(index) = self.exact.get(name) {
+            return Some(*index);
+        }
+        // Lower-cased on the stack: this runs for every source field without a mapping.
+        let mut buffer = [0u8; 64];
+        match buffer.get_mut(..name.len()) {
+            Some(folded) => {
+                folded.copy_from_slice(name.as_bytes());
+                folded.make_ascii_lowercase();
+                // ASCII lower-casing keeps the text UTF-8.
+                let folded = std::str::from_utf8(folded).ok()?;
+                self.folded.get(folded).copied()
+            }
+            None => self.folded.get(&name.to_ascii_lowercase()).copied(),
+        }
     }
 
     pub fn name(&self) -> &'static str {

@@ -813,6 +813,8 @@ const UNIQUE_COLUMNS: &[&str] = &[
     "ResourceId",
     "_ResourceId",
     "Id",
+    // The Activity log's leftover fields (durationMs among them) differ from record to record.
+    "AdditionalFields",
 ];
 
 /// Columns of JSON text, kilobytes per row. Their min/max are no use to a reader (no query
