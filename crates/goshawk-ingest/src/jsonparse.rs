@@ -345,7 +345,9 @@ fn find_special(bytes: &[u8], from: usize) -> usize {
             // Bytes below 0x20 (the high bit of a byte >= 0x80 is masked by `!word`).
             | (word.wrapping_sub(ONES * 0x20) & !word & HIGH);
         if special != 0 {
-            break;
+            // The lowest flagged byte is always a true match (a false positive can only follow
+            // one, through the borrow), and the word is little-endian.
+            return i + (special.trailing_zeros() / 8) as usize;
         }
         i += 8;
     }

@@ -15,7 +15,7 @@ use arrow::array::{
     Array, ArrayBuilder, ArrayRef, BooleanBuilder, Float64Builder, Int32Builder, Int64Builder,
     StringBuilder, TimestampNanosecondArray, TimestampNanosecondBuilder,
 };
-use arrow::compute::{sort_to_indices, take_record_batch};
+use arrow::compute::{sort_to_indices, take};
 use arrow::record_batch::RecordBatch;
 use arrow_schema::SchemaRef;
 use chrono::{DateTime, NaiveDate};
@@ -228,6 +228,11 @@ struct Chunk {
     schema: SchemaRef,
     time_column: usize,
     builders: Vec<ColumnBuilder>,
+    /// Per column, the earlier column it is a twin of in every row so far ([`Cell::Twin`]):
+    /// such a column's builder stays empty and the chunk hands over the other column's array
+    /// for it, instead of copying the same JSON text into a second column (and sorting it
+    /// twice).
+    twin_of: Vec<Option<usize>>,
     rows: usize,
     bytes: usize,
 }
@@ -320,6 +325,25 @@ impl WorkerSink {
         self.json.columns.clear();
         // By reference: moving each cell out of the row cost more than appending it.
         for (index, cell) in row.cells.iter().enumerate() {
+            match (cell, chunk.twin_of[index]) {
+                (Some(Cell::Twin(from)), _) if chunk.rows == 0 => {
+                    chunk.twin_of[index] = Some(*from);
+                    continue;
+                }
+                (Some(Cell::Twin(from)), Some(twin_of)) if *from == twin_of => continue,
+                (_, Some(twin_of)) => {
+                    // The first row of the chunk where the column differs from its twin.
+                    chunk.twin_of[index] = None;
+                    let (earlier, rest) = chunk.builders.split_at_mut(index);
+                    copy_rows(&earlier[twin_of], &mut rest[0], chunk.rows).map_err(|reason| {
+                        SinkPushError::Fatal(IngestError::Lake {
+                            path: writer.lake.clone(),
+                            message: reason,
+                        })
+                    })?;
+                }
+                _ => {}
+            }
             let (earlier, rest) = chunk.builders.split_at_mut(index);
             // The row's earlier cells are in; a failure here leaves the columns uneven.
             bytes += rest[0]
@@ -357,11 +381,14 @@ impl WorkerSink {
         if chunk.rows == 0 {
             return Ok(());
         }
-        let columns: Vec<ArrayRef> = chunk
-            .builders
-            .iter_mut()
-            .map(ColumnBuilder::finish)
-            .collect();
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(chunk.builders.len());
+        for (builder, twin_of) in chunk.builders.iter_mut().zip(&mut chunk.twin_of) {
+            let column = match twin_of.take() {
+                Some(source) => columns[source].clone(),
+                None => builder.finish(),
+            };
+            columns.push(column);
+        }
         let arrow_error = |source| IngestError::Arrow {
             table: key.0.to_string(),
             source,
@@ -433,6 +460,7 @@ fn new_chunk(table: &TableIndex) -> Result<Chunk, SinkPushError> {
     Ok(Chunk {
         schema: table.schema.lake_arrow_schema(),
         time_column: table.time_column,
+        twin_of: vec![None; builders.len()],
         builders,
         rows: 0,
         bytes: 0,
@@ -786,7 +814,40 @@ fn sort_by_time(
         return Ok(batch);
     }
     let indices = sort_to_indices(column, None, None)?;
-    take_record_batch(&batch, &indices)
+    // Twin columns share one array (WorkerSink): taken once, shared again.
+    let mut sorted: Vec<ArrayRef> = Vec::with_capacity(batch.num_columns());
+    for (index, column) in batch.columns().iter().enumerate() {
+        let same = batch.columns()[..index]
+            .iter()
+            .position(|earlier| Arc::ptr_eq(earlier, column));
+        sorted.push(match same {
+            Some(earlier) => sorted[earlier].clone(),
+            None => take(column.as_ref(), &indices, None)?,
+        });
+    }
+    RecordBatch::try_new(batch.schema(), sorted)
+}
+
+/// Appends the first `rows` values of the string column `from` to `to`.
+fn copy_rows(from: &ColumnBuilder, to: &mut ColumnBuilder, rows: usize) -> Result<(), String> {
+    let (ColumnBuilder::Str(from), ColumnBuilder::Str(to)) = (from, to) else {
+        return Err("internal error: a twin column that is not text".to_string());
+    };
+    let offsets = from.offsets_slice();
+    let values = from.values_slice();
+    let validity = from.validity_slice();
+    for row in 0..rows {
+        let valid = validity.is_none_or(|bits| bits[row / 8] & (1 << (row % 8)) != 0);
+        let (start, end) = (offsets[row] as usize, offsets[row + 1] as usize);
+        if valid {
+            let text = std::str::from_utf8(&values[start..end])
+                .map_err(|e| format!("internal error: a twin cell's text: {e}"))?;
+            to.append_value(text);
+        } else {
+            to.append_null();
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug)]

@@ -463,3 +463,106 @@ fn table_option_decides_only_where_the_content_cannot() {
         .to_string();
     assert!(reason.contains("--table says SigninLogs"), "{reason}");
 }
+
+/// The JSON-text twins (`Properties` / `Properties_d`, ...) hold the same text whether a record's
+/// object is compact, pretty-printed or a plain string, and whatever the records before it held.
+#[test]
+fn json_twin_columns_follow_each_record() {
+    let inputs = tempfile::tempdir().unwrap();
+    let lake = tempfile::tempdir().unwrap();
+    let record = |i: usize, properties: Value| {
+        json!({
+            "time": format!("2026-05-01T00:00:{i:02}Z"),
+            "resourceId": "/SUBSCRIPTIONS/S/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.COMPUTE/VIRTUALMACHINES/VM",
+            "operationName": "MICROSOFT.COMPUTE/VIRTUALMACHINES/WRITE",
+            "category": "Administrative",
+            "resultType": "Success",
+            "correlationId": format!("c-{i}"),
+            "properties": properties,
+        })
+    };
+    let records = vec![
+        record(0, json!({"statusCode": "OK", "n": 0})),
+        record(1, json!({"statusCode": "OK", "n": 1})),
+        record(2, json!("plain text properties")),
+        record(3, Value::Null),
+        record(4, json!({"statusCode": "Created", "n": [1, 2]})),
+    ];
+    // Compact, as Event Hub writes it; and pretty-printed, so that the text is written anew.
+    let compact = serde_json::to_string(&json!({ "records": records })).unwrap();
+    write(&inputs.path().join("compact.json"), compact.as_bytes());
+    let pretty: Vec<Value> = records
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            r["time"] = json!(r["time"].as_str().unwrap().replace("00:00:", "00:01:"));
+            r["correlationId"] = json!(format!("p{}", r["correlationId"].as_str().unwrap()));
+            r
+        })
+        .collect();
+    let pretty = serde_json::to_string_pretty(&json!({ "records": pretty })).unwrap();
+    write(&inputs.path().join("pretty.json"), pretty.as_bytes());
+    // Objects only, out of time order: the chunk's twin columns are sorted as one.
+    let shuffled: Vec<Value> = (0..6)
+        .rev()
+        .map(|i| {
+            let mut r = record(i, json!({"statusCode": "OK", "n": i}));
+            r["time"] = json!(format!("2026-05-01T00:02:{i:02}Z"));
+            r["correlationId"] = json!(format!("s-{i}"));
+            r
+        })
+        .collect();
+    let shuffled = serde_json::to_string(&json!({ "records": shuffled })).unwrap();
+    write(&inputs.path().join("shuffled.json"), shuffled.as_bytes());
+    // One worker, so that each file's records start a chunk of their own.
+    let options = IngestOptions {
+        threads: 1,
+        ..IngestOptions::default()
+    };
+    let summary = run(
+        lake.path(),
+        &[inputs.path().join("shuffled.json")],
+        &options,
+    );
+    assert_eq!(summary.ingested, 6);
+    let sources = [
+        inputs.path().join("compact.json"),
+        inputs.path().join("pretty.json"),
+    ];
+    let summary = run(lake.path(), &sources, &options);
+    assert_eq!(summary.ingested, 10);
+    let batches = read_table(lake.path(), "AzureActivity");
+    let ids = strings(&batches, "CorrelationId");
+    let text = strings(&batches, "Properties");
+    let dynamic = strings(&batches, "Properties_d");
+    let mut rows: Vec<_> = ids
+        .into_iter()
+        .zip(text.into_iter().zip(dynamic))
+        .map(|(id, cells)| (id.unwrap(), cells))
+        .collect();
+    rows.sort();
+    let object = |n: &str, status: &str| Some(format!(r#"{{"statusCode":"{status}","n":{n}}}"#));
+    for prefix in ["c-", "pc-"] {
+        let of = |i: usize| {
+            &rows
+                .iter()
+                .find(|(id, _)| *id == format!("{prefix}{i}"))
+                .unwrap()
+                .1
+        };
+        assert_eq!(of(0), &(object("0", "OK"), object("0", "OK")));
+        assert_eq!(of(1), &(object("1", "OK"), object("1", "OK")));
+        assert_eq!(of(2).0.as_deref(), Some("plain text properties"));
+        assert_eq!(of(2).1.as_deref(), Some(r#""plain text properties""#));
+        assert_eq!(of(3), &(None, None));
+        assert_eq!(
+            of(4),
+            &(object("[1,2]", "Created"), object("[1,2]", "Created"))
+        );
+    }
+    for i in 0..6 {
+        let (_, cells) = rows.iter().find(|(id, _)| *id == format!("s-{i}")).unwrap();
+        let expected = object(&i.to_string(), "OK");
+        assert_eq!(cells, &(expected.clone(), expected));
+    }
+}
