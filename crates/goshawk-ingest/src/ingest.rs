@@ -579,6 +579,7 @@ fn ingest_source(shared: &Shared, path: &Path, sink: &mut WorkerSink) -> Result<
     };
     let source_id = &hash[..SOURCE_ID_LEN];
     let source_name = path.display().to_string();
+    sink.begin_source();
     let mut job = SourceJob {
         shared,
         source: &source_name,
@@ -815,23 +816,7 @@ impl SourceJob<'_> {
 
     /// A parsed record (or an envelope of records): `bytes` is its text.
     fn json_value(&mut self, line: u64, offset: u64, bytes: &[u8], value: JsonRef) -> Result<()> {
-        // An element that is itself an envelope (an array of Event Hub messages, say).
-        let envelope =
-            match &value {
-                JsonRef::Object(object) => ["records", "value"].iter().find_map(|key| match object
-                    .get(key)
-                {
-                    Some(JsonRef::Array(items))
-                        if !items.is_empty()
-                            && items.iter().all(|i| matches!(i, JsonRef::Object(_))) =>
-                    {
-                        Some(*key)
-                    }
-                    _ => None,
-                }),
-                _ => None,
-            };
-        match (envelope, value) {
+        match (nested_envelope(&value), value) {
             (Some(key), JsonRef::Object(mut object)) => {
                 if let Some(JsonRef::Array(items)) = object.remove(key) {
                     for item in items {
@@ -930,6 +915,22 @@ impl SourceJob<'_> {
             }
         }
     }
+}
+
+/// The member holding the records when a value is itself an envelope (an array of Event Hub
+/// messages, say): `records` or `value`, a non-empty array of objects.
+fn nested_envelope(value: &JsonRef) -> Option<&'static str> {
+    let JsonRef::Object(object) = value else {
+        return None;
+    };
+    ["records", "value"]
+        .into_iter()
+        .find(|key| match object.get(key) {
+            Some(JsonRef::Array(items)) => {
+                !items.is_empty() && items.iter().all(|i| matches!(i, JsonRef::Object(_)))
+            }
+            _ => false,
+        })
 }
 
 fn csv_io_error(err: csv::Error) -> std::io::Error {

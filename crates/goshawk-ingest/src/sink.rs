@@ -1,9 +1,9 @@
 //! Writes the lake's data files. Workers map records into chunks per table and day
-//! ([`WorkerSink`]), sorted by TimeGenerated; one [`LakeWriter`] per run appends the chunks of
-//! every source to one open file per table and day, so that a run writes few large files
-//! instead of one per input file and day. Files are named after the
-//! commit they belong to and only become part of the lake when that commit's manifest line is
-//! written (see `lake.rs`).
+//! ([`WorkerSink`]), with each source's rows in TimeGenerated order; one [`LakeWriter`] per run
+//! appends the chunks of every source to one open file per table and day, so that a run writes
+//! few large files instead of one per input file and day. Files are named after the commit they
+//! belong to and only become part of the lake when that commit's manifest line is written (see
+//! `lake.rs`).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fs::{self, File};
@@ -235,6 +235,9 @@ struct Chunk {
     twin_of: Vec<Option<usize>>,
     rows: usize,
     bytes: usize,
+    /// The source and time of the last row; whether some source's rows came out of time order.
+    last: Option<(u64, i64)>,
+    needs_sort: bool,
 }
 
 /// A Parquet file the sink wrote, relative to the lake directory.
@@ -267,6 +270,8 @@ pub struct WorkerSink {
     deferred: VecDeque<(PartitionKey, RecordBatch, usize)>,
     deferred_bytes: usize,
     json: RowJson,
+    /// Counts the sources this sink has been given rows of ([`Self::begin_source`]).
+    source: u64,
 }
 
 /// The JSON texts written for the current row, kept until its twin columns are appended.
@@ -286,7 +291,16 @@ impl WorkerSink {
             deferred: VecDeque::new(),
             deferred_bytes: 0,
             json: RowJson::default(),
+            source: 0,
         }
+    }
+
+    /// The rows pushed from now on come from another source. The lake keeps each source's rows
+    /// in time order: a chunk is sorted when rows of one source reach it out of order (sources
+    /// read whole are sorted before they are pushed), while the rows of different sources may
+    /// interleave.
+    pub fn begin_source(&mut self) {
+        self.source += 1;
     }
 
     /// Adds a row; the time column of a mapped row is always set (RowBuilder::finish).
@@ -355,6 +369,13 @@ impl WorkerSink {
                     })
                 })?;
         }
+        if let Some((source, time)) = chunk.last
+            && source == self.source
+            && nanos < time
+        {
+            chunk.needs_sort = true;
+        }
+        chunk.last = Some((self.source, nanos));
         chunk.rows += 1;
         chunk.bytes += bytes;
         self.buffered_bytes += bytes;
@@ -395,7 +416,13 @@ impl WorkerSink {
         };
         let batch = RecordBatch::try_new(chunk.schema.clone(), columns).map_err(arrow_error)?;
         // Sorted here, outside the writer's locks, so that the two workers sort in parallel.
-        let batch = sort_by_time(batch, chunk.time_column).map_err(arrow_error)?;
+        let batch = if chunk.needs_sort {
+            sort_by_time(batch, chunk.time_column).map_err(arrow_error)?
+        } else {
+            batch
+        };
+        chunk.needs_sort = false;
+        chunk.last = None;
         let bytes = chunk.bytes;
         self.buffered_bytes = self.buffered_bytes.saturating_sub(chunk.bytes);
         chunk.rows = 0;
@@ -461,6 +488,8 @@ fn new_chunk(table: &TableIndex) -> Result<Chunk, SinkPushError> {
         schema: table.schema.lake_arrow_schema(),
         time_column: table.time_column,
         twin_of: vec![None; builders.len()],
+        last: None,
+        needs_sort: false,
         builders,
         rows: 0,
         bytes: 0,
