@@ -588,6 +588,7 @@ fn ingest_source(shared: &Shared, path: &Path, sink: &mut WorkerSink) -> Result<
         rows: BTreeMap::new(),
         shapes: BTreeMap::new(),
         uncounted_records: 0,
+        already_stored: AlreadyStored::default(),
     };
     let read_error = match content {
         Some(content) if job.read_envelope(&content)? => {
@@ -672,6 +673,16 @@ struct SourceJob<'a> {
     shapes: BTreeMap<Shape, u64>,
     /// Records read but not yet added to the shared progress count.
     uncounted_records: u64,
+    /// The records the envelope reader stored before the source turned out not to be one clean
+    /// envelope.
+    already_stored: AlreadyStored,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct AlreadyStored {
+    records: u64,
+    /// Where the last of them starts: the streaming reader checks that it agrees.
+    last_offset: u64,
 }
 
 /// Records a worker reads before adding them to the progress count: an atomic add per record,
@@ -738,23 +749,33 @@ impl SourceJob<'_> {
     }
 
     /// The fast path: a source held in memory that is one envelope of records, every one of
-    /// them valid JSON. Returns false, having stored nothing, when the source is anything else,
-    /// for the streaming reader to handle (and report) as usual.
+    /// them valid JSON, stored record by record as it is parsed. Returns whether the whole source
+    /// was read this way. When it was not (not an envelope at all, or a flaw part way), the
+    /// streaming reader reads the source and skips the records already stored
+    /// ([`Self::already_stored`]): they are the first records it finds.
     fn read_envelope(&mut self, content: &[u8]) -> Result<bool> {
         if !decode::is_plain_text(content) {
             return Ok(false);
         }
-        let Some(elements) = envelope::split(content, self.shared.options.max_record_bytes) else {
-            return Ok(false);
-        };
-        self.shared
-            .progress
-            .bytes_read
-            .fetch_add(content.len() as u64, Ordering::Relaxed);
-        for (element, value) in elements {
-            self.json_value(element.line, element.offset, element.bytes, value)?;
+        let mut stored = AlreadyStored::default();
+        let whole = envelope::split(
+            content,
+            self.shared.options.max_record_bytes,
+            |element, value| {
+                stored.records += 1;
+                stored.last_offset = element.offset;
+                self.json_value(element.line, element.offset, element.bytes, value)
+            },
+        )?;
+        if whole {
+            self.shared
+                .progress
+                .bytes_read
+                .fetch_add(content.len() as u64, Ordering::Relaxed);
+        } else {
+            self.already_stored = stored;
         }
-        Ok(true)
+        Ok(whole)
     }
 
     fn read_json(&mut self, reader: Box<dyn BufRead + Send>) -> Result<ReadFailure> {
@@ -789,6 +810,21 @@ impl SourceJob<'_> {
                     bytes,
                 } => {
                     last_offset = offset + bytes.len() as u64;
+                    if self.already_stored.records > 0 {
+                        self.already_stored.records -= 1;
+                        if self.already_stored.records == 0
+                            && offset != self.already_stored.last_offset
+                        {
+                            return Err(IngestError::Lake {
+                                path: self.shared.lake.to_path_buf(),
+                                message: format!(
+                                    "internal error: the envelope reader and the scanner disagree on the records of {} (byte {offset} vs {})",
+                                    self.source, self.already_stored.last_offset
+                                ),
+                            });
+                        }
+                        continue;
+                    }
                     self.json_record(line, offset, &bytes)?;
                 }
             }

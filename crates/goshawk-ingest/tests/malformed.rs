@@ -271,3 +271,101 @@ fn a_json_array_streams_with_memory_bounded_by_the_largest_record() {
     assert_eq!(days.len(), 3);
     assert_eq!(lake_table.stats().unwrap().rows, count);
 }
+
+/// An envelope read in memory is stored record by record as it is parsed; when a flaw turns up
+/// part way, the records already stored are not stored again and the rest is read as the
+/// streaming reader reads it. The result is the one the streaming reader alone gives (the same
+/// text, gzipped, only ever goes through it).
+#[test]
+fn a_flaw_part_way_through_an_envelope_gives_what_the_streaming_reader_gives() {
+    let record = |i: usize| activity(&format!("r{i}"), &format!("2026-05-01T00:00:{i:02}Z"));
+    let good = |range: std::ops::Range<usize>| -> String {
+        range
+            .map(|i| record(i).to_string())
+            .collect::<Vec<_>>()
+            .join(",\n")
+    };
+    let flawed = [
+        // A record that is not JSON, between good ones.
+        format!(
+            "{{\"records\":[\n{},\n{{\"time\": tru}},\n{}\n]}}",
+            good(0..3),
+            good(3..5)
+        ),
+        // A record that is not an object.
+        format!("{{\"records\":[{},[1,2],{}]}}", good(0..2), good(2..4)),
+        // Text after the envelope.
+        format!("{{\"records\":[{}]}}\ntrailing words\n", good(0..4)),
+        // A second envelope after the first (valid: concatenated values; nothing to reject).
+        format!(
+            "{{\"records\":[{}]}}{{\"records\":[{}]}}",
+            good(0..2),
+            good(2..5)
+        ),
+        // Cut off part way through a record.
+        format!(
+            "{{\"records\":[{},{}",
+            good(0..3),
+            &record(3).to_string()[..40]
+        ),
+        // A record with a raw line break inside a string.
+        format!(
+            "{{\"records\":[{},{{\"time\":\"a\nb\"}},{}]}}",
+            good(0..2),
+            good(2..3)
+        ),
+        // A repeated member name (serde_json's rules decide), then a stray comma (which the
+        // streaming reader passes over: nothing to reject).
+        format!(
+            "{{\"records\":[{},{{\"correlationId\":\"x\",\"correlationId\":\"dup\",\"time\":\"2026-05-01T01:00:00Z\",\"category\":\"Administrative\"}},,{}]}}",
+            good(0..2),
+            good(2..3)
+        ),
+    ];
+    for (n, text) in flawed.iter().enumerate() {
+        let inputs = tempfile::tempdir().unwrap();
+        let plain = inputs.path().join("message.json");
+        std::fs::write(&plain, text).unwrap();
+        let zipped = inputs.path().join("message.json.gz");
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(text.as_bytes()).unwrap();
+        std::fs::write(&zipped, gz.finish().unwrap()).unwrap();
+
+        let outcome = |source: &Path| {
+            let lake = tempfile::tempdir().unwrap();
+            let summary = run(
+                lake.path(),
+                &[source.to_path_buf()],
+                &IngestOptions::default(),
+            );
+            let mut ids: Vec<String> =
+                strings(&read_table(lake.path(), "AzureActivity"), "CorrelationId")
+                    .into_iter()
+                    .flatten()
+                    .collect();
+            ids.sort();
+            let mut rejects: Vec<(u64, u64, String)> = reject_lines(lake.path())
+                .iter()
+                .map(|r| {
+                    (
+                        r["line"].as_u64().unwrap(),
+                        r["byte_offset"].as_u64().unwrap(),
+                        r["reason"].as_str().unwrap().to_string(),
+                    )
+                })
+                .collect();
+            rejects.sort();
+            (summary.ingested, summary.rejected, ids, rejects)
+        };
+        let (fast, streamed) = (outcome(&plain), outcome(&zipped));
+        assert_eq!(fast, streamed, "flawed envelope #{n}");
+        assert!(!fast.2.is_empty(), "flawed envelope #{n} stored nothing");
+        let clean = [3, 6].contains(&n);
+        assert_eq!(
+            fast.1 == 0,
+            clean,
+            "flawed envelope #{n}: {} rejected",
+            fast.1
+        );
+    }
+}
