@@ -851,6 +851,9 @@ fn sort_by_time(
             .position(|earlier| Arc::ptr_eq(earlier, column));
         sorted.push(match same {
             Some(earlier) => sorted[earlier].clone(),
+            // A column without a value in the chunk (most of a table's columns for one source
+            // shape) is the same in any order.
+            None if column.null_count() == column.len() => column.clone(),
             None => take(column.as_ref(), &indices, None)?,
         });
     }
@@ -907,10 +910,11 @@ const UNIQUE_COLUMNS: &[&str] = &[
     "AdditionalFields",
 ];
 
-/// Columns of JSON text, kilobytes per row. Their min/max are no use to a reader (no query
-/// prunes on the lexical order of a JSON document) but cost a byte comparison per value and
-/// per page when written.
-const JSON_TEXT_COLUMNS: &[&str] = &[
+/// Columns whose min/max are no use to a reader but cost a byte comparison per value and per
+/// page when written: JSON text, kilobytes per row (no query prunes on the lexical order of a
+/// JSON document), and per-row identifiers, whose values in a row group span the whole range
+/// (rows are in time order, not in identifier order), so that no equality test can skip one.
+const NO_STATISTICS_COLUMNS: &[&str] = &[
     "Properties",
     "Properties_d",
     "Authorization",
@@ -919,6 +923,12 @@ const JSON_TEXT_COLUMNS: &[&str] = &[
     "Claims_d",
     "HTTPRequest",
     "AdditionalFields",
+    "CorrelationId",
+    "EventDataId",
+    "OperationId",
+    "ResourceId",
+    "_ResourceId",
+    "Id",
 ];
 
 fn writer_properties() -> WriterProperties {
@@ -930,7 +940,7 @@ fn writer_properties() -> WriterProperties {
     for column in UNIQUE_COLUMNS {
         builder = builder.set_column_dictionary_enabled(ColumnPath::from(*column), false);
     }
-    for column in JSON_TEXT_COLUMNS {
+    for column in NO_STATISTICS_COLUMNS {
         builder = builder
             .set_column_statistics_enabled(ColumnPath::from(*column), EnabledStatistics::None);
     }
