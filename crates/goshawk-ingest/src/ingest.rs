@@ -464,11 +464,24 @@ impl Shared<'_> {
             // A worker failed part way through a source: its rows may be in the open files.
             return Ok(());
         }
-        for sink in &self.sinks {
-            sink.lock()
-                .map_err(|_| poisoned(self.lake))?
-                .flush(&self.writer)?;
-        }
+        // Every worker's chunks are handed over at once, one thread per sink: the other
+        // workers wait for the commit, and a sink's rows are sorted and encoded on the way.
+        std::thread::scope(|scope| {
+            let flushes: Vec<_> = self
+                .sinks
+                .iter()
+                .map(|sink| {
+                    scope.spawn(move || {
+                        sink.lock()
+                            .map_err(|_| poisoned(self.lake))?
+                            .flush(&self.writer)
+                    })
+                })
+                .collect();
+            flushes
+                .into_iter()
+                .try_for_each(|flush| flush.join().map_err(|_| poisoned(self.lake))?)
+        })?;
         let (commit, files) = self.writer.finish_commit()?;
         let sources = {
             let mut finished = self.finished.lock().map_err(|_| poisoned(self.lake))?;

@@ -768,12 +768,30 @@ impl LakeWriter {
     pub fn finish_commit(&self) -> Result<(String, Vec<WrittenFile>)> {
         let mut state = lock(&self.state, &self.lake)?;
         let partitions = std::mem::take(&mut state.partitions);
+        let mut open = Vec::new();
         for partition in partitions.into_values() {
             let mut partition = lock(&partition, &self.lake)?;
             self.account(&mut partition, 0);
-            if let Some(file) = partition.file.take() {
-                state.written.push(file.close()?);
-            }
+            open.extend(partition.file.take());
+        }
+        // Closed side by side: closing encodes a file's last pages and waits for its fsync.
+        let closed: Vec<Result<WrittenFile>> = std::thread::scope(|scope| {
+            let closing: Vec<_> = open
+                .into_iter()
+                .map(|file| scope.spawn(move || file.close()))
+                .collect();
+            closing
+                .into_iter()
+                .map(|handle| {
+                    handle.join().map_err(|_| IngestError::Lake {
+                        path: self.lake.clone(),
+                        message: "a lake writer thread panicked".to_string(),
+                    })?
+                })
+                .collect()
+        });
+        for file in closed {
+            state.written.push(file?);
         }
         self.open_files.store(0, Ordering::Relaxed);
         state.next_file = 0;
