@@ -39,7 +39,8 @@ pub(crate) fn parse_at(text: &str, start: usize) -> Option<(JsonRef<'_>, usize)>
         pos: start,
         depth: 0,
     };
-    let (value, _) = parser.value()?;
+    let mut value = JsonRef::Null;
+    parser.value_into(&mut value)?;
     Some((value, parser.pos))
 }
 
@@ -65,27 +66,31 @@ impl<'a> Parser<'a> {
         self.pos > start
     }
 
-    /// A value and whether its text is what serde_json would write for it.
-    fn value(&mut self) -> Option<(JsonRef<'a>, bool)> {
-        match *self.bytes.get(self.pos)? {
-            b'{' => self.object(),
-            b'[' => self.array(),
+    /// Parses a value into `slot` (its place in the parent's vector: a value returned through
+    /// every level was copied on the stack at each, a visible share of the parse time); returns
+    /// whether its text is what serde_json would write for it.
+    fn value_into(&mut self, slot: &mut JsonRef<'a>) -> Option<bool> {
+        let (value, canonical) = match *self.bytes.get(self.pos)? {
+            b'{' => return self.object_into(slot),
+            b'[' => return self.array_into(slot),
             b'"' => {
                 let (text, canonical) = self.string()?;
-                Some((JsonRef::Str(text), canonical))
+                (JsonRef::Str(text), canonical)
             }
-            b't' => self.literal("true", JsonRef::Bool(true)),
-            b'f' => self.literal("false", JsonRef::Bool(false)),
-            b'n' => self.literal("null", JsonRef::Null),
-            b'-' | b'0'..=b'9' => self.number(),
-            _ => None,
-        }
+            b't' => (self.literal("true", JsonRef::Bool(true))?, true),
+            b'f' => (self.literal("false", JsonRef::Bool(false))?, true),
+            b'n' => (self.literal("null", JsonRef::Null)?, true),
+            b'-' | b'0'..=b'9' => self.number()?,
+            _ => return None,
+        };
+        *slot = value;
+        Some(canonical)
     }
 
-    fn literal(&mut self, word: &str, value: JsonRef<'a>) -> Option<(JsonRef<'a>, bool)> {
+    fn literal(&mut self, word: &str, value: JsonRef<'a>) -> Option<JsonRef<'a>> {
         if self.bytes[self.pos..].starts_with(word.as_bytes()) {
             self.pos += word.len();
-            Some((value, true))
+            Some(value)
         } else {
             None
         }
@@ -96,7 +101,7 @@ impl<'a> Parser<'a> {
         (self.depth <= MAX_DEPTH).then_some(())
     }
 
-    fn object(&mut self) -> Option<(JsonRef<'a>, bool)> {
+    fn object_into(&mut self, slot: &mut JsonRef<'a>) -> Option<bool> {
         self.enter()?;
         let start = self.pos;
         self.pos += 1;
@@ -118,8 +123,6 @@ impl<'a> Parser<'a> {
                 }
                 self.pos += 1;
                 canonical &= !self.skip_whitespace();
-                let (value, value_canonical) = self.value()?;
-                canonical &= value_canonical & !self.skip_whitespace();
                 // A repeated name: serde_json's merging rules apply, so serde_json parses it.
                 match &mut names {
                     Some(names) => {
@@ -139,7 +142,10 @@ impl<'a> Parser<'a> {
                         }
                     }
                 }
-                entries.push((key, value));
+                entries.push((key, JsonRef::Null));
+                let slot = &mut entries.last_mut()?.1;
+                let value_canonical = self.value_into(slot)?;
+                canonical &= value_canonical & !self.skip_whitespace();
                 match self.bytes.get(self.pos) {
                     Some(b',') => {
                         self.pos += 1;
@@ -155,13 +161,11 @@ impl<'a> Parser<'a> {
         }
         self.depth -= 1;
         let raw = canonical.then(|| &self.text[start..self.pos]);
-        Some((
-            JsonRef::Object(ObjectRef::from_parts(entries, raw)),
-            canonical,
-        ))
+        *slot = JsonRef::Object(ObjectRef::from_parts(entries, raw));
+        Some(canonical)
     }
 
-    fn array(&mut self) -> Option<(JsonRef<'a>, bool)> {
+    fn array_into(&mut self, slot: &mut JsonRef<'a>) -> Option<bool> {
         self.enter()?;
         self.pos += 1;
         let mut canonical = !self.skip_whitespace();
@@ -170,9 +174,9 @@ impl<'a> Parser<'a> {
             self.pos += 1;
         } else {
             loop {
-                let (item, item_canonical) = self.value()?;
+                items.push(JsonRef::Null);
+                let item_canonical = self.value_into(items.last_mut()?)?;
                 canonical &= item_canonical & !self.skip_whitespace();
-                items.push(item);
                 match self.bytes.get(self.pos) {
                     Some(b',') => {
                         self.pos += 1;
@@ -187,7 +191,8 @@ impl<'a> Parser<'a> {
             }
         }
         self.depth -= 1;
-        Some((JsonRef::Array(items), canonical))
+        *slot = JsonRef::Array(items);
+        Some(canonical)
     }
 
     /// A string at the opening quote: borrowed when it has no escapes.
