@@ -592,7 +592,6 @@ fn ingest_source(shared: &Shared, path: &Path, sink: &mut WorkerSink) -> Result<
     };
     let source_id = &hash[..SOURCE_ID_LEN];
     let source_name = path.display().to_string();
-    sink.begin_source();
     let mut job = SourceJob {
         shared,
         source: &source_name,

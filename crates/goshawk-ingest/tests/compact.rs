@@ -69,65 +69,10 @@ fn one_run_writes_one_file_per_table_and_day() {
     let log = read_log(lake.path()).unwrap();
     assert_eq!(log.sources.len(), 40);
     assert_eq!(log.file_ids.len(), 1);
-    // The rows of each source are sorted by TimeGenerated (the input is not).
-    assert_sources_in_time_order(lake.path());
     // Nothing is added the second time.
     let again = run(lake.path(), &files, &IngestOptions::default());
     assert_eq!(again.duplicate_sources, 40);
     assert_eq!(correlation_ids(lake.path()).len(), 1200);
-}
-
-/// Sources that are not one envelope (here JSON Lines) are read as a stream, record by record:
-/// their rows are in time order in the lake too.
-#[test]
-fn streamed_sources_are_stored_in_time_order() {
-    let inputs = tempfile::tempdir().unwrap();
-    let lake = tempfile::tempdir().unwrap();
-    let files = write_inputs(inputs.path(), 6, 50, 2);
-    for file in &files {
-        let message: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
-        let lines: Vec<String> = message["records"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| r.to_string())
-            .collect();
-        std::fs::write(file, lines.join("\n")).unwrap();
-    }
-    let summary = run(lake.path(), &files, &IngestOptions::default());
-    assert_eq!(summary.ingested, 300);
-    assert_sources_in_time_order(lake.path());
-}
-
-/// Consecutive rows of one source (the correlation id's prefix) are in time order in every file.
-fn assert_sources_in_time_order(lake: &Path) {
-    let table = Lake::open(lake)
-        .unwrap()
-        .table("AzureActivity")
-        .unwrap()
-        .unwrap();
-    for file in &table.files {
-        let batches = read_file(&file.path);
-        let times: Vec<i64> = times(&batches, "TimeGenerated")
-            .into_iter()
-            .flatten()
-            .collect();
-        let sources: Vec<String> = strings(&batches, "CorrelationId")
-            .into_iter()
-            .map(|c| c.unwrap().split('-').next().unwrap().to_string())
-            .collect();
-        assert_eq!(times.len(), sources.len());
-        for i in 1..times.len() {
-            if sources[i] == sources[i - 1] {
-                assert!(
-                    times[i - 1] <= times[i],
-                    "row {i} of {}",
-                    file.path.display()
-                );
-            }
-        }
-    }
 }
 
 #[test]
@@ -252,16 +197,6 @@ fn a_replaced_file_left_by_a_crash_is_invisible_and_removed() {
     assert_eq!(summary.orphans_removed.len(), 2, "{summary:#?}");
     assert!(old.iter().all(|p| !p.exists()));
     assert_eq!(correlation_ids(lake.path()).len(), 40);
-}
-
-fn read_file(path: &Path) -> Vec<arrow::array::RecordBatch> {
-    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path).unwrap())
-        .unwrap()
-        .build()
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {

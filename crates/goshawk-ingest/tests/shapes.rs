@@ -502,7 +502,7 @@ fn json_twin_columns_follow_each_record() {
         .collect();
     let pretty = serde_json::to_string_pretty(&json!({ "records": pretty })).unwrap();
     write(&inputs.path().join("pretty.json"), pretty.as_bytes());
-    // Objects only, out of time order: the chunk's twin columns are sorted as one.
+    // Objects only, out of time order: the twin columns share one array for the whole chunk.
     let shuffled: Vec<Value> = (0..6)
         .rev()
         .map(|i| {
