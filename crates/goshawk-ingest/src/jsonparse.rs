@@ -146,16 +146,8 @@ impl<'a> Parser<'a> {
                 let slot = &mut entries.last_mut()?.1;
                 let value_canonical = self.value_into(slot)?;
                 canonical &= value_canonical & !self.skip_whitespace();
-                match self.bytes.get(self.pos) {
-                    Some(b',') => {
-                        self.pos += 1;
-                        canonical &= !self.skip_whitespace();
-                    }
-                    Some(b'}') => {
-                        self.pos += 1;
-                        break;
-                    }
-                    _ => return None,
+                if !self.next_or_close(b'}', &mut canonical)? {
+                    break;
                 }
             }
         }
@@ -163,6 +155,23 @@ impl<'a> Parser<'a> {
         let raw = canonical.then(|| &self.text[start..self.pos]);
         *slot = JsonRef::Object(ObjectRef::from_parts(entries, raw));
         Some(canonical)
+    }
+
+    /// After a member or an element: a comma (another one follows: `true`) or the closing
+    /// bracket (`false`).
+    fn next_or_close(&mut self, close: u8, canonical: &mut bool) -> Option<bool> {
+        match *self.bytes.get(self.pos)? {
+            b',' => {
+                self.pos += 1;
+                *canonical &= !self.skip_whitespace();
+                Some(true)
+            }
+            byte if byte == close => {
+                self.pos += 1;
+                Some(false)
+            }
+            _ => None,
+        }
     }
 
     fn array_into(&mut self, slot: &mut JsonRef<'a>) -> Option<bool> {
@@ -177,16 +186,8 @@ impl<'a> Parser<'a> {
                 items.push(JsonRef::Null);
                 let item_canonical = self.value_into(items.last_mut()?)?;
                 canonical &= item_canonical & !self.skip_whitespace();
-                match self.bytes.get(self.pos) {
-                    Some(b',') => {
-                        self.pos += 1;
-                        canonical &= !self.skip_whitespace();
-                    }
-                    Some(b']') => {
-                        self.pos += 1;
-                        break;
-                    }
-                    _ => return None,
+                if !self.next_or_close(b']', &mut canonical)? {
+                    break;
                 }
             }
         }
