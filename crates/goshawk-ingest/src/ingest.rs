@@ -465,7 +465,7 @@ impl Shared<'_> {
             return Ok(());
         }
         // Every worker's chunks are handed over at once, one thread per sink: the other
-        // workers wait for the commit, and a sink's rows are sorted and encoded on the way.
+        // workers wait for the commit, and a sink's rows are encoded on the way.
         std::thread::scope(|scope| {
             let flushes: Vec<_> = self
                 .sinks
