@@ -71,6 +71,14 @@ failures
 | join kind=inner targets on SP
 | project SP, Day, Failures, Targets"#,
     ),
+    (
+        "timespan arithmetic with reals: a constant-folded timespan literal times a real",
+        r#"AzureActivity
+| summarize Events = count() by Caller
+| extend Weight = Events * 1.5
+| extend Window = Weight * 1s, Half = 30m * 0.5, PerEvent = 1h / Events
+| project Caller, Events, Window, Half, PerEvent"#,
+    ),
 ];
 
 struct Lake {

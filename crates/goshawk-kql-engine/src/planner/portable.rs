@@ -32,8 +32,8 @@ where
             return Ok(rewritten);
         }
         // Names and types do not change, so the node's schema stays right; re-deriving it
-        // refreshes the metadata of rewritten expressions, but DataFusion cannot re-derive
-        // some optimized nodes (a `timespan * real` product), which then keep their schema.
+        // refreshes the metadata of rewritten expressions. A node DataFusion cannot re-derive
+        // keeps the schema it had.
         let node = rewritten.data;
         Ok(Transformed::yes(
             node.clone().recompute_schema().unwrap_or(node),
@@ -60,10 +60,17 @@ pub fn without_literal_metadata(plan: LogicalPlan) -> DFResult<Transformed<Logic
 }
 
 fn plain_literal(value: ScalarValue, ty: Option<KustoType>) -> Expr {
-    let arrow_says = KustoType::from_arrow(&value.data_type());
+    let arrow_type = value.data_type();
+    let arrow_says = KustoType::from_arrow(&arrow_type);
     let literal = Expr::Literal(value, None);
     match ty {
-        Some(ty) if arrow_says != Some(ty) => super::udf::tag(literal, ty),
+        // DataFusion's constant folding keeps the metadata of the innermost literal: a
+        // `timespan` folded through casts into a Float64 still says `timespan`. Such a stale
+        // type is dropped; tagging the Float64 as a timespan would make `real * timespan`
+        // a Duration * Float64 product, which DataFusion cannot type.
+        Some(ty) if arrow_says != Some(ty) && ty.arrow_type() == arrow_type => {
+            super::udf::tag(literal, ty)
+        }
         _ => literal,
     }
 }
@@ -107,5 +114,28 @@ mod tests {
             schema.fields().iter().map(|f| f.name().clone()).collect()
         };
         assert_eq!(names(&before), names(after.data.schema()));
+    }
+
+    /// Constant folding turns `cast(cast(1s as Int64) as Float64)` into a Float64 literal that
+    /// still carries the `timespan` metadata; the rewrite must not tag it as a timespan, or the
+    /// optimizer's next pass (on a cluster client, after this rewrite) cannot type the product.
+    #[test]
+    fn folded_literals_with_stale_types_stay_plain() {
+        let catalog = MemoryCatalog::new();
+        for query in [
+            "print a = 2.5 | extend t = a * 1s",
+            "print a = 2 | extend t = 1s * a * 1.5",
+        ] {
+            let planned = Planner::new(&catalog, 0).plan_text(query).unwrap();
+            let context = crate::planner::session_context(Default::default(), None);
+            let state = context.state();
+            let optimized = state.optimize(&planned.plan).unwrap();
+            let portable = without_literal_metadata(optimized).unwrap().data;
+            let again = state
+                .optimize(&portable)
+                .unwrap_or_else(|e| panic!("{query}: {e}"));
+            let t = again.schema().field_with_unqualified_name("t").unwrap();
+            assert_eq!(t.data_type(), &KustoType::TimeSpan.arrow_type(), "{query}");
+        }
     }
 }
