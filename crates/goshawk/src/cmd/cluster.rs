@@ -20,7 +20,9 @@ Example (three hosts; the lake on a shared path or in object storage):
   host-a$ goshawk scheduler --bind 0.0.0.0:50050 --external-host host-a
   host-b$ goshawk executor --scheduler host-a:50050 --bind 0.0.0.0:50051 --external-host host-b
   host-c$ goshawk executor --scheduler host-a:50050 --bind 0.0.0.0:50051 --external-host host-c
-  laptop$ goshawk query --cluster df://host-a:50050 --data abfss://logs@acct.dfs.core.windows.net/lake hunt.kql")]
+  laptop$ goshawk query --cluster df://host-a:50050 --data abfss://logs@acct.dfs.core.windows.net/lake hunt.kql
+
+Logs: RUST_LOG=info prints Ballista's job and task events to stderr (scheduler and executor).")]
 pub struct SchedulerArgs {
     /// Address to listen on.
     #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:50050")]
@@ -33,6 +35,7 @@ pub struct SchedulerArgs {
 /// Run a cluster executor: it registers with the scheduler, runs the tasks it is given and
 /// serves their results over Arrow Flight.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Logs: RUST_LOG=info prints Ballista's task events to stderr.")]
 pub struct ExecutorArgs {
     /// The scheduler to register with.
     #[arg(long, value_name = "HOST:PORT")]
@@ -52,7 +55,21 @@ pub struct ExecutorArgs {
     pub work_dir: Option<PathBuf>,
 }
 
+/// Ballista's own log (job and task events, errors), to stderr when `RUST_LOG` asks for it
+/// (`RUST_LOG=info`, `RUST_LOG=ballista_scheduler=debug`).
+fn init_log() {
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_default_env() {
+        // Fails only if a subscriber is already set, which is then used instead.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_ansi(false)
+            .try_init();
+    }
+}
+
 pub fn run_scheduler(args: SchedulerArgs) -> anyhow::Result<ExitCode> {
+    init_log();
     goshawk_cluster::ensure_can_listen(args.bind)?;
     eprintln!("goshawk scheduler listening on {}", args.bind);
     runtime()?.block_on(goshawk_cluster::run_scheduler(SchedulerOptions {
@@ -63,6 +80,7 @@ pub fn run_scheduler(args: SchedulerArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn run_executor(args: ExecutorArgs) -> anyhow::Result<ExitCode> {
+    init_log();
     let (host, port) = args
         .scheduler
         .rsplit_once(':')
