@@ -11,6 +11,7 @@
 //! with an error naming it; nothing falls back to running locally.
 
 pub mod codec;
+mod engine;
 mod error;
 pub mod objects;
 mod process;

@@ -148,6 +148,7 @@ pub async fn run_executor(options: ExecutorOptions) -> Result<(), ClusterError> 
         })),
         override_logical_codec: Some(Arc::new(GoshawkLogicalCodec::default())),
         override_physical_codec: Some(Arc::new(GoshawkPhysicalCodec::default())),
+        override_execution_engine: Some(Arc::new(crate::engine::WithoutOperatorMetrics::default())),
         ..defaults
     };
     ensure_can_listen(options.bind)?;

@@ -72,6 +72,18 @@ failures
 | project SP, Day, Failures, Targets"#,
     ),
     (
+        "union of three inputs (two executors with two task slots each used to hang on it)",
+        r#"union withsource=Source
+    (AzureActivity | summarize Events = count() by Caller),
+    (AADProvisioningLogs | summarize Events = count() by Caller = JobId),
+    (AzureActivity | where ActivityStatusValue =~ "Failure" | summarize Events = count() by Caller)
+| project Source, Caller, Events"#,
+    ),
+    (
+        "union of three single-row inputs: one stage of three tasks that ran at once",
+        r#"union withsource=Source (print x = 1), (print x = toint(2)), (print x_long = 3)"#,
+    ),
+    (
         "timespan arithmetic with reals: a constant-folded timespan literal times a real",
         r#"AzureActivity
 | summarize Events = count() by Caller
