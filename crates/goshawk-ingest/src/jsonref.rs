@@ -14,7 +14,6 @@ use std::collections::HashMap;
 use std::fmt;
 
 use serde::de::{Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::{Map, Number, Value};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -257,31 +256,6 @@ impl<'a> ObjectRef<'a> {
             map.insert(key.into_owned(), value.into_value());
         }
         map
-    }
-}
-
-impl Serialize for JsonRef<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self {
-            JsonRef::Null => serializer.serialize_unit(),
-            JsonRef::Bool(b) => serializer.serialize_bool(*b),
-            JsonRef::Number(n) => n.serialize(serializer),
-            JsonRef::Str(s) => serializer.serialize_str(s),
-            JsonRef::Array(items) => {
-                let mut seq = serializer.serialize_seq(Some(items.len()))?;
-                for item in items {
-                    seq.serialize_element(item)?;
-                }
-                seq.end()
-            }
-            JsonRef::Object(object) => {
-                let mut map = serializer.serialize_map(Some(object.entries.len()))?;
-                for (key, value) in &object.entries {
-                    map.serialize_entry(key.as_ref(), value)?;
-                }
-                map.end()
-            }
-        }
     }
 }
 

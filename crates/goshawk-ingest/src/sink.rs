@@ -80,14 +80,14 @@ impl ColumnBuilder {
         )
     }
 
-    /// Appends a cell that `accepts` has approved; returns its approximate size in bytes.
-    /// `row` is the whole row and `earlier` the builders of its earlier columns, which a
-    /// [`Cell::Twin`] copies from; `json` holds the JSON texts written for its earlier columns.
+    /// Appends a cell that `accepts` has approved, in column `column`; returns its approximate
+    /// size in bytes. `row` is the whole row, which a [`Cell::Twin`] copies from; `json` holds
+    /// the JSON texts written for its earlier columns.
     fn append(
         &mut self,
+        column: usize,
         cell: &Option<Cell>,
         row: &[Option<Cell>],
-        earlier: &[ColumnBuilder],
         json: &mut RowJson,
     ) -> Result<usize, String> {
         Ok(match (self, cell) {
@@ -103,40 +103,25 @@ impl ColumnBuilder {
                 }
                 let start = json.text.len();
                 value.write_json_text(&mut json.text);
-                json.columns.push((earlier.len(), start));
+                json.columns.push((column, start));
                 let text = &json.text[start..];
                 b.append_value(text);
                 text.len() + 4
             }
             (ColumnBuilder::Str(b), Some(Cell::Twin(from))) => {
-                if let Some(Some(Cell::Json(value))) = row.get(*from)
-                    && let Some(text) = value.compact_source()
-                {
-                    b.append_value(text);
-                    return Ok(text.len() + 4);
-                }
-                // The twin's column is a JSON cell of this row (RowBuilder::copy_if_unset_any),
-                // whose text is still in `json`: no copy out of the builder to validate again.
-                if let Some(position) = json.columns.iter().position(|(c, _)| c == from) {
-                    let start = json.columns[position].1;
-                    let end = json
-                        .columns
-                        .get(position + 1)
-                        .map_or(json.text.len(), |(_, next)| *next);
-                    let text = &json.text[start..end];
-                    b.append_value(text);
-                    return Ok(text.len() + 4);
-                }
-                let Some(ColumnBuilder::Str(source)) = earlier.get(*from) else {
-                    return Err("internal error: a twin cell without its column".to_string());
+                // A twin's column is an earlier JSON cell of this row
+                // (RowBuilder::copy_if_unset_any): its source text, or the text written for it.
+                let text = match row.get(*from) {
+                    Some(Some(Cell::Json(value))) => match value.compact_source() {
+                        Some(text) => text,
+                        None => json
+                            .text_of(*from)
+                            .ok_or("internal error: a twin cell's text")?,
+                    },
+                    _ => {
+                        return Err("internal error: a twin cell without its JSON cell".to_string());
+                    }
                 };
-                let offsets = source.offsets_slice();
-                let (start, end) = match offsets {
-                    [.., start, end] => (*start as usize, *end as usize),
-                    _ => return Err("internal error: a twin cell without its value".to_string()),
-                };
-                let text = std::str::from_utf8(&source.values_slice()[start..end])
-                    .map_err(|e| format!("internal error: a twin cell's text: {e}"))?;
                 b.append_value(text);
                 text.len() + 4
             }
@@ -280,6 +265,19 @@ struct RowJson {
     columns: Vec<(usize, usize)>,
 }
 
+impl RowJson {
+    /// The text written for `column`.
+    fn text_of(&self, column: usize) -> Option<&str> {
+        let position = self.columns.iter().position(|(c, _)| *c == column)?;
+        let start = self.columns[position].1;
+        let end = self
+            .columns
+            .get(position + 1)
+            .map_or(self.text.len(), |(_, next)| *next);
+        self.text.get(start..end)
+    }
+}
+
 impl WorkerSink {
     pub fn new(max_buffered_bytes: usize) -> Self {
         WorkerSink {
@@ -347,10 +345,9 @@ impl WorkerSink {
                 }
                 _ => {}
             }
-            let (earlier, rest) = chunk.builders.split_at_mut(index);
             // The row's earlier cells are in; a failure here leaves the columns uneven.
-            bytes += rest[0]
-                .append(cell, &row.cells, earlier, &mut self.json)
+            bytes += chunk.builders[index]
+                .append(index, cell, &row.cells, &mut self.json)
                 .map_err(|reason| {
                     SinkPushError::Fatal(IngestError::Lake {
                         path: writer.lake.clone(),
@@ -897,7 +894,7 @@ const UNIQUE_COLUMNS: &[&str] = &[
 /// Columns whose min/max are no use to a reader but cost a byte comparison per value and per
 /// page when written: JSON text, kilobytes per row (no query prunes on the lexical order of a
 /// JSON document), and per-row identifiers, whose values in a row group span the whole range
-/// (rows are in time order, not in identifier order), so that no equality test can skip one.
+/// (rows are not in identifier order), so that no equality test can skip one.
 const NO_STATISTICS_COLUMNS: &[&str] = &[
     "Properties",
     "Properties_d",
