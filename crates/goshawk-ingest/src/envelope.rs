@@ -44,22 +44,13 @@ pub fn split<'t, E>(
     max_record: usize,
     mut each: impl FnMut(Element<'t>, JsonRef<'t>) -> Result<(), E>,
 ) -> Result<bool, E> {
-    Ok(split_until(text, max_record, &mut each)?.is_some())
-}
-
-/// [`split`]; `None` where the text stops being an envelope.
-fn split_until<'t, E>(
-    text: &'t [u8],
-    max_record: usize,
-    each: &mut impl FnMut(Element<'t>, JsonRef<'t>) -> Result<(), E>,
-) -> Result<Option<()>, E> {
     // Valid UTF-8 once for the whole text rather than record by record.
     let Ok(whole) = std::str::from_utf8(text) else {
-        return Ok(None);
+        return Ok(false);
     };
     let mut i = skip_space(text, 0);
     if text.get(i) != Some(&b'{') {
-        return Ok(None);
+        return Ok(false);
     }
     i = skip_space(text, i + 1);
     let key_end = [&b"\"records\""[..], &b"\"value\""[..]]
@@ -67,15 +58,15 @@ fn split_until<'t, E>(
         .find(|key| text[i..].starts_with(key))
         .map(|key| i + key.len());
     let Some(key_end) = key_end else {
-        return Ok(None);
+        return Ok(false);
     };
     i = skip_space(text, key_end);
     if text.get(i) != Some(&b':') {
-        return Ok(None);
+        return Ok(false);
     }
     i = skip_space(text, i + 1);
     if text.get(i) != Some(&b'[') {
-        return Ok(None);
+        return Ok(false);
     }
     i = skip_space(text, i + 1);
     // Lines are counted incrementally: `line` is the line of byte `counted`.
@@ -83,7 +74,7 @@ fn split_until<'t, E>(
     if text.get(i) != Some(&b']') {
         loop {
             if text.get(i) != Some(&b'{') {
-                return Ok(None);
+                return Ok(false);
             }
             // The record is parsed where it lies, which also finds its end; whatever the fast
             // parser declines goes to serde_json.
@@ -93,13 +84,13 @@ fn split_until<'t, E>(
                     let parsed = object_end(text, i)
                         .and_then(|end| Some((serde_json::from_slice(&text[i..end]).ok()?, end)));
                     let Some(parsed) = parsed else {
-                        return Ok(None);
+                        return Ok(false);
                     };
                     parsed
                 }
             };
             if end - i > max_record {
-                return Ok(None);
+                return Ok(false);
             }
             line += memchr::memchr_iter(b'\n', &text[counted..i]).count() as u64;
             counted = i;
@@ -113,15 +104,15 @@ fn split_until<'t, E>(
             match text.get(i) {
                 Some(b',') => i = skip_space(text, i + 1),
                 Some(b']') => break,
-                _ => return Ok(None),
+                _ => return Ok(false),
             }
         }
     }
     i = skip_space(text, i + 1);
     if text.get(i) != Some(&b'}') {
-        return Ok(None);
+        return Ok(false);
     }
-    Ok((skip_space(text, i + 1) == text.len()).then_some(()))
+    Ok(skip_space(text, i + 1) == text.len())
 }
 
 /// The end (exclusive) of the object or array that starts at `start`, by nesting depth outside
